@@ -1,0 +1,45 @@
+//! What the daemon needs from the operating system.
+//!
+//! On Redox this is the scheme socket, an event queue and plain syscalls
+//! (`crate::redox::RedoxSys`); on a host it is the in-process kernel of `crate::host`, which
+//! carries the very same `Request`/`Response` values, so everything above this trait runs
+//! unchanged in host tests.
+
+use redox_scheme::{Request, Response, SendFdRequest};
+use syscall::error::Result;
+use syscall::Stat;
+
+/// Why [`Sys::wait`] returned.
+pub enum Wake {
+    /// A request for the inotify scheme arrived.
+    Request(Request),
+    /// An fd registered with [`Sys::watch_readable`] became readable (a feed has facts).
+    Readable(usize),
+    /// The scheme socket was closed: the daemon should exit.
+    Shutdown,
+}
+
+/// The daemon's view of the operating system. Fds are the daemon's own file descriptors.
+pub trait Sys {
+    /// Blocks until a request or a readiness notice arrives.
+    fn wait(&mut self) -> Result<Wake>;
+    /// Sends a response to a request, or a readiness post (`Response::post_fevent`).
+    fn respond(&mut self, resp: Response) -> Result<()>;
+    /// Takes the one fd a client passed with `sendfd` into the daemon's table.
+    fn obtain_fd(&mut self, req: &SendFdRequest) -> Result<usize>;
+    /// `fstat` on one of the daemon's fds.
+    fn fstat(&mut self, fd: usize) -> Result<Stat>;
+    /// `fpath` on one of the daemon's fds; returns the bytes written.
+    fn fpath(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize>;
+    /// `dup(fd, name)`: opens a named sub-handle (used to open a filesystem's feed).
+    fn dup(&mut self, fd: usize, name: &[u8]) -> Result<usize>;
+    /// Non-blocking `read`; `EAGAIN` when nothing is there.
+    fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize>;
+    /// `write`.
+    fn write(&mut self, fd: usize, buf: &[u8]) -> Result<usize>;
+    /// `close`.
+    fn close(&mut self, fd: usize) -> Result<()>;
+    /// From now on, report [`Wake::Readable`] for `fd` each time it becomes readable
+    /// (and once at once if it is readable now).
+    fn watch_readable(&mut self, fd: usize) -> Result<()>;
+}
