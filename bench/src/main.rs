@@ -6,7 +6,10 @@
 //! (the ratio needs `linux` and `engine`). docs/performance.md describes each method.
 
 mod alloc;
+mod engine;
 mod linux;
+mod memory;
+mod producer;
 mod stats;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -92,6 +95,18 @@ fn main() {
         let figs = guarded("linux_marginal_ns_per_event", "ns", || {
             vec![linux::run(effort.rounds, effort.n(20_000))]
         });
+        emit(figs, &mut all);
+    }
+    if want("engine") {
+        let figs = guarded("engine_ns_per_event", "ns", || engine::run(effort));
+        emit(figs, &mut all);
+    }
+    if want("producer") {
+        let figs = guarded("producer_ns_per_op", "ns", || producer::run(effort));
+        emit(figs, &mut all);
+    }
+    if want("memory") {
+        let figs = guarded("bytes_per_watch", "B", memory::run);
         emit(figs, &mut all);
     }
     if want("linux") && want("engine") {

@@ -1,0 +1,228 @@
+//! The engine's cost per event: feed bytes in, `inotify_event` records out.
+//!
+//! One feed batch (abi feed format, 64 KiB at most) holds the facts of 204 iterations of the
+//! Linux loop: `Created`, `Opened`, `Modified`, `Closed{wrote}`, `Unlinked{freed}` for a file
+//! with a 16-byte name in one directory (1,020 records of 64 bytes). One instance watches the
+//! directory with `IN_ALL_EVENTS`, so each fact becomes one event (CREATE, OPEN, MODIFY,
+//! CLOSE_WRITE, DELETE; 48-byte records). A timed pass parses the batch
+//! (`Batch::new_checked` + `facts()`), applies every fact (`Engine::apply`), then reads the
+//! queue empty with `Engine::read` into a 64 KiB buffer and counts the records read. The
+//! figure is time / events read, median over the rounds. The second figure repeats this with
+//! 100,000 other watches (10 other instances x 10,000 watched files) in the engine.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use inotify_abi::consts::{
+    IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_MODIFY, IN_OPEN,
+};
+use inotify_abi::event::Events;
+use inotify_abi::feed::{Batch, BatchHeader, Fact, Subject, BATCH_HEADER_LEN};
+use inotify_engine::{errno, Engine, FsId, InodeKey, InstanceId, Limits, Target};
+
+use crate::alloc::alloc_calls;
+use crate::stats::{fmt_num, median, spread, Figure};
+use crate::Effort;
+
+/// The filesystem every fact comes from.
+pub const FS: FsId = 1;
+/// The watched directory.
+pub const DIR: u64 = 2;
+/// The name every file gets (16 bytes).
+pub const NAME: &[u8; 16] = b"bench-file-00001";
+/// Iterations of the five-fact loop per batch.
+const ITERS_PER_BATCH: u64 = 204;
+/// Facts (and events) per iteration.
+const FACTS_PER_ITER: u64 = 5;
+/// First inode number of the files the batch creates.
+const FILE_BASE: u64 = 100;
+/// First inode number of the other watches.
+const OTHER_BASE: u64 = 10_000_000;
+/// Size of the read buffer (and the bound on a batch).
+const BUF: usize = 64 * 1024;
+
+/// Limits roomy enough for every benchmark here.
+pub fn roomy_limits() -> Limits {
+    Limits {
+        max_queued_events: 1 << 20,
+        max_user_instances: 1024,
+        max_user_watches: 4 << 20,
+        max_watches: 4 << 20,
+    }
+}
+
+/// The five facts of one loop iteration for inode `ino`.
+fn iteration(ino: u64) -> [Fact<'static>; 5] {
+    let at = Subject {
+        ino,
+        is_dir: false,
+        dir: DIR,
+        name: NAME,
+    };
+    [
+        Fact::Created {
+            dir: DIR,
+            name: NAME,
+            ino,
+            is_dir: false,
+        },
+        Fact::Opened(at),
+        Fact::Modified(at),
+        Fact::Closed { at, wrote: true },
+        Fact::Unlinked {
+            dir: DIR,
+            name: NAME,
+            ino,
+            is_dir: false,
+            links_left: 0,
+            freed: true,
+        },
+    ]
+}
+
+/// One encoded feed batch of `ITERS_PER_BATCH` iterations.
+pub fn build_batch() -> Vec<u8> {
+    let mut buf = vec![0u8; BUF];
+    let mut at = BATCH_HEADER_LEN;
+    let mut count = 0u32;
+    for i in 0..ITERS_PER_BATCH {
+        for fact in iteration(FILE_BASE + i) {
+            at += fact.emit(&mut buf[at..]).expect("batch fits in 64 KiB");
+            count += 1;
+        }
+    }
+    BatchHeader {
+        first_seq: 0,
+        count,
+        total_len: at as u32,
+    }
+    .emit(&mut buf)
+    .expect("header");
+    buf.truncate(at);
+    buf
+}
+
+/// An engine with the measured instance watching `DIR`, and `others` more watches spread
+/// over 10 other instances. Returns the engine and the measured instance.
+fn set_up(others: u64) -> (Engine, InstanceId) {
+    let mut e = Engine::new(roomy_limits());
+    let per = others.div_ceil(10).max(1);
+    let mut added = 0;
+    while added < others {
+        let inst = e.create_instance(1000).expect("instance");
+        for k in 0..per.min(others - added) {
+            let key = InodeKey {
+                fs: FS,
+                ino: OTHER_BASE + added + k,
+            };
+            e.add_watch(inst, Target { key, is_dir: false }, IN_ALL_EVENTS)
+                .expect("watch");
+        }
+        added += per.min(others - added);
+    }
+    let inst = e.create_instance(1000).expect("instance");
+    let key = InodeKey { fs: FS, ino: DIR };
+    e.add_watch(inst, Target { key, is_dir: true }, IN_ALL_EVENTS)
+        .expect("dir watch");
+    let (mut woken, mut interest) = (Vec::new(), Vec::new());
+    e.take_woken(&mut woken);
+    e.take_interest(&mut interest);
+    assert_eq!(e.watch_count() as u64, others + 1);
+    (e, inst)
+}
+
+/// Parses and applies one batch, then reads the queue empty. Returns the events read.
+fn pass(e: &mut Engine, inst: InstanceId, batch: &[u8], out: &mut [u8]) -> u64 {
+    let b = Batch::new_checked(black_box(batch)).expect("valid batch");
+    for fact in b.facts() {
+        e.apply(FS, &fact.expect("valid record"));
+    }
+    let mut events = 0;
+    loop {
+        match e.read(inst, out) {
+            Ok(n) => events += Events::new(&out[..n]).count() as u64,
+            Err(err) => {
+                debug_assert_eq!(err, errno::EAGAIN);
+                break;
+            }
+        }
+    }
+    black_box(out[0]);
+    events
+}
+
+/// Checks, once, that a pass yields the expected events in order.
+fn check_events(e: &mut Engine, inst: InstanceId, batch: &[u8], out: &mut [u8]) {
+    let b = Batch::new_checked(batch).expect("valid batch");
+    for fact in b.facts() {
+        e.apply(FS, &fact.expect("valid record"));
+    }
+    let n = e.read(inst, out).expect("events queued");
+    let masks: Vec<u32> = Events::new(&out[..n]).take(5).map(|ev| ev.mask).collect();
+    assert_eq!(
+        masks,
+        [IN_CREATE, IN_OPEN, IN_MODIFY, IN_CLOSE_WRITE, IN_DELETE]
+    );
+    while e.read(inst, out).is_ok() {}
+}
+
+/// One series of rounds: ns per event, events per pass, allocation calls per event.
+fn series(others: u64, effort: Effort) -> (Vec<f64>, u64, f64) {
+    let batch = build_batch();
+    let (mut e, inst) = set_up(others);
+    let mut out = vec![0u8; BUF];
+    check_events(&mut e, inst, &batch, &mut out);
+    let passes = effort.n(100);
+    for _ in 0..passes / 10 + 1 {
+        pass(&mut e, inst, &batch, &mut out);
+    }
+    let mut ns = Vec::new();
+    let mut per_pass = 0;
+    let calls0 = alloc_calls();
+    let mut total_events = 0;
+    for _ in 0..effort.rounds {
+        let mut events = 0;
+        let t = Instant::now();
+        for _ in 0..passes {
+            events += pass(&mut e, inst, &batch, &mut out);
+        }
+        let dt = t.elapsed().as_nanos() as f64;
+        ns.push(dt / events.max(1) as f64);
+        per_pass = events / passes;
+        total_events += events;
+    }
+    let allocs = (alloc_calls() - calls0) as f64 / total_events.max(1) as f64;
+    (ns, per_pass, allocs)
+}
+
+/// Measures `engine_ns_per_event` and `engine_ns_per_event_100k_watches`.
+pub fn run(effort: Effort) -> Vec<Figure> {
+    let (one, per_pass, allocs1) = series(0, effort);
+    let (many, _, allocs2) = series(100_000, effort);
+    let expected = ITERS_PER_BATCH * FACTS_PER_ITER;
+    let a = median(&one);
+    let b = median(&many);
+    vec![
+        Figure::new("engine_ns_per_event", a, "ns")
+            .detail(format!(
+                "per pass: parse one {}-byte feed batch of {expected} records (64-byte records, \
+                 16-byte names), Engine::apply each, Engine::read into 64 KiB until EAGAIN; \
+                 {per_pass} events read per pass",
+                build_batch().len()
+            ))
+            .detail(format!(
+                "one instance, one directory watch (IN_ALL_EVENTS); allocation calls per \
+                 event: {}",
+                fmt_num(allocs1)
+            ))
+            .detail(spread(&one)),
+        Figure::new("engine_ns_per_event_100k_watches", b, "ns")
+            .detail(format!(
+                "same, with 100000 other watches (10 instances x 10000 files) present; \
+                 {} x engine_ns_per_event; allocation calls per event: {}",
+                fmt_num(b / a),
+                fmt_num(allocs2)
+            ))
+            .detail(spread(&many)),
+    ]
+}
