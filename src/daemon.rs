@@ -1,1 +1,249 @@
-//! SKELETON
+//! The request loop, shared by the Redox binary and the host harness.
+//!
+//! ```text
+//! loop {
+//!     match sys.wait() {
+//!         Request(req)   => Call: dispatch to the scheme; a read that would block is kept
+//!                           Cancellation{id}: answer the kept request with ECANCELED (EINTR)
+//!                           SendFd: add_watch;  OnClose{id}: forget the handle
+//!         Readable(feed) => pull facts into the engine
+//!         Shutdown       => return
+//!     }
+//!     push interest changes to the feeds
+//!     for each instance that went from empty to non-empty:
+//!         retry its kept reads, oldest first; post EVENT_READ if still readable
+//! }
+//! ```
+//!
+//! Kept reads are `(CallerCtx, Op)` pairs, as in `redox_scheme::wrappers::ReadinessBased`,
+//! keyed by request id and listed per handle. When the last description of an instance is
+//! closed while reads are still kept on it, they are answered with `EBADF`.
+
+use std::collections::{HashMap, VecDeque};
+
+use redox_scheme::scheme::{Op, SchemeResponse, SchemeState};
+use redox_scheme::{CallerCtx, Id, RequestKind, Response};
+use syscall::error::{Result, EBADF, ECANCELED, EINTR, ENOSYS, EOPNOTSUPP, EWOULDBLOCK};
+use syscall::flag::EventFlags;
+
+use crate::scheme::InotifyScheme;
+use crate::sys::{Sys, Wake};
+
+/// A read kept until its instance has events.
+struct Kept {
+    /// Who asked.
+    caller: CallerCtx,
+    /// The read itself (its buffer stays valid until it is answered).
+    op: Op,
+    /// The handle it reads.
+    handle: usize,
+}
+
+/// The loop's state around the scheme.
+pub struct Daemon<'s, S: Sys> {
+    /// The scheme.
+    scheme: &'s mut InotifyScheme<S>,
+    /// redox-scheme's own per-scheme state (advisory locks; unused by inotify).
+    state: SchemeState,
+    /// Kept reads by request id.
+    kept: HashMap<Id, Kept>,
+    /// Kept request ids per handle, oldest first.
+    by_handle: HashMap<usize, VecDeque<Id>>,
+    /// Scratch for woken handles.
+    woken: Vec<usize>,
+}
+
+/// Runs the daemon until the scheme socket closes.
+pub fn run<S: Sys>(scheme: &mut InotifyScheme<S>) -> Result<()> {
+    let mut daemon = Daemon::new(scheme);
+    loop {
+        let wake = match daemon.scheme.sys_mut().wait() {
+            Ok(w) => w,
+            Err(e) if e.errno == EINTR => continue,
+            Err(e) => return Err(e),
+        };
+        if !daemon.handle(wake) {
+            return Ok(());
+        }
+    }
+}
+
+impl<'s, S: Sys> Daemon<'s, S> {
+    /// The loop state around `scheme`.
+    pub fn new(scheme: &'s mut InotifyScheme<S>) -> Self {
+        Daemon {
+            scheme,
+            state: SchemeState::new(),
+            kept: HashMap::new(),
+            by_handle: HashMap::new(),
+            woken: Vec::new(),
+        }
+    }
+
+    /// The scheme.
+    pub fn scheme(&mut self) -> &mut InotifyScheme<S> {
+        self.scheme
+    }
+
+    /// Number of reads waiting for events.
+    pub fn kept_reads(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// Handles one wake-up and everything it caused; `false` when the daemon should exit.
+    pub fn handle(&mut self, wake: Wake) -> bool {
+        match wake {
+            Wake::Request(req) => self.handle_request(req.kind()),
+            Wake::Readable(fd) => {
+                if self.scheme.is_feed(fd) {
+                    self.scheme.pull_feed(fd);
+                } else {
+                    log::warn!("readiness on unknown fd {fd}");
+                }
+            }
+            Wake::Shutdown => return false,
+        }
+        self.scheme.flush_interest();
+        self.serve_woken();
+        true
+    }
+
+    /// Dispatches one request.
+    fn handle_request(&mut self, kind: RequestKind) {
+        match kind {
+            RequestKind::Call(call) => {
+                let caller = call.caller();
+                match call.op() {
+                    Ok(op) => self.dispatch(caller, op),
+                    Err(call) => self.respond(Response::err(ENOSYS, call)),
+                }
+            }
+            RequestKind::Cancellation(c) => {
+                if let Some(k) = self.forget(c.id) {
+                    self.respond(Response::err(ECANCELED, k.op));
+                }
+            }
+            RequestKind::SendFd(req) => {
+                let result = syscall_on_sendfd(self.scheme, &req);
+                self.respond(Response::new(result, req));
+            }
+            RequestKind::RecvFd(req) => self.respond(Response::err(EOPNOTSUPP, req)),
+            RequestKind::OnClose { id } => {
+                redox_scheme::scheme::SchemeSync::on_close(self.scheme, id);
+                self.state.on_close(id);
+                self.answer_kept(id, EBADF);
+            }
+            RequestKind::OnDetach { .. }
+            | RequestKind::MsyncMsg
+            | RequestKind::MunmapMsg
+            | RequestKind::MmapMsg => {}
+        }
+    }
+
+    /// Runs `op`; keeps it when it would block, else answers it.
+    fn dispatch(&mut self, caller: CallerCtx, mut op: Op) {
+        let res = op.handle_sync_dont_consume(&caller, self.scheme, &mut self.state);
+        match res {
+            SchemeResponse::Regular(Err(e))
+                if e.errno == EWOULDBLOCK && !op.is_explicitly_nonblock() =>
+            {
+                self.keep(caller, op)
+            }
+            res => self.respond(response_for(res, op)),
+        }
+    }
+
+    /// Keeps a blocked read.
+    fn keep(&mut self, caller: CallerCtx, op: Op) {
+        let Some(handle) = op.file_id() else {
+            self.respond(Response::err(EBADF, op));
+            return;
+        };
+        let id = caller.id;
+        self.by_handle.entry(handle).or_default().push_back(id);
+        self.kept.insert(id, Kept { caller, op, handle });
+    }
+
+    /// Removes a kept request from both indexes.
+    fn forget(&mut self, id: Id) -> Option<Kept> {
+        let k = self.kept.remove(&id)?;
+        if let Some(q) = self.by_handle.get_mut(&k.handle) {
+            q.retain(|&i| i != id);
+            if q.is_empty() {
+                self.by_handle.remove(&k.handle);
+            }
+        }
+        Some(k)
+    }
+
+    /// Answers every read kept on `handle` with `errno`.
+    fn answer_kept(&mut self, handle: usize, errno: i32) {
+        for id in self.by_handle.remove(&handle).unwrap_or_default() {
+            if let Some(k) = self.kept.remove(&id) {
+                self.respond(Response::err(errno, k.op));
+            }
+        }
+    }
+
+    /// Retries the kept reads of every instance that became readable, then posts readiness.
+    fn serve_woken(&mut self) {
+        let mut woken = std::mem::take(&mut self.woken);
+        self.scheme.take_woken_handles(&mut woken);
+        for &handle in &woken {
+            self.retry_kept(handle);
+            if self.scheme.wants_fevent(handle) {
+                self.respond(Response::post_fevent(handle, EventFlags::EVENT_READ.bits()));
+            }
+        }
+        woken.clear();
+        self.woken = woken;
+    }
+
+    /// Retries the reads kept on `handle`, oldest first, while they complete.
+    fn retry_kept(&mut self, handle: usize) {
+        let ids: Vec<Id> = match self.by_handle.get(&handle) {
+            Some(q) => q.iter().copied().collect(),
+            None => return,
+        };
+        for id in ids {
+            let Some(mut k) = self.forget(id) else {
+                continue;
+            };
+            let res =
+                k.op.handle_sync_dont_consume(&k.caller, self.scheme, &mut self.state);
+            match res {
+                SchemeResponse::Regular(Err(e)) if e.errno == EWOULDBLOCK => {
+                    // Still empty: put it back at the front and stop (later ones would block too).
+                    self.by_handle.entry(handle).or_default().push_front(id);
+                    self.kept.insert(id, k);
+                    return;
+                }
+                res => self.respond(response_for(res, k.op)),
+            }
+        }
+    }
+
+    /// Sends a response; a failure is logged (the caller is gone), never fatal.
+    fn respond(&mut self, resp: Response) {
+        if let Err(e) = self.scheme.sys_mut().respond(resp) {
+            log::warn!("sending a response: {e}");
+        }
+    }
+}
+
+/// `on_sendfd`, spelled out so the trait method is not confused with an inherent one.
+fn syscall_on_sendfd<S: Sys>(
+    scheme: &mut InotifyScheme<S>,
+    req: &redox_scheme::SendFdRequest,
+) -> Result<usize> {
+    redox_scheme::scheme::SchemeSync::on_sendfd(scheme, req)
+}
+
+/// The response carrying `res` for `op`.
+fn response_for(res: SchemeResponse, op: Op) -> Response {
+    match res {
+        SchemeResponse::Regular(r) => Response::new(r, op),
+        SchemeResponse::RegularAndNotifyOnDetach(r) => Response::new_notify_on_detach(r, op),
+        SchemeResponse::Opened(o) => Response::open_dup_like(o, op),
+    }
+}

@@ -1,21 +1,71 @@
 //! The feed consumer: finds the feed of each filesystem that holds a watched inode, pulls
 //! batches of facts from it, validates them, and hands them to the engine.
 //!
-//! SKELETON: signatures are the contract; bodies are being implemented.
+//! - A filesystem is named by its scheme (from `fpath`: `/scheme/<name>/...`, or the legacy
+//!   `<name>:...`). The first watch on it opens its feed with `dup(fd, FEED_DUP_NAME)` (only
+//!   root may; a filesystem without a feed refuses and add_watch fails with `EOPNOTSUPP`).
+//! - [`Feeds::pull`] reads batches until `EAGAIN`. A batch whose first sequence number is past
+//!   the expected one means records were lost: that is applied as `Fact::Lost` first, so the
+//!   affected instances see `IN_Q_OVERFLOW`. A malformed batch or record is logged and the rest
+//!   of that batch dropped, again as `Fact::Lost`: loss is never silent.
+//! - [`Feeds::push_interest`] writes `Interest` entries so the filesystem records facts only
+//!   for watched inodes. The format is described in `docs/protocols.md`.
 
+use std::collections::HashMap;
+
+use inotify_abi::feed::{Batch, Fact, Interest, BATCH_HEADER_LEN, INTEREST_LEN};
+use inotify_abi::proto::FEED_DUP_NAME;
 use inotify_engine::{Engine, FsId, InterestChange};
-use syscall::error::Result;
+use syscall::error::{Error, Result, EAGAIN, EOPNOTSUPP, EWOULDBLOCK};
 
 use crate::sys::Sys;
 
+/// Bytes read from a feed at a time (one or more whole batches).
+pub const FEED_BUF_LEN: usize = 64 * 1024;
+/// Interest entries written per `write`.
+const INTEREST_PER_WRITE: usize = 256;
+/// Longest `fpath` answer looked at.
+const FPATH_LEN: usize = 4096;
+
+/// One open feed.
+#[derive(Debug)]
+struct Feed {
+    /// The filesystem's scheme name.
+    name: Vec<u8>,
+    /// The daemon's fd on the feed handle.
+    fd: usize,
+    /// Sequence number the next record should carry (`None` before the first batch).
+    expected_seq: Option<u64>,
+}
+
 /// Every feed the daemon has open, by filesystem.
 #[derive(Default)]
-pub struct Feeds {}
+pub struct Feeds {
+    /// Feeds indexed by `FsId`.
+    feeds: Vec<Feed>,
+    /// Filesystem by scheme name.
+    by_name: HashMap<Vec<u8>, FsId>,
+    /// Filesystem by feed fd.
+    by_fd: HashMap<usize, FsId>,
+    /// Read buffer (allocated on first pull).
+    buf: Vec<u8>,
+}
+
+/// The scheme name in an `fpath` answer: `/scheme/<name>[/...]` or legacy `<name>:[...]`.
+pub fn scheme_name(path: &[u8]) -> Option<&[u8]> {
+    let name = if let Some(rest) = path.strip_prefix(b"/scheme/") {
+        rest.split(|&c| c == b'/').next()?
+    } else {
+        let colon = path.iter().position(|&c| c == b':')?;
+        &path[..colon]
+    };
+    (!name.is_empty() && !name.contains(&0)).then_some(name)
+}
 
 impl Feeds {
     /// No feeds.
     pub fn new() -> Self {
-        Feeds {}
+        Feeds::default()
     }
 
     /// The filesystem holding `fd` (one of the daemon's fds, from a client's `sendfd`).
@@ -23,27 +73,208 @@ impl Feeds {
     /// `dup(fd, FEED_DUP_NAME)` and registers it with [`Sys::watch_readable`].
     /// Fails with `EOPNOTSUPP` when the filesystem has no feed.
     pub fn fs_for(&mut self, sys: &mut impl Sys, fd: usize) -> Result<FsId> {
-        let _ = (sys, fd);
-        todo!()
+        let mut path = [0u8; FPATH_LEN];
+        let n = sys.fpath(fd, &mut path)?.min(FPATH_LEN);
+        let name = scheme_name(&path[..n]).ok_or(Error::new(EOPNOTSUPP))?;
+        if let Some(&fs) = self.by_name.get(name) {
+            return Ok(fs);
+        }
+        let feed_fd = sys.dup(fd, FEED_DUP_NAME).map_err(|e| {
+            log::debug!("no feed on {}: {e}", String::from_utf8_lossy(name));
+            Error::new(EOPNOTSUPP)
+        })?;
+        if let Err(e) = sys.watch_readable(feed_fd) {
+            log::warn!(
+                "cannot watch the feed of {}: {e}",
+                String::from_utf8_lossy(name)
+            );
+            let _ = sys.close(feed_fd);
+            return Err(Error::new(EOPNOTSUPP));
+        }
+        let fs = FsId::try_from(self.feeds.len()).map_err(|_| Error::new(EOPNOTSUPP))?;
+        self.feeds.push(Feed {
+            name: name.to_vec(),
+            fd: feed_fd,
+            expected_seq: None,
+        });
+        self.by_name.insert(name.to_vec(), fs);
+        self.by_fd.insert(feed_fd, fs);
+        log::info!(
+            "opened the feed of {} as filesystem {fs}",
+            String::from_utf8_lossy(name)
+        );
+        Ok(fs)
     }
 
     /// Whether `fd` is one of the feed fds.
     pub fn is_feed(&self, fd: usize) -> bool {
-        let _ = fd;
-        todo!()
+        self.by_fd.contains_key(&fd)
     }
 
     /// Reads every available batch from feed `fd` and applies its facts to `engine`.
     /// Malformed batches or records are logged and dropped; a sequence gap is applied as
     /// `Fact::Lost`.
     pub fn pull(&mut self, sys: &mut impl Sys, engine: &mut Engine, fd: usize) {
-        let _ = (sys, engine, fd);
-        todo!()
+        let Some(&fs) = self.by_fd.get(&fd) else {
+            log::warn!("readiness on fd {fd}, which is not a feed");
+            return;
+        };
+        if self.buf.len() < FEED_BUF_LEN {
+            self.buf.resize(FEED_BUF_LEN, 0);
+        }
+        loop {
+            let n = match sys.read(fd, &mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n.min(self.buf.len()),
+                Err(e) if e.errno == EAGAIN || e.errno == EWOULDBLOCK => break,
+                Err(e) => {
+                    log::warn!("reading feed {fs}: {e}");
+                    break;
+                }
+            };
+            let feed = &mut self.feeds[fs as usize];
+            apply_batches(feed, engine, fs, &self.buf[..n]);
+        }
     }
 
     /// Writes interest changes to the feeds they belong to.
     pub fn push_interest(&mut self, sys: &mut impl Sys, changes: &[InterestChange]) {
-        let _ = (sys, changes);
-        todo!()
+        let mut out = Vec::with_capacity(INTEREST_PER_WRITE * INTEREST_LEN);
+        let mut at = 0;
+        while at < changes.len() {
+            // A run of changes for one filesystem, at most INTEREST_PER_WRITE long.
+            let fs = changes[at].fs;
+            let run = changes[at..]
+                .iter()
+                .take(INTEREST_PER_WRITE)
+                .take_while(|c| c.fs == fs)
+                .count();
+            debug_assert!(run > 0);
+            out.clear();
+            for c in &changes[at..at + run] {
+                let mut entry = [0u8; INTEREST_LEN];
+                if c.change.emit(&mut entry).is_ok() {
+                    out.extend_from_slice(&entry);
+                }
+            }
+            at += run;
+            let Some(feed) = self.feeds.get(fs as usize) else {
+                log::warn!("interest for unknown filesystem {fs}");
+                continue;
+            };
+            match sys.write(feed.fd, &out) {
+                Ok(n) if n == out.len() => {}
+                Ok(n) => log::warn!("short interest write to feed {fs}: {n} of {}", out.len()),
+                Err(e) => log::warn!("writing interest to feed {fs}: {e}"),
+            }
+        }
+    }
+
+    /// Number of open feeds.
+    pub fn len(&self) -> usize {
+        self.feeds.len()
+    }
+
+    /// Whether no feed is open.
+    pub fn is_empty(&self) -> bool {
+        self.feeds.is_empty()
+    }
+
+    /// The scheme name of filesystem `fs`.
+    pub fn name(&self, fs: FsId) -> Option<&[u8]> {
+        self.feeds.get(fs as usize).map(|f| f.name.as_slice())
+    }
+}
+
+/// Applies every batch in `bytes` (one read's worth) to `engine`.
+fn apply_batches(feed: &mut Feed, engine: &mut Engine, fs: FsId, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        let batch = match Batch::new_checked(bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                log::warn!(
+                    "feed {fs}: dropping a malformed batch of {} bytes: {e:?}",
+                    bytes.len()
+                );
+                engine.apply(fs, &Fact::Lost { count: 1 });
+                return;
+            }
+        };
+        let header = batch.header();
+        debug_assert!(header.total_len as usize >= BATCH_HEADER_LEN);
+        bytes = &bytes[header.total_len as usize..];
+        apply_batch(feed, engine, fs, &batch);
+    }
+}
+
+/// Applies one checked batch: the sequence check, then each fact until the first bad one.
+fn apply_batch(feed: &mut Feed, engine: &mut Engine, fs: FsId, batch: &Batch<'_>) {
+    let header = batch.header();
+    let count = u64::from(header.count);
+    let mut skip = 0u64;
+    if let Some(expected) = feed.expected_seq {
+        if header.first_seq > expected {
+            let lost = header.first_seq - expected;
+            log::warn!(
+                "feed {fs}: {lost} records lost before sequence {}",
+                header.first_seq
+            );
+            engine.apply(fs, &Fact::Lost { count: lost });
+        } else if header.first_seq < expected {
+            skip = expected - header.first_seq;
+            log::warn!("feed {fs}: batch repeats {skip} records already applied");
+        }
+    }
+    let end = header.first_seq.saturating_add(count);
+    feed.expected_seq = Some(feed.expected_seq.map_or(end, |e| e.max(end)));
+    let mut applied = 0u64;
+    for (i, fact) in batch.facts().enumerate() {
+        match fact {
+            Ok(_) if (i as u64) < skip => {}
+            Ok(fact) => engine.apply(fs, &fact),
+            Err(e) => {
+                let lost = count - i as u64;
+                log::warn!(
+                    "feed {fs}: malformed record {} ({e:?}); dropping the {lost} left in the batch",
+                    header.first_seq + i as u64
+                );
+                engine.apply(fs, &Fact::Lost { count: lost });
+                return;
+            }
+        }
+        applied += 1;
+    }
+    debug_assert!(applied <= count);
+}
+
+/// Encodes interest changes as one feed write (exposed for tests and tools).
+pub fn encode_interest(changes: &[Interest]) -> Vec<u8> {
+    let mut out = vec![0u8; changes.len() * INTEREST_LEN];
+    for (c, chunk) in changes.iter().zip(out.chunks_exact_mut(INTEREST_LEN)) {
+        let _ = c.emit(chunk);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_names_from_paths() {
+        assert_eq!(scheme_name(b"/scheme/file/home/user"), Some(&b"file"[..]));
+        assert_eq!(scheme_name(b"/scheme/file"), Some(&b"file"[..]));
+        assert_eq!(scheme_name(b"fakefs:/a/b"), Some(&b"fakefs"[..]));
+        assert_eq!(scheme_name(b"/scheme/"), None);
+        assert_eq!(scheme_name(b"/home/user"), None);
+        assert_eq!(scheme_name(b":x"), None);
+        assert_eq!(scheme_name(b""), None);
+    }
+
+    #[test]
+    fn interest_encoding() {
+        let bytes = encode_interest(&[Interest::Add(5), Interest::Remove(6)]);
+        let parsed: Vec<_> = Interest::parse_all(&bytes).map(Result::unwrap).collect();
+        assert_eq!(parsed, [Interest::Add(5), Interest::Remove(6)]);
     }
 }

@@ -1,9 +1,25 @@
 //! The Rust client API: `inotify_init1`, `inotify_add_watch`, `inotify_rm_watch` and typed
 //! event reads, over any [`Os`] (Redox syscalls, or a process of the host kernel).
 //!
-//! SKELETON: the `Os` trait is the contract; the API is being implemented.
+//! ```text
+//! let ino = Inotify::init1(os, IN_NONBLOCK)?;          // open("/scheme/inotify")
+//! let wd = ino.add_watch("/home/user", IN_CREATE)?;     // open(O_PATH) + sendfd + call
+//! for ev in ino.read_events(&mut [0u8; 4096])? { println!("{}", format::event("home/", &ev)); }
+//! ```
+//!
+//! Flags are Redox's: [`IN_NONBLOCK`] is Redox's `O_NONBLOCK` and [`IN_CLOEXEC`] Redox's
+//! `O_CLOEXEC`, as `sys/inotify.h` defines them on Redox (Linux's values are
+//! `inotify_abi::consts::IN_NONBLOCK_LINUX` and `IN_CLOEXEC_LINUX`).
 
-use syscall::error::Result;
+pub mod format;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use inotify_abi::consts::{IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_VALID_MASK};
+use inotify_abi::event::Events;
+use inotify_abi::proto::{AddWatchArg, CallRepr};
+use syscall::error::{Error, Result, EINVAL, EOPNOTSUPP};
+use syscall::flag::{F_GETFL, F_SETFL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_STAT};
 use syscall::Stat;
 
 /// The system calls a client makes. Flags and errno values are Redox's (`syscall::flag`,
@@ -24,4 +40,230 @@ pub trait Os {
     fn sendfd(&self, target: usize, fd: usize, arg: u64) -> Result<()>;
     /// `call(fd, payload, metadata)` (SYS_CALL, read-write payload).
     fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize>;
+}
+
+impl<T: Os + ?Sized> Os for &T {
+    fn open(&self, path: &str, flags: usize) -> Result<usize> {
+        (**self).open(path, flags)
+    }
+    fn read(&self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        (**self).read(fd, buf)
+    }
+    fn close(&self, fd: usize) -> Result<()> {
+        (**self).close(fd)
+    }
+    fn fcntl(&self, fd: usize, cmd: usize, arg: usize) -> Result<usize> {
+        (**self).fcntl(fd, cmd, arg)
+    }
+    fn fstat(&self, fd: usize) -> Result<Stat> {
+        (**self).fstat(fd)
+    }
+    fn sendfd(&self, target: usize, fd: usize, arg: u64) -> Result<()> {
+        (**self).sendfd(target, fd, arg)
+    }
+    fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize> {
+        (**self).call(fd, payload, metadata)
+    }
+}
+
+/// Redox's `O_CLOEXEC` (in `libredox::flag` on Redox only).
+pub const O_CLOEXEC: usize = 0x0100_0000;
+/// Redox's `O_PATH`: open for identification only (`O_STAT`; no read permission needed).
+pub const O_PATH: usize = O_STAT;
+
+/// `inotify_init1` flag: the instance is non-blocking (Redox's `O_NONBLOCK`, 0x4_0000).
+pub const IN_NONBLOCK: u32 = O_NONBLOCK as u32;
+/// `inotify_init1` flag: close the instance on exec (Redox's `O_CLOEXEC`, 0x100_0000).
+pub const IN_CLOEXEC: u32 = O_CLOEXEC as u32;
+
+/// The path of the inotify scheme.
+pub const INOTIFY_PATH: &str = "/scheme/inotify";
+
+/// Tokens naming add_watch requests; unique in the process, so concurrent add_watch calls on
+/// one instance from several threads cannot collect each other's results.
+static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
+
+/// One event, owning its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedEvent {
+    /// Watch descriptor (-1 for `IN_Q_OVERFLOW`).
+    pub wd: i32,
+    /// `IN_*` bits.
+    pub mask: u32,
+    /// Rename cookie (0 unless a move).
+    pub cookie: u32,
+    /// The child's name, empty when the event is about the watched object itself.
+    pub name: Vec<u8>,
+}
+
+impl OwnedEvent {
+    /// The name as text (lossy).
+    pub fn name_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.name)
+    }
+}
+
+/// Linux's mask checks that come before the path lookup (so a bad mask is `EINVAL` even
+/// when the path does not exist, as on Linux).
+fn check_mask(mask: u32) -> Result<()> {
+    let both = IN_MASK_ADD | IN_MASK_CREATE;
+    if mask & !IN_VALID_MASK != 0 || mask & IN_VALID_MASK == 0 || mask & both == both {
+        return Err(Error::new(EINVAL));
+    }
+    Ok(())
+}
+
+/// An inotify instance. Closed on drop.
+pub struct Inotify<O: Os> {
+    /// The system calls.
+    os: O,
+    /// The instance fd.
+    fd: usize,
+}
+
+impl<O: Os> Inotify<O> {
+    /// `inotify_init1(flags)`: `flags` may hold [`IN_NONBLOCK`] and [`IN_CLOEXEC`]; any other
+    /// bit is `EINVAL`. `EMFILE` at the per-user instance limit.
+    pub fn init1(os: O, flags: u32) -> Result<Self> {
+        if flags & !(IN_NONBLOCK | IN_CLOEXEC) != 0 {
+            return Err(Error::new(EINVAL));
+        }
+        let fd = os.open(INOTIFY_PATH, O_RDONLY | flags as usize)?;
+        Ok(Inotify { os, fd })
+    }
+
+    /// `inotify_init()`: a blocking instance.
+    pub fn init(os: O) -> Result<Self> {
+        Self::init1(os, 0)
+    }
+
+    /// Wraps an already open instance fd (closed on drop).
+    pub fn from_raw_fd(os: O, fd: usize) -> Self {
+        Inotify { os, fd }
+    }
+
+    /// `inotify_add_watch(path, mask)`: the wd, or `EINVAL`, a path error (`ENOENT`,
+    /// `ENOTDIR`, `ELOOP`, ...), `EACCES`, `ENOTDIR` (`IN_ONLYDIR`), `EEXIST`
+    /// (`IN_MASK_CREATE`), `ENOSPC`, or `EOPNOTSUPP` on a filesystem without a feed.
+    pub fn add_watch(&self, path: &str, mask: u32) -> Result<i32> {
+        add_watch(&self.os, self.fd, path, mask)
+    }
+
+    /// `inotify_rm_watch(wd)`: `EINVAL` when `wd` is not a watch of this instance.
+    pub fn rm_watch(&self, wd: i32) -> Result<()> {
+        rm_watch(&self.os, self.fd, wd)
+    }
+
+    /// Reads whole records into `buf` and returns the bytes read; iterate them with
+    /// [`Events::new`]. `EINVAL` when the first record does not fit, `EAGAIN` when
+    /// non-blocking and empty, `EINTR` when interrupted.
+    pub fn read_raw(&self, buf: &mut [u8]) -> Result<usize> {
+        self.os.read(self.fd, buf)
+    }
+
+    /// Reads into `buf` and returns the events read.
+    pub fn read_events(&self, buf: &mut [u8]) -> Result<Vec<OwnedEvent>> {
+        let n = self.read_raw(buf)?;
+        Ok(Events::new(&buf[..n])
+            .map(|e| OwnedEvent {
+                wd: e.wd,
+                mask: e.mask,
+                cookie: e.cookie,
+                name: e.name.to_vec(),
+            })
+            .collect())
+    }
+
+    /// Bytes queued (`FIONREAD`).
+    pub fn queued_bytes(&self) -> Result<usize> {
+        let mut payload = [];
+        self.os
+            .call(self.fd, &mut payload, &CallRepr::QueuedBytes.emit())
+    }
+
+    /// Sets or clears `O_NONBLOCK` on the description.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        let flags = self.os.fcntl(self.fd, F_GETFL, 0)?;
+        let flags = if nonblocking {
+            flags | O_NONBLOCK
+        } else {
+            flags & !O_NONBLOCK
+        };
+        self.os.fcntl(self.fd, F_SETFL, flags).map(|_| ())
+    }
+
+    /// The instance fd.
+    pub fn raw_fd(&self) -> usize {
+        self.fd
+    }
+
+    /// The system calls this instance uses.
+    pub fn os(&self) -> &O {
+        &self.os
+    }
+}
+
+impl<O: Os> Drop for Inotify<O> {
+    fn drop(&mut self) {
+        let _ = self.os.close(self.fd);
+    }
+}
+
+/// `inotify_add_watch` on any fd (the C ABI uses this): see [`Inotify::add_watch`].
+/// `EINVAL` when `fd` is not an inotify instance, `EBADF` when it is not open.
+pub fn add_watch(os: &impl Os, fd: usize, path: &str, mask: u32) -> Result<i32> {
+    check_mask(mask)?;
+    let mut flags = O_PATH | O_CLOEXEC;
+    if mask & IN_DONT_FOLLOW != 0 {
+        flags |= O_NOFOLLOW;
+    }
+    let target = os.open(path, flags)?;
+    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    let arg = AddWatchArg { mask, token };
+    if let Err(e) = os.sendfd(fd, target, arg.emit()) {
+        // The fd was not moved: it is still ours.
+        let _ = os.close(target);
+        // A scheme that takes no fds is not an inotify instance.
+        return Err(if e.errno == EOPNOTSUPP {
+            Error::new(EINVAL)
+        } else {
+            e
+        });
+    }
+    let mut payload = [];
+    let wd = os.call(fd, &mut payload, &CallRepr::TakeResult { token }.emit())?;
+    i32::try_from(wd).map_err(|_| Error::new(EINVAL))
+}
+
+/// `inotify_rm_watch` on any fd: see [`Inotify::rm_watch`].
+pub fn rm_watch(os: &impl Os, fd: usize, wd: i32) -> Result<()> {
+    let mut payload = [];
+    os.call(fd, &mut payload, &CallRepr::RmWatch { wd }.emit())
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inotify_abi::consts::*;
+
+    #[test]
+    fn init_flags_are_redox_values() {
+        assert_eq!(IN_NONBLOCK, 0x4_0000);
+        assert_eq!(IN_CLOEXEC, 0x100_0000);
+    }
+
+    #[test]
+    fn client_mask_checks() {
+        assert!(check_mask(IN_ALL_EVENTS).is_ok());
+        assert!(check_mask(IN_DONT_FOLLOW).is_ok());
+        assert_eq!(check_mask(0).unwrap_err().errno, EINVAL);
+        assert_eq!(check_mask(0x1000).unwrap_err().errno, EINVAL);
+        assert_eq!(
+            check_mask(IN_OPEN | IN_MASK_ADD | IN_MASK_CREATE)
+                .unwrap_err()
+                .errno,
+            EINVAL
+        );
+    }
 }

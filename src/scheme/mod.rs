@@ -1,1 +1,550 @@
-//! SKELETON
+//! `/scheme/inotify`: the [`SchemeSync`] implementation.
+//!
+//! Maps the scheme operations onto the [`Engine`]:
+//!
+//! | operation          | root                 | instance                     | tunable          |
+//! |--------------------|----------------------|------------------------------|------------------|
+//! | `openat("")`       | new instance         |                              |                  |
+//! | `openat(name)`     | tunable `name`       |                              |                  |
+//! | `read`             |                      | whole event records          | `"<n>\n"`        |
+//! | `write`            |                      | `EINVAL`                     | set (root only)  |
+//! | `sendfd`           |                      | add_watch (result stored)    |                  |
+//! | `call`             |                      | TakeResult, RmWatch, FIONREAD|                  |
+//! | `fcntl`            |                      | F_GETFL / F_SETFL            | F_GETFL / F_SETFL|
+//! | `fevent`           |                      | `EVENT_READ` when queued     |                  |
+//! | `fstat`            | directory            | char device, size = queued   | regular file     |
+//!
+//! A read on an empty instance returns `EAGAIN` when the description is non-blocking and
+//! `EWOULDBLOCK` otherwise; the request loop ([`crate::daemon`]) keeps the latter and answers
+//! it when events arrive. Nothing a client sends panics the daemon: every malformed request
+//! gets an errno.
+
+mod handle;
+mod tunable;
+
+use std::collections::HashMap;
+
+use inotify_abi::consts::{IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID_MASK};
+use inotify_abi::proto::{AddWatchArg, CallRepr};
+use inotify_engine::{Engine, Errno, InodeKey, InstanceId, InterestChange, Limits, Target};
+use redox_scheme::scheme::SchemeSync;
+use redox_scheme::{CallerCtx, OpenResult, SendFdRequest};
+use syscall::error::{
+    Error, Result, EACCES, EAGAIN, EBADF, EINVAL, EISDIR, ENOENT, ENOTDIR, EWOULDBLOCK,
+};
+use syscall::flag::{
+    EventFlags, F_GETFL, F_SETFL, MODE_CHR, MODE_DIR, MODE_FILE, MODE_TYPE, O_ACCMODE,
+    O_FCNTL_MASK, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
+};
+use syscall::schemev2::NewFdFlags;
+use syscall::Stat;
+
+use crate::feed::Feeds;
+use crate::sys::Sys;
+
+pub use handle::{AddResult, Handle, InstanceHandle, TunableHandle, MAX_PENDING_RESULTS};
+pub use tunable::Tunable;
+
+/// Redox's `O_CLOEXEC` (`libredox::flag::O_CLOEXEC` on Redox; not in `syscall::flag`).
+pub const O_CLOEXEC: usize = 0x0100_0000;
+
+/// Open flags an instance accepts: an access mode, `O_NONBLOCK` and `O_CLOEXEC` (Linux's
+/// `inotify_init1` takes `IN_NONBLOCK | IN_CLOEXEC` only).
+pub const INSTANCE_OPEN_FLAGS: usize = O_ACCMODE | O_NONBLOCK | O_CLOEXEC;
+
+/// The path `fpath` reports for an instance.
+pub const SCHEME_PATH: &str = "/scheme/inotify";
+
+/// Permission bits reported for an instance (Linux's anon inode is 0600).
+const INSTANCE_MODE: u16 = MODE_CHR | 0o600;
+
+/// The inotify scheme: the engine, the feeds, the OS, and the handle table.
+pub struct InotifyScheme<S: Sys> {
+    /// Instances, watches, queues, limits.
+    engine: Engine,
+    /// The filesystems' feeds.
+    feeds: Feeds,
+    /// The operating system.
+    sys: S,
+    /// Open handles by id.
+    handles: HashMap<usize, Handle>,
+    /// The handle id of each instance.
+    by_instance: HashMap<InstanceId, usize>,
+    /// Next handle id to hand out.
+    next_id: usize,
+    /// Scratch for interest changes.
+    interest: Vec<InterestChange>,
+    /// Scratch for woken instances.
+    woken: Vec<InstanceId>,
+}
+
+impl<S: Sys> InotifyScheme<S> {
+    /// The id of the scheme root (the capability registered under the scheme name).
+    pub const ROOT_ID: usize = 0;
+
+    /// A scheme over `sys` with `limits` and no instances.
+    pub fn new(sys: S, limits: Limits) -> Self {
+        let mut handles = HashMap::new();
+        handles.insert(Self::ROOT_ID, Handle::Root);
+        InotifyScheme {
+            engine: Engine::new(limits),
+            feeds: Feeds::new(),
+            sys,
+            handles,
+            by_instance: HashMap::new(),
+            next_id: Self::ROOT_ID + 1,
+            interest: Vec::new(),
+            woken: Vec::new(),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The engine, mutably.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// The operating system.
+    pub fn sys_mut(&mut self) -> &mut S {
+        &mut self.sys
+    }
+
+    /// Number of open handles besides the root.
+    pub fn handle_count(&self) -> usize {
+        self.handles.len() - 1
+    }
+
+    /// Whether `fd` (a daemon fd) is a feed.
+    pub fn is_feed(&self, fd: usize) -> bool {
+        self.feeds.is_feed(fd)
+    }
+
+    /// Pulls every available batch from feed `fd` into the engine.
+    pub fn pull_feed(&mut self, fd: usize) {
+        self.feeds.pull(&mut self.sys, &mut self.engine, fd);
+    }
+
+    /// Sends the engine's pending interest changes to the feeds.
+    pub fn flush_interest(&mut self) {
+        self.engine.take_interest(&mut self.interest);
+        if !self.interest.is_empty() {
+            self.feeds.push_interest(&mut self.sys, &self.interest);
+            self.interest.clear();
+        }
+    }
+
+    /// Moves into `out` the handles whose queue went from empty to non-empty.
+    pub fn take_woken_handles(&mut self, out: &mut Vec<usize>) {
+        self.engine.take_woken(&mut self.woken);
+        for inst in self.woken.drain(..) {
+            if let Some(&id) = self.by_instance.get(&inst) {
+                out.push(id);
+            }
+        }
+    }
+
+    /// Whether handle `id` is an instance with queued events and an event queue subscribed.
+    pub fn wants_fevent(&self, id: usize) -> bool {
+        match self.handles.get(&id) {
+            Some(Handle::Instance(h)) => h.subscribed && self.engine.queued_bytes(h.inst) > 0,
+            _ => false,
+        }
+    }
+
+    /// Allocates a handle id.
+    fn insert_handle(&mut self, h: Handle) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        debug_assert!(!self.handles.contains_key(&id));
+        self.handles.insert(id, h);
+        id
+    }
+
+    /// The instance handle `id`; `EBADF` when unknown, `EINVAL` when not an instance.
+    fn instance(&mut self, id: usize) -> Result<&mut InstanceHandle> {
+        match self.handles.get_mut(&id) {
+            Some(Handle::Instance(h)) => Ok(h),
+            Some(_) => Err(Error::new(EINVAL)),
+            None => Err(Error::new(EBADF)),
+        }
+    }
+
+    /// `inotify_init1`: a new instance for `uid`.
+    fn open_instance(&mut self, flags: usize, fcntl_flags: u32, uid: u32) -> Result<OpenResult> {
+        if flags & !INSTANCE_OPEN_FLAGS != 0 {
+            return Err(Error::new(EINVAL));
+        }
+        let inst = self.engine.create_instance(uid).map_err(Error::new)?;
+        let desc = (flags & O_ACCMODE) | ((flags | fcntl_flags as usize) & O_FCNTL_MASK);
+        let id = self.insert_handle(Handle::Instance(InstanceHandle::new(inst, desc)));
+        self.by_instance.insert(inst, id);
+        Ok(OpenResult::ThisScheme {
+            number: id,
+            flags: NewFdFlags::empty(),
+        })
+    }
+
+    /// Opens tunable `which`; writing needs uid 0 and a writable tunable (`EACCES`).
+    fn open_tunable(&mut self, which: Tunable, flags: usize, uid: u32) -> Result<OpenResult> {
+        let mode = flags & O_ACCMODE;
+        let wants_write = mode == O_WRONLY || mode == O_RDWR;
+        if flags & O_DIRECTORY_FLAG != 0 {
+            return Err(Error::new(ENOTDIR));
+        }
+        if wants_write && (uid != 0 || !which.is_writable()) {
+            return Err(Error::new(EACCES));
+        }
+        let h = TunableHandle {
+            which,
+            writable: wants_write,
+        };
+        let id = self.insert_handle(Handle::Tunable(h));
+        Ok(OpenResult::ThisScheme {
+            number: id,
+            flags: NewFdFlags::POSITIONED,
+        })
+    }
+
+    /// The add_watch behind a `sendfd`: checks in Linux's order (mask, `IN_ONLYDIR`, read
+    /// permission, filesystem), then asks the engine (`EEXIST`, `ENOSPC`).
+    fn add_watch_fd(
+        &mut self,
+        inst: InstanceId,
+        fd: usize,
+        mask: u32,
+        ctx: &CallerCtx,
+    ) -> core::result::Result<i32, Errno> {
+        check_mask(mask)?;
+        let st = self.sys.fstat(fd).map_err(|e| e.errno)?;
+        let is_dir = st.st_mode & MODE_TYPE == MODE_DIR;
+        if mask & IN_ONLYDIR != 0 && !is_dir {
+            return Err(ENOTDIR);
+        }
+        if !may_read(&st, ctx.uid, ctx.gid) {
+            return Err(EACCES);
+        }
+        let fs = self.feeds.fs_for(&mut self.sys, fd).map_err(|e| e.errno)?;
+        let target = Target {
+            key: InodeKey { fs, ino: st.st_ino },
+            is_dir,
+        };
+        self.engine.add_watch(inst, target, mask)
+    }
+
+    /// Forgets handle `id` (last close of its description).
+    fn close_handle(&mut self, id: usize) {
+        if id == Self::ROOT_ID {
+            return;
+        }
+        if let Some(Handle::Instance(h)) = self.handles.remove(&id) {
+            self.by_instance.remove(&h.inst);
+            self.engine.destroy_instance(h.inst);
+            self.flush_interest();
+        }
+    }
+}
+
+/// Redox's `O_DIRECTORY` (a tunable is not a directory).
+const O_DIRECTORY_FLAG: usize = syscall::flag::O_DIRECTORY;
+
+/// Linux's mask checks that come before any path lookup: an unknown bit, no bit at all, or
+/// `IN_MASK_ADD | IN_MASK_CREATE` is `EINVAL`.
+pub fn check_mask(mask: u32) -> core::result::Result<(), Errno> {
+    let both = IN_MASK_ADD | IN_MASK_CREATE;
+    if mask & !IN_VALID_MASK != 0 || mask & IN_VALID_MASK == 0 || mask & both == both {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Whether `uid`/`gid` may read the object `st` describes (uid 0 always may).
+pub fn may_read(st: &Stat, uid: u32, gid: u32) -> bool {
+    let bits = if uid == 0 {
+        return true;
+    } else if st.st_uid == uid {
+        0o400
+    } else if st.st_gid == gid {
+        0o040
+    } else {
+        0o004
+    };
+    st.st_mode & bits != 0
+}
+
+/// Copies `src` from `offset` into `buf`; returns the bytes copied.
+fn copy_at(src: &[u8], offset: u64, buf: &mut [u8]) -> usize {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(src.len());
+    let n = (src.len() - start).min(buf.len());
+    buf[..n].copy_from_slice(&src[start..start + n]);
+    n
+}
+
+impl<S: Sys> SchemeSync for InotifyScheme<S> {
+    fn scheme_root(&mut self) -> Result<usize> {
+        Ok(Self::ROOT_ID)
+    }
+
+    fn openat(
+        &mut self,
+        fd: usize,
+        path: &str,
+        flags: usize,
+        fcntl_flags: u32,
+        ctx: &CallerCtx,
+    ) -> Result<OpenResult> {
+        match self.handles.get(&fd) {
+            Some(Handle::Root) => {}
+            Some(_) => return Err(Error::new(ENOTDIR)),
+            None => return Err(Error::new(EBADF)),
+        }
+        let path = path.trim_matches('/');
+        if path.is_empty() {
+            return self.open_instance(flags, fcntl_flags, ctx.uid);
+        }
+        match Tunable::from_name(path) {
+            Some(which) => self.open_tunable(which, flags, ctx.uid),
+            None => Err(Error::new(ENOENT)),
+        }
+    }
+
+    fn read(
+        &mut self,
+        id: usize,
+        buf: &mut [u8],
+        offset: u64,
+        fcntl_flags: u32,
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        match self.handles.get(&id) {
+            Some(Handle::Instance(h)) => {
+                let nonblock = (h.flags | fcntl_flags as usize) & O_NONBLOCK != 0;
+                match self.engine.read(h.inst, buf) {
+                    Ok(n) => Ok(n),
+                    Err(EAGAIN) if nonblock => Err(Error::new(EAGAIN)),
+                    Err(EAGAIN) => Err(Error::new(EWOULDBLOCK)),
+                    Err(e) => Err(Error::new(e)),
+                }
+            }
+            Some(Handle::Tunable(t)) => {
+                Ok(copy_at(t.which.text(&self.engine).as_bytes(), offset, buf))
+            }
+            Some(Handle::Root) => Err(Error::new(EISDIR)),
+            None => Err(Error::new(EBADF)),
+        }
+    }
+
+    fn write(
+        &mut self,
+        id: usize,
+        buf: &[u8],
+        _offset: u64,
+        _fcntl_flags: u32,
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        match self.handles.get(&id) {
+            Some(Handle::Tunable(t)) if t.writable => {
+                let which = t.which;
+                which.set(&mut self.engine, buf)?;
+                Ok(buf.len())
+            }
+            Some(Handle::Tunable(_)) => Err(Error::new(EBADF)),
+            Some(Handle::Instance(_)) => Err(Error::new(EINVAL)),
+            Some(Handle::Root) => Err(Error::new(EISDIR)),
+            None => Err(Error::new(EBADF)),
+        }
+    }
+
+    fn fsize(&mut self, id: usize, _ctx: &CallerCtx) -> Result<u64> {
+        match self.handles.get(&id) {
+            Some(Handle::Instance(h)) => Ok(self.engine.queued_bytes(h.inst) as u64),
+            Some(Handle::Tunable(t)) => Ok(t.which.text(&self.engine).len() as u64),
+            Some(Handle::Root) => Ok(0),
+            None => Err(Error::new(EBADF)),
+        }
+    }
+
+    fn fcntl(&mut self, id: usize, cmd: usize, arg: usize, _ctx: &CallerCtx) -> Result<usize> {
+        let flags = match self.handles.get_mut(&id) {
+            Some(Handle::Instance(h)) => &mut h.flags,
+            Some(Handle::Tunable(t)) => {
+                // Tunables keep no description flags of their own.
+                let mode = if t.writable { O_RDWR } else { O_RDONLY };
+                return match cmd {
+                    F_GETFL => Ok(mode),
+                    F_SETFL => Ok(0),
+                    _ => Err(Error::new(EINVAL)),
+                };
+            }
+            Some(Handle::Root) => return Err(Error::new(EINVAL)),
+            None => return Err(Error::new(EBADF)),
+        };
+        match cmd {
+            F_GETFL => Ok(*flags),
+            F_SETFL => {
+                *flags = (*flags & O_ACCMODE) | (arg & O_FCNTL_MASK);
+                Ok(0)
+            }
+            _ => Err(Error::new(EINVAL)),
+        }
+    }
+
+    fn fevent(&mut self, id: usize, flags: EventFlags, _ctx: &CallerCtx) -> Result<EventFlags> {
+        match self.handles.get_mut(&id) {
+            Some(Handle::Instance(h)) => {
+                h.subscribed = flags.contains(EventFlags::EVENT_READ);
+                if self.engine.queued_bytes(h.inst) > 0 {
+                    Ok(EventFlags::EVENT_READ)
+                } else {
+                    Ok(EventFlags::empty())
+                }
+            }
+            Some(_) => Ok(EventFlags::empty()),
+            None => Err(Error::new(EBADF)),
+        }
+    }
+
+    fn fpath(&mut self, id: usize, buf: &mut [u8], _ctx: &CallerCtx) -> Result<usize> {
+        let path = match self.handles.get(&id) {
+            Some(Handle::Instance(_)) | Some(Handle::Root) => SCHEME_PATH.to_string(),
+            Some(Handle::Tunable(t)) => format!("{}/{}", SCHEME_PATH, t.which.name()),
+            None => return Err(Error::new(EBADF)),
+        };
+        Ok(copy_at(path.as_bytes(), 0, buf))
+    }
+
+    fn fstat(&mut self, id: usize, stat: &mut Stat, _ctx: &CallerCtx) -> Result<()> {
+        let (mode, size) = match self.handles.get(&id) {
+            Some(Handle::Instance(h)) => (INSTANCE_MODE, self.engine.queued_bytes(h.inst) as u64),
+            Some(Handle::Tunable(t)) => {
+                let perm = if t.which.is_writable() { 0o644 } else { 0o444 };
+                (MODE_FILE | perm, t.which.text(&self.engine).len() as u64)
+            }
+            Some(Handle::Root) => (MODE_DIR | 0o555, 0),
+            None => return Err(Error::new(EBADF)),
+        };
+        *stat = Stat {
+            st_mode: mode,
+            st_size: size,
+            st_nlink: 1,
+            st_blksize: 4096,
+            ..Stat::default()
+        };
+        Ok(())
+    }
+
+    fn call(
+        &mut self,
+        id: usize,
+        _payload: &mut [u8],
+        metadata: &[u64],
+        ctx: &CallerCtx, // only pid and id are valid here
+    ) -> Result<usize> {
+        let call = CallRepr::parse(metadata).map_err(|_| Error::new(EINVAL))?;
+        let pid = ctx.pid;
+        let h = self.instance(id)?;
+        let inst = h.inst;
+        match call {
+            CallRepr::TakeResult { token } => match h.take_result(pid, token) {
+                Some(Ok(wd)) => Ok(wd as usize),
+                Some(Err(e)) => Err(Error::new(e)),
+                None => Err(Error::new(EINVAL)),
+            },
+            CallRepr::RmWatch { wd } => {
+                self.engine.rm_watch(inst, wd).map_err(Error::new)?;
+                self.flush_interest();
+                Ok(0)
+            }
+            CallRepr::QueuedBytes => Ok(self.engine.queued_bytes(inst)),
+        }
+    }
+
+    fn on_sendfd(&mut self, req: &SendFdRequest) -> Result<usize> {
+        let id = req.id();
+        let ctx = req.caller();
+        let inst = match self.handles.get(&id) {
+            Some(Handle::Instance(h)) => h.inst,
+            Some(_) => return Err(Error::new(EINVAL)),
+            None => return Err(Error::new(EBADF)),
+        };
+        let arg = AddWatchArg::parse(req.arg());
+        let result = match self.sys.obtain_fd(req) {
+            Ok(fd) => {
+                let r = self.add_watch_fd(inst, fd, arg.mask, &ctx);
+                if let Err(e) = self.sys.close(fd) {
+                    log::warn!("closing a watched fd: {e}");
+                }
+                r
+            }
+            Err(e) => Err(e.errno),
+        };
+        // The feeds learn about a new watch before the client learns its wd, so the client's
+        // next operation on the object is already recorded.
+        self.flush_interest();
+        if let Ok(h) = self.instance(id) {
+            h.store_result(AddResult {
+                pid: ctx.pid,
+                token: arg.token,
+                result,
+            });
+        }
+        Ok(0)
+    }
+
+    fn on_close(&mut self, id: usize) {
+        self.close_handle(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inotify_abi::consts::*;
+
+    #[test]
+    fn masks_are_checked_like_linux() {
+        assert_eq!(check_mask(IN_CREATE), Ok(()));
+        assert_eq!(check_mask(IN_DONT_FOLLOW), Ok(()));
+        assert_eq!(check_mask(IN_IGNORED), Ok(()));
+        assert_eq!(check_mask(0), Err(EINVAL));
+        assert_eq!(check_mask(0x1000), Err(EINVAL));
+        assert_eq!(check_mask(IN_CREATE | 0x1000), Err(EINVAL));
+        assert_eq!(
+            check_mask(IN_CREATE | IN_MASK_ADD | IN_MASK_CREATE),
+            Err(EINVAL)
+        );
+    }
+
+    #[test]
+    fn read_permission_follows_mode_bits() {
+        let st = Stat {
+            st_uid: 10,
+            st_gid: 20,
+            st_mode: MODE_FILE | 0o040,
+            ..Stat::default()
+        };
+        assert!(may_read(&st, 0, 0));
+        assert!(!may_read(&st, 10, 20)); // owner bits decide for the owner
+        assert!(may_read(&st, 11, 20));
+        assert!(!may_read(&st, 11, 21));
+        let st = Stat {
+            st_mode: MODE_DIR | 0o004,
+            ..st
+        };
+        assert!(may_read(&st, 11, 21));
+    }
+
+    #[test]
+    fn copy_at_is_positional() {
+        let mut buf = [0u8; 3];
+        assert_eq!(copy_at(b"16384\n", 0, &mut buf), 3);
+        assert_eq!(&buf, b"163");
+        assert_eq!(copy_at(b"16384\n", 3, &mut buf), 3);
+        assert_eq!(&buf, b"84\n");
+        assert_eq!(copy_at(b"16384\n", 6, &mut buf), 0);
+        assert_eq!(copy_at(b"16384\n", u64::MAX, &mut buf), 0);
+    }
+}
