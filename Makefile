@@ -24,3 +24,8 @@ clippy:
 
 unit:
 	$(CARGO) test --workspace
+
+# Performance figures (release build, one `name: value unit` line each); see docs/performance.md.
+bench:
+	$(CARGO) build --release -p inotify-bench
+	$(CARGO) run --release -q -p inotify-bench
