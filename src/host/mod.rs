@@ -1,1 +1,24 @@
-//! SKELETON
+//! Host only: an in-process emulation of the Redox kernel's scheme IPC, so the real scheme
+//! code (redox-scheme's `Request`/`Response`/`handle_sync`) runs in host tests.
+//!
+//! - [`Kernel`]: the scheme registry; [`Kernel::process`] makes a [`Process`] (an fd table
+//!   with credentials, implementing [`crate::client::Os`]); [`Kernel::register`] gives a
+//!   scheme daemon its [`HostSocket`].
+//! - [`HostSys`]: the daemon's [`crate::sys::Sys`] over a socket.
+//! - [`EventQueue`]: readiness of fds, like a Redox event queue.
+//! - [`spawn_scheme_thread`]: serve a `SchemeSync` on a thread.
+//! - [`fakefs`]: a scripted filesystem scheme with a feed, for scheme-level tests.
+//!
+//! See `docs/host-harness.md` for what is and is not emulated, and the ordering guarantees.
+
+pub mod fakefs;
+mod hostsys;
+pub mod kernel;
+mod runner;
+
+pub use hostsys::HostSys;
+pub use kernel::{
+    split_path, EventQueue, FeventPoster, HostSocket, Interrupt, Kernel, Process, FD_CLOEXEC,
+    O_CLOEXEC, O_PATH,
+};
+pub use runner::{dispatch_sync, spawn_request_loop, spawn_scheme_thread, SchemeThread};

@@ -1,0 +1,1 @@
+//! A scripted filesystem scheme for scheme-level tests (placeholder while it is written).

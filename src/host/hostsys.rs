@@ -1,0 +1,90 @@
+//! [`HostSys`]: the daemon's [`Sys`] on top of a [`HostSocket`].
+//!
+//! One inbox per daemon carries both its requests and the readiness notices of the fds it
+//! watches, so [`Sys::wait`] is a single blocking receive. Ordering guarantee: a scheme's
+//! `post_fevent` is routed into every subscriber's inbox synchronously, inside that scheme's
+//! `write_response`, before the scheme answers anything else. So when a client operation on a
+//! filesystem makes the filesystem record a fact (and post readiness), the daemon's inbox
+//! holds the readiness notice before the client is even unblocked, hence before any later
+//! request from that client.
+
+use redox_scheme::{Response, SendFdRequest};
+use syscall::error::Result;
+use syscall::Stat;
+
+use super::kernel::{HostSocket, Inbound, Process};
+use crate::sys::{Sys, Wake};
+
+/// The daemon's view of the host kernel.
+pub struct HostSys {
+    /// The daemon's scheme socket; its inbox also carries readiness notices.
+    socket: HostSocket,
+}
+
+impl HostSys {
+    /// Wraps the daemon's socket.
+    pub fn new(socket: HostSocket) -> Self {
+        HostSys { socket }
+    }
+
+    /// The socket.
+    pub fn socket(&self) -> &HostSocket {
+        &self.socket
+    }
+
+    /// The daemon's own process.
+    pub fn process(&self) -> &Process {
+        self.socket.process()
+    }
+
+    /// Like [`Sys::wait`], without blocking: `None` when nothing is queued.
+    pub fn poll(&mut self) -> Option<Wake> {
+        match self.socket.next_inbound(false) {
+            Ok(item) => Some(Self::wake(item)),
+            Err(_) => None,
+        }
+    }
+
+    /// Turns an inbox item into a [`Wake`].
+    fn wake(item: Option<Inbound>) -> Wake {
+        match item {
+            Some(Inbound::Request(sqe)) => Wake::Request(super::kernel::request_of(sqe)),
+            Some(Inbound::Readable(fd)) => Wake::Readable(fd),
+            None => Wake::Shutdown,
+        }
+    }
+}
+
+impl Sys for HostSys {
+    fn wait(&mut self) -> Result<Wake> {
+        Ok(Self::wake(self.socket.next_inbound(true)?))
+    }
+    fn respond(&mut self, resp: Response) -> Result<()> {
+        self.socket.write_response(resp)
+    }
+    fn obtain_fd(&mut self, req: &SendFdRequest) -> Result<usize> {
+        self.socket.obtain_fd(req)
+    }
+    fn fstat(&mut self, fd: usize) -> Result<Stat> {
+        self.process().fstat(fd)
+    }
+    fn fpath(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        self.process().fpath(fd, buf)
+    }
+    fn dup(&mut self, fd: usize, name: &[u8]) -> Result<usize> {
+        self.process().dup(fd, name)
+    }
+    fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        self.process().read_nonblock(fd, buf)
+    }
+    fn write(&mut self, fd: usize, buf: &[u8]) -> Result<usize> {
+        self.process().write(fd, buf)
+    }
+    fn close(&mut self, fd: usize) -> Result<()> {
+        self.process().close(fd)
+    }
+    fn watch_readable(&mut self, fd: usize) -> Result<()> {
+        let entry = self.socket.entry().clone();
+        self.process().watch_into(fd, &entry)
+    }
+}

@@ -1,0 +1,1466 @@
+//! The in-process kernel: a registry of schemes, processes with fd tables, and the routing of
+//! requests, responses and readiness posts between them.
+//!
+//! Requests are the kernel's own `Sqe` records, turned into `redox_scheme::Request` values, so
+//! a scheme served through a [`HostSocket`] decodes and dispatches them with redox-scheme's own
+//! code (`Request::kind`, `CallRequest::handle_sync`). Buffers are passed as real pointers into
+//! the caller's memory: the caller blocks until the response arrives, as on Redox.
+//!
+//! Locks are leaves: no lock of this module is held while another one is taken, except
+//! `SchemeEntry::waiting` -> `SchemeEntry::inbox` (in [`SchemeEntry::submit`]) and
+//! `SchemeEntry::subs` -> another entry's `inbox` (routing a readiness post); an `inbox` lock
+//! never takes another lock. Descriptions are never dropped while a lock is held, because
+//! their `Drop` sends a close message.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use redox_scheme::{Request, Response, SendFdRequest};
+use syscall::error::{
+    Error, Result, EBADF, ECANCELED, EEXIST, EINTR, EINVAL, EIO, ENODEV, ENOENT, EOPNOTSUPP, EXDEV,
+};
+use syscall::flag::{
+    EventFlags, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL, MODE_PERM, O_ACCMODE, O_CREAT,
+    O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_STAT, O_SYMLINK,
+    O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
+};
+use syscall::schemev2::{Cqe, CqeOpcode, NewFdFlags, Opcode, Sqe, SqeFlags};
+use syscall::{Stat, TimeSpec};
+
+/// Redox's `O_CLOEXEC` (relibc / libredox value; `syscall::flag` does not define it). The
+/// kernel keeps it per fd and never sends it to the scheme.
+pub const O_CLOEXEC: usize = 0x0100_0000;
+/// Redox's `O_PATH`: the same bit as `O_STAT` (open without read or write access).
+pub const O_PATH: usize = O_STAT;
+/// `FD_CLOEXEC` for `F_GETFD`/`F_SETFD`.
+pub const FD_CLOEXEC: usize = 1;
+/// The lowest fd a process gets; 0, 1 and 2 are left for the standard streams.
+pub const FIRST_FD: usize = 3;
+
+/// Where a request's caller waits for its response.
+type ReplyTx = Sender<Wakeup>;
+
+/// Kernel-wide request tags (0 is never used). Unique across every kernel of the process.
+static NEXT_TAG: AtomicU32 = AtomicU32::new(1);
+/// Serial numbers of descriptions, to tell apart descriptions with the same scheme id.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh request tag.
+fn next_tag() -> u32 {
+    loop {
+        let tag = NEXT_TAG.fetch_add(1, Ordering::Relaxed);
+        if tag != 0 {
+            return tag;
+        }
+    }
+}
+
+/// The only conversions between redox-scheme's wrappers and the kernel records they wrap.
+mod raw {
+    use redox_scheme::{Request, Response, SendFdRequest};
+    use syscall::schemev2::{Cqe, Sqe};
+
+    /// Wraps a kernel request record.
+    pub(super) fn request(sqe: Sqe) -> Request {
+        // SAFETY: `Request` is `#[repr(transparent)]` over `Sqe` (redox-scheme 0.12 lib.rs),
+        // and every bit pattern of `Sqe` is a valid `Sqe`. This is how the Redox kernel hands
+        // requests to `Socket::next_request`.
+        unsafe { std::mem::transmute::<Sqe, Request>(sqe) }
+    }
+
+    /// Unwraps a response into the kernel's completion record.
+    pub(super) fn cqe(resp: Response) -> Cqe {
+        // SAFETY: `Response` is `#[repr(transparent)]` over `Cqe` and has no `Drop`; the
+        // record is read exactly as the Redox kernel reads it from the scheme socket.
+        unsafe { std::mem::transmute::<Response, Cqe>(resp) }
+    }
+
+    /// The request record behind a `SendFdRequest`.
+    pub(super) fn sendfd_sqe(req: &SendFdRequest) -> &Sqe {
+        // SAFETY: `SendFdRequest` is `#[repr(transparent)]` over `Request`, itself
+        // `#[repr(transparent)]` over `Sqe`, so the pointer cast keeps layout and lifetime.
+        unsafe { &*(req as *const SendFdRequest as *const Sqe) }
+    }
+
+    /// The request record behind a `Request`.
+    pub(super) fn request_sqe(req: &Request) -> &Sqe {
+        // SAFETY: as above, `Request` is `#[repr(transparent)]` over `Sqe`.
+        unsafe { &*(req as *const Request as *const Sqe) }
+    }
+}
+
+/// The request record behind a `Request` (for tests and tracing).
+pub fn sqe_of(req: &Request) -> &Sqe {
+    raw::request_sqe(req)
+}
+
+/// Wraps a request record taken from an inbox.
+pub(crate) fn request_of(sqe: Sqe) -> Request {
+    raw::request(sqe)
+}
+
+/// What wakes a caller blocked on a request.
+enum Wakeup {
+    /// The scheme answered; an fd travels with `RespondWithFd`.
+    Reply(Cqe, Option<Arc<Description>>),
+    /// The caller's [`Interrupt`] fired.
+    Interrupted,
+    /// The scheme's socket went away before answering.
+    Gone,
+}
+
+/// What arrives in a scheme daemon's inbox.
+pub(crate) enum Inbound {
+    /// A request for the scheme.
+    Request(Sqe),
+    /// One of the daemon's fds, watched with [`HostSys`](super::HostSys), became readable.
+    Readable(usize),
+}
+
+/// Who is told about readiness posts on a (scheme, id) pair.
+enum Target {
+    /// An [`EventQueue`].
+    Queue(Sender<(usize, EventFlags)>),
+    /// A daemon inbox (`HostSys::watch_readable`).
+    Inbox(Weak<SchemeEntry>),
+}
+
+/// One readiness subscription, kept by the scheme that posts.
+struct Subscriber {
+    /// The scheme's id of the watched description.
+    id: usize,
+    /// The watched description.
+    serial: u64,
+    /// The subscriber's fd for it, reported with each event.
+    fd: usize,
+    /// Events wanted.
+    flags: EventFlags,
+    /// Where events go.
+    target: Target,
+    /// Which queue or inbox subscribed (for unsubscribe).
+    owner: u64,
+}
+
+/// A registered scheme, as the kernel sees it.
+pub(crate) struct SchemeEntry {
+    /// Name under `/scheme/`.
+    name: String,
+    /// Id passed as `fd` to `openat` on the scheme root.
+    root_id: usize,
+    /// Where requests go; `None` once the scheme is shut down.
+    inbox: Mutex<Option<Sender<Inbound>>>,
+    /// Callers waiting for a response, by tag.
+    waiting: Mutex<HashMap<u32, ReplyTx>>,
+    /// Fds in flight with `sendfd`, by request tag, until `obtain_fd` or the response.
+    pending_fds: Mutex<HashMap<u32, Arc<Description>>>,
+    /// Readiness subscriptions on this scheme's ids.
+    subs: Mutex<Vec<Subscriber>>,
+    /// The kernel, to unregister the name when the socket goes.
+    kernel: Weak<KernelInner>,
+}
+
+/// Locks `m`, ignoring poisoning (a panicking test thread must not hide other failures).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SchemeEntry {
+    /// Queues `sqe` and registers `reply` to receive its response. `EIO` when the scheme is
+    /// gone.
+    fn submit(&self, sqe: Sqe, reply: ReplyTx) -> Result<()> {
+        let mut waiting = lock(&self.waiting);
+        let inbox = lock(&self.inbox);
+        let tx = inbox.as_ref().ok_or(Error::new(EIO))?;
+        waiting.insert(sqe.tag, reply);
+        if tx.send(Inbound::Request(sqe)).is_err() {
+            waiting.remove(&sqe.tag);
+            return Err(Error::new(EIO));
+        }
+        Ok(())
+    }
+
+    /// Queues a one-way message (close, cancel); dropped silently when the scheme is gone.
+    fn send_oneway(&self, sqe: Sqe) {
+        debug_assert!(sqe.sqe_flags.contains(SqeFlags::ONEWAY));
+        if let Some(tx) = lock(&self.inbox).as_ref() {
+            let _ = tx.send(Inbound::Request(sqe));
+        }
+    }
+
+    /// Queues a readiness notice for the daemon serving this scheme.
+    fn notify_readable(&self, fd: usize) {
+        if let Some(tx) = lock(&self.inbox).as_ref() {
+            let _ = tx.send(Inbound::Readable(fd));
+        }
+    }
+
+    /// Stops taking requests: the daemon's `next_request` returns `None` once the queue is
+    /// drained.
+    fn close_inbox(&self) {
+        lock(&self.inbox).take();
+    }
+
+    /// Fails every waiting caller and drops every fd in flight (the socket is gone).
+    fn fail_pending(&self) {
+        let waiting: Vec<ReplyTx> = lock(&self.waiting).drain().map(|(_, tx)| tx).collect();
+        for tx in waiting {
+            let _ = tx.send(Wakeup::Gone);
+        }
+        let fds: Vec<Arc<Description>> = lock(&self.pending_fds).drain().map(|(_, d)| d).collect();
+        drop(fds);
+    }
+
+    /// Delivers a response to the caller waiting on its tag.
+    fn complete(&self, cqe: Cqe, fd: Option<Arc<Description>>) -> Result<()> {
+        let tx = lock(&self.waiting).remove(&cqe.tag);
+        match tx {
+            Some(tx) => {
+                // A caller that went away (its thread panicked) drops the fd here.
+                let _ = tx.send(Wakeup::Reply(cqe, fd));
+                Ok(())
+            }
+            None => {
+                log::warn!("scheme {}: response for unknown tag {}", self.name, cqe.tag);
+                Err(Error::new(EINVAL))
+            }
+        }
+    }
+
+    /// Routes a readiness post on `id` to every subscriber, synchronously.
+    fn post(&self, id: usize, flags: EventFlags) {
+        let mut subs = lock(&self.subs);
+        subs.retain(|s| {
+            if s.id != id {
+                return true;
+            }
+            let hit = s.flags & flags;
+            if hit.is_empty() {
+                return true;
+            }
+            match &s.target {
+                Target::Queue(tx) => tx.send((s.fd, hit)).is_ok(),
+                Target::Inbox(entry) => match entry.upgrade() {
+                    Some(entry) => {
+                        entry.notify_readable(s.fd);
+                        true
+                    }
+                    None => false,
+                },
+            }
+        });
+    }
+
+    /// Adds a subscription.
+    fn subscribe(&self, sub: Subscriber) {
+        lock(&self.subs).push(sub);
+    }
+
+    /// Removes the subscriptions of `owner` on description `serial` (all fds when `fd` is
+    /// `None`).
+    fn unsubscribe(&self, serial: u64, owner: u64, fd: Option<usize>) {
+        lock(&self.subs)
+            .retain(|s| !(s.serial == serial && s.owner == owner && fd.is_none_or(|f| f == s.fd)));
+    }
+
+    /// Removes every subscription on a description that was closed.
+    fn forget_description(&self, serial: u64) {
+        lock(&self.subs).retain(|s| s.serial != serial);
+    }
+}
+
+/// An open file description: a scheme and the scheme's id for it, shared by dup'ed fds.
+pub(crate) struct Description {
+    /// The scheme serving it.
+    scheme: Arc<SchemeEntry>,
+    /// The scheme's number for it.
+    id: usize,
+    /// Kernel-wide serial number.
+    serial: u64,
+    /// `O_ACCMODE` and `O_FCNTL_MASK` bits (`F_GETFL`).
+    flags: Mutex<usize>,
+    /// The scheme asked for kernel-kept offsets (`NewFdFlags::POSITIONED`).
+    positioned: bool,
+    /// The offset, when positioned.
+    offset: Mutex<u64>,
+}
+
+impl Description {
+    /// A description for id `id` of `scheme`.
+    fn new(scheme: Arc<SchemeEntry>, id: usize, flags: usize, positioned: bool) -> Arc<Self> {
+        Arc::new(Description {
+            scheme,
+            id,
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+            flags: Mutex::new(flags & (O_ACCMODE | O_FCNTL_MASK)),
+            positioned,
+            offset: Mutex::new(0),
+        })
+    }
+
+    /// The description's `F_GETFL` flags.
+    fn flags(&self) -> usize {
+        *lock(&self.flags)
+    }
+}
+
+impl Drop for Description {
+    /// The last reference is gone: tell the scheme (`RequestKind::OnClose`).
+    fn drop(&mut self) {
+        self.scheme.forget_description(self.serial);
+        let mut sqe = Sqe {
+            opcode: Opcode::CloseMsg as u8,
+            sqe_flags: SqeFlags::ONEWAY,
+            tag: next_tag(),
+            ..Sqe::default()
+        };
+        sqe.args[0] = self.id as u64;
+        self.scheme.send_oneway(sqe);
+    }
+}
+
+/// The kernel's shared state.
+pub(crate) struct KernelInner {
+    /// Registered schemes by name.
+    schemes: Mutex<HashMap<String, Arc<SchemeEntry>>>,
+    /// Set by `shutdown`; no scheme can be registered afterwards.
+    shut: AtomicBool,
+    /// Next pid for daemons registered without one.
+    next_pid: AtomicUsize,
+    /// Next event queue / inbox owner number.
+    next_owner: AtomicU64,
+}
+
+impl KernelInner {
+    /// Closes every scheme's inbox; daemons see the end of their request stream.
+    fn shutdown(&self) {
+        self.shut.store(true, Ordering::SeqCst);
+        let entries: Vec<Arc<SchemeEntry>> = lock(&self.schemes).drain().map(|(_, e)| e).collect();
+        for e in &entries {
+            e.close_inbox();
+        }
+    }
+
+    /// The scheme called `name`.
+    fn scheme(&self, name: &str) -> Result<Arc<SchemeEntry>> {
+        lock(&self.schemes)
+            .get(name)
+            .cloned()
+            .ok_or(Error::new(ENODEV))
+    }
+
+    /// A fresh subscriber identity.
+    fn next_owner(&self) -> u64 {
+        self.next_owner.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Shuts the kernel down when the last [`Kernel`] handle goes.
+struct KernelHandle {
+    /// The shared state.
+    inner: Arc<KernelInner>,
+}
+
+impl Drop for KernelHandle {
+    fn drop(&mut self) {
+        self.inner.shutdown();
+    }
+}
+
+/// The in-process kernel. Cheap to clone; dropping the last clone shuts it down (like
+/// [`Kernel::shutdown`]): every scheme's request stream ends, so scheme threads return.
+#[derive(Clone)]
+pub struct Kernel {
+    /// Counted handle; processes and sockets hold the state without keeping it alive.
+    handle: Arc<KernelHandle>,
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Kernel {
+    /// A kernel with no schemes.
+    pub fn new() -> Self {
+        Kernel {
+            handle: Arc::new(KernelHandle {
+                inner: Arc::new(KernelInner {
+                    schemes: Mutex::new(HashMap::new()),
+                    shut: AtomicBool::new(false),
+                    next_pid: AtomicUsize::new(100),
+                    next_owner: AtomicU64::new(1),
+                }),
+            }),
+        }
+    }
+
+    /// The shared state.
+    fn inner(&self) -> &Arc<KernelInner> {
+        &self.handle.inner
+    }
+
+    /// A process with the given credentials and an empty fd table.
+    pub fn process(&self, pid: usize, uid: u32, gid: u32) -> Process {
+        Process::new(self.inner().clone(), pid, uid, gid)
+    }
+
+    /// Registers scheme `name` (the daemon side); `openat` on `/scheme/<name>` carries
+    /// `root_id` as its `fd`. The daemon gets its own process (uid 0, gid 0, a fresh pid).
+    /// `EEXIST` when the name is taken, `ENODEV` after shutdown.
+    pub fn register(&self, name: &str, root_id: usize) -> Result<HostSocket> {
+        let pid = self.inner().next_pid.fetch_add(1, Ordering::Relaxed);
+        self.register_as(name, root_id, self.process(pid, 0, 0))
+    }
+
+    /// Like [`Kernel::register`], with a given daemon process.
+    pub fn register_as(&self, name: &str, root_id: usize, daemon: Process) -> Result<HostSocket> {
+        let inner = self.inner();
+        let (tx, rx) = mpsc::channel();
+        let entry = Arc::new(SchemeEntry {
+            name: name.to_string(),
+            root_id,
+            inbox: Mutex::new(Some(tx)),
+            waiting: Mutex::new(HashMap::new()),
+            pending_fds: Mutex::new(HashMap::new()),
+            subs: Mutex::new(Vec::new()),
+            kernel: Arc::downgrade(inner),
+        });
+        {
+            let mut schemes = lock(&inner.schemes);
+            if inner.shut.load(Ordering::SeqCst) {
+                return Err(Error::new(ENODEV));
+            }
+            if schemes.contains_key(name) {
+                return Err(Error::new(EEXIST));
+            }
+            schemes.insert(name.to_string(), entry.clone());
+        }
+        Ok(HostSocket {
+            entry,
+            inbox: rx,
+            process: daemon,
+        })
+    }
+
+    /// Whether a scheme called `name` is registered.
+    pub fn has_scheme(&self, name: &str) -> bool {
+        lock(&self.inner().schemes).contains_key(name)
+    }
+
+    /// Unregisters scheme `name` and ends its request stream (its daemon's `next_request`
+    /// returns `Ok(None)` once the queued requests are taken). `ENODEV` when unknown.
+    pub fn shutdown_scheme(&self, name: &str) -> Result<()> {
+        let entry = lock(&self.inner().schemes)
+            .remove(name)
+            .ok_or(Error::new(ENODEV))?;
+        entry.close_inbox();
+        Ok(())
+    }
+
+    /// Ends every scheme's request stream; no scheme can be registered afterwards. Requests
+    /// already queued are still delivered; callers still waiting when a socket is dropped get
+    /// `EIO`.
+    pub fn shutdown(&self) {
+        self.inner().shutdown();
+    }
+}
+
+/// An interruption token: the host stand-in for a signal. A call made with it sends a
+/// `Cancel` request when the token fires while the call waits.
+#[derive(Clone, Default)]
+pub struct Interrupt {
+    /// Fired flag and the waiting call, if any.
+    state: Arc<Mutex<InterruptState>>,
+}
+
+/// State of an [`Interrupt`].
+#[derive(Default)]
+struct InterruptState {
+    /// The token fired and was not reset.
+    fired: bool,
+    /// The call waiting now.
+    waiter: Option<ReplyTx>,
+}
+
+impl Interrupt {
+    /// A token that has not fired.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fires: a call waiting with this token (now or later, until [`Interrupt::reset`]) is
+    /// cancelled.
+    pub fn fire(&self) {
+        let mut st = lock(&self.state);
+        st.fired = true;
+        if let Some(tx) = st.waiter.as_ref() {
+            let _ = tx.send(Wakeup::Interrupted);
+        }
+    }
+
+    /// Clears the fired state.
+    pub fn reset(&self) {
+        lock(&self.state).fired = false;
+    }
+
+    /// Registers the waiting call; wakes it at once when already fired.
+    fn arm(&self, tx: &ReplyTx) {
+        let mut st = lock(&self.state);
+        if st.fired {
+            let _ = tx.send(Wakeup::Interrupted);
+        }
+        st.waiter = Some(tx.clone());
+    }
+
+    /// Unregisters the waiting call.
+    fn disarm(&self) {
+        lock(&self.state).waiter = None;
+    }
+}
+
+/// One fd table slot.
+struct FdSlot {
+    /// The description.
+    desc: Arc<Description>,
+    /// `FD_CLOEXEC`.
+    cloexec: bool,
+}
+
+/// A process's state.
+struct ProcessInner {
+    /// The kernel.
+    kernel: Arc<KernelInner>,
+    /// Process id, sent as the caller of each request.
+    pid: usize,
+    /// User id.
+    uid: u32,
+    /// Group id.
+    gid: u32,
+    /// The fd table.
+    files: Mutex<BTreeMap<usize, FdSlot>>,
+}
+
+/// A process: credentials and an fd table. Cheap to clone (clones share the table, like
+/// threads of one process); `Send + Sync`.
+#[derive(Clone)]
+pub struct Process {
+    /// Shared state.
+    inner: Arc<ProcessInner>,
+}
+
+/// A decoded response.
+struct Reply {
+    /// The result word, demuxed.
+    result: Result<usize>,
+    /// The raw record (flags, extra).
+    cqe: Cqe,
+    /// An fd passed back with `RespondWithFd`.
+    fd: Option<Arc<Description>>,
+}
+
+/// Splits a path into (scheme name, path inside the scheme).
+///
+/// `/scheme/NAME/rest` and `/scheme/NAME`, legacy `NAME:rest`, and any other absolute path
+/// (the `file` scheme). Leading slashes of the rest are removed.
+pub fn split_path(path: &str) -> Result<(&str, &str)> {
+    if let Some(after) = path.strip_prefix("/scheme/") {
+        let (name, rest) = after.split_once('/').unwrap_or((after, ""));
+        if name.is_empty() {
+            return Err(Error::new(ENOENT));
+        }
+        return Ok((name, rest.trim_start_matches('/')));
+    }
+    if path.starts_with('/') {
+        return Ok(("file", path.trim_start_matches('/')));
+    }
+    match path.split_once(':') {
+        Some((name, rest)) if !name.is_empty() && !name.contains('/') => {
+            Ok((name, rest.trim_start_matches('/')))
+        }
+        _ => Err(Error::new(ENOENT)),
+    }
+}
+
+impl Process {
+    /// A process of `kernel`.
+    fn new(kernel: Arc<KernelInner>, pid: usize, uid: u32, gid: u32) -> Self {
+        Process {
+            inner: Arc::new(ProcessInner {
+                kernel,
+                pid,
+                uid,
+                gid,
+                files: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> usize {
+        self.inner.pid
+    }
+
+    /// User id.
+    pub fn uid(&self) -> u32 {
+        self.inner.uid
+    }
+
+    /// Group id.
+    pub fn gid(&self) -> u32 {
+        self.inner.gid
+    }
+
+    /// The open fds, ascending.
+    pub fn fds(&self) -> Vec<usize> {
+        lock(&self.inner.files).keys().copied().collect()
+    }
+
+    /// The description behind `fd`; `EBADF` when not open.
+    fn desc(&self, fd: usize) -> Result<Arc<Description>> {
+        lock(&self.inner.files)
+            .get(&fd)
+            .map(|s| s.desc.clone())
+            .ok_or(Error::new(EBADF))
+    }
+
+    /// Puts `desc` in the lowest free slot.
+    fn install(&self, desc: Arc<Description>, cloexec: bool) -> usize {
+        let mut files = lock(&self.inner.files);
+        let mut fd = FIRST_FD;
+        for &used in files.keys() {
+            if used > fd {
+                break;
+            }
+            if used == fd {
+                fd += 1;
+            }
+        }
+        files.insert(fd, FdSlot { desc, cloexec });
+        fd
+    }
+
+    /// Takes `fd` out of the table.
+    fn take(&self, fd: usize) -> Result<Arc<Description>> {
+        lock(&self.inner.files)
+            .remove(&fd)
+            .map(|s| s.desc)
+            .ok_or(Error::new(EBADF))
+    }
+
+    /// A request record from this process, with a fresh tag.
+    fn sqe(&self, opcode: Opcode, args: [u64; 5]) -> Sqe {
+        Sqe {
+            opcode: opcode as u8,
+            sqe_flags: SqeFlags::empty(),
+            _rsvd: 0,
+            tag: next_tag(),
+            args: [
+                args[0],
+                args[1],
+                args[2],
+                args[3],
+                args[4],
+                u64::from(self.inner.uid) | (u64::from(self.inner.gid) << 32),
+            ],
+            caller: self.inner.pid as u64,
+        }
+    }
+
+    /// Sends `sqe` to `scheme` and waits for the response. With `interrupt`, a firing token
+    /// sends a `Cancel` carrying the same tag, then the wait goes on for the response; a
+    /// cancelled request (`ECANCELED`) then reports `EINTR`.
+    fn transact(
+        &self,
+        scheme: &SchemeEntry,
+        sqe: Sqe,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Reply> {
+        let (tx, rx) = mpsc::channel();
+        if let Some(i) = interrupt {
+            i.arm(&tx);
+        }
+        let tag = sqe.tag;
+        let sent = scheme.submit(sqe, tx);
+        let mut cancelled = false;
+        let outcome = sent.and_then(|()| loop {
+            match rx.recv() {
+                Ok(Wakeup::Reply(cqe, fd)) => break Ok((cqe, fd)),
+                Ok(Wakeup::Interrupted) if !cancelled => {
+                    cancelled = true;
+                    let cancel = Sqe {
+                        opcode: Opcode::Cancel as u8,
+                        sqe_flags: SqeFlags::ONEWAY,
+                        tag,
+                        caller: self.inner.pid as u64,
+                        ..Sqe::default()
+                    };
+                    scheme.send_oneway(cancel);
+                }
+                Ok(Wakeup::Interrupted) => {}
+                Ok(Wakeup::Gone) | Err(_) => break Err(Error::new(EIO)),
+            }
+        });
+        if let Some(i) = interrupt {
+            i.disarm();
+        }
+        let (cqe, fd) = outcome?;
+        let mut result = Error::demux(cqe.result as usize);
+        if cancelled && matches!(result, Err(Error { errno: ECANCELED })) {
+            result = Err(Error::new(EINTR));
+        }
+        Ok(Reply { result, cqe, fd })
+    }
+
+    /// Sends a request about `fd`'s description (its id goes in `args[0]`) and returns the
+    /// result word.
+    fn fd_call(&self, fd: usize, opcode: Opcode, rest: [u64; 4]) -> Result<usize> {
+        let desc = self.desc(fd)?;
+        let sqe = self.sqe(opcode, [desc.id as u64, rest[0], rest[1], rest[2], rest[3]]);
+        self.transact(&desc.scheme, sqe, None)?.result
+    }
+
+    /// Turns an open-like response into a new fd.
+    fn install_opened(
+        &self,
+        scheme: &Arc<SchemeEntry>,
+        reply: Reply,
+        flags: usize,
+        cloexec: bool,
+    ) -> Result<usize> {
+        let desc = match CqeOpcode::try_from_raw(reply.cqe.flags) {
+            Some(CqeOpcode::RespondRegular | CqeOpcode::RespondAndNotifyOnDetach) => {
+                let number = reply.result?;
+                let new_flags = NewFdFlags::from_bits_retain(reply.cqe.extra_raw[0]);
+                Description::new(
+                    scheme.clone(),
+                    number,
+                    flags,
+                    new_flags.contains(NewFdFlags::POSITIONED),
+                )
+            }
+            Some(CqeOpcode::RespondWithFd) => reply.fd.ok_or(Error::new(EBADF))?,
+            _ => return Err(Error::new(EOPNOTSUPP)),
+        };
+        Ok(self.install(desc, cloexec))
+    }
+
+    /// `openat` on `scheme` with directory id `dir_id`.
+    fn open_in(
+        &self,
+        scheme: &Arc<SchemeEntry>,
+        dir_id: usize,
+        rest: &str,
+        flags: usize,
+    ) -> Result<usize> {
+        let sent = flags & !O_CLOEXEC;
+        let fcntl = flags & (O_ACCMODE | O_FCNTL_MASK);
+        let sqe = self.sqe(
+            Opcode::OpenAt,
+            [
+                dir_id as u64,
+                rest.as_ptr() as u64,
+                rest.len() as u64,
+                sent as u64,
+                fcntl as u64,
+            ],
+        );
+        let reply = self.transact(scheme, sqe, None)?;
+        self.install_opened(scheme, reply, flags, flags & O_CLOEXEC != 0)
+    }
+
+    /// `open(path, flags)`; see [`split_path`] for the path forms. The low 16 bits of
+    /// `flags` carry the mode for `O_CREAT`, as on Redox. `ENODEV` when no such scheme.
+    pub fn open(&self, path: &str, flags: usize) -> Result<usize> {
+        let (name, rest) = split_path(path)?;
+        let scheme = self.inner.kernel.scheme(name)?;
+        let root = scheme.root_id;
+        self.open_in(&scheme, root, rest, flags)
+    }
+
+    /// `openat(dirfd, path, flags)`: `path` relative to the directory `dirfd` names, on
+    /// the same scheme.
+    pub fn openat(&self, dirfd: usize, path: &str, flags: usize) -> Result<usize> {
+        let dir = self.desc(dirfd)?;
+        self.open_in(&dir.scheme, dir.id, path, flags)
+    }
+
+    /// The read behind [`Process::read`] and friends.
+    fn read_inner(
+        &self,
+        fd: usize,
+        buf: &mut [u8],
+        extra_flags: usize,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<usize> {
+        let desc = self.desc(fd)?;
+        let offset = *lock(&desc.offset);
+        let flags = desc.flags() | extra_flags;
+        let sqe = self.sqe(
+            Opcode::Read,
+            [
+                desc.id as u64,
+                buf.as_mut_ptr() as u64,
+                buf.len() as u64,
+                offset,
+                flags as u64,
+            ],
+        );
+        let n = self.transact(&desc.scheme, sqe, interrupt)?.result?;
+        if desc.positioned {
+            *lock(&desc.offset) += n as u64;
+        }
+        Ok(n)
+    }
+
+    /// `read`; blocks unless the description is non-blocking.
+    pub fn read(&self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        self.read_inner(fd, buf, 0, None)
+    }
+
+    /// `read` as if the description were non-blocking (`O_NONBLOCK` in the request's flags).
+    pub fn read_nonblock(&self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        self.read_inner(fd, buf, O_NONBLOCK, None)
+    }
+
+    /// `read` that a firing `interrupt` cancels: the scheme gets a `Cancel` request with the
+    /// read's tag; when it answers `ECANCELED` the read fails with `EINTR`.
+    pub fn read_interruptible(
+        &self,
+        fd: usize,
+        buf: &mut [u8],
+        interrupt: &Interrupt,
+    ) -> Result<usize> {
+        self.read_inner(fd, buf, 0, Some(interrupt))
+    }
+
+    /// `write`.
+    pub fn write(&self, fd: usize, buf: &[u8]) -> Result<usize> {
+        let desc = self.desc(fd)?;
+        let offset = *lock(&desc.offset);
+        let sqe = self.sqe(
+            Opcode::Write,
+            [
+                desc.id as u64,
+                buf.as_ptr() as u64,
+                buf.len() as u64,
+                offset,
+                desc.flags() as u64,
+            ],
+        );
+        let n = self.transact(&desc.scheme, sqe, None)?.result?;
+        if desc.positioned {
+            *lock(&desc.offset) += n as u64;
+        }
+        Ok(n)
+    }
+
+    /// `close`: frees the slot; the scheme gets `OnClose` when this was the last reference
+    /// to the description. Event subscriptions made through this fd end.
+    pub fn close(&self, fd: usize) -> Result<()> {
+        let desc = self.take(fd)?;
+        desc.scheme
+            .unsubscribe(desc.serial, self.inbox_owner(), Some(fd));
+        drop(desc);
+        Ok(())
+    }
+
+    /// The subscriber identity of this process's `HostSys` watches.
+    fn inbox_owner(&self) -> u64 {
+        // Inbox watches are keyed by the process (one daemon per process).
+        Arc::as_ptr(&self.inner) as usize as u64
+    }
+
+    /// `dup(fd, name)`: an empty name shares the description (no request); otherwise the
+    /// scheme opens a named sub-handle (`Dup` request).
+    pub fn dup(&self, fd: usize, name: &[u8]) -> Result<usize> {
+        let desc = self.desc(fd)?;
+        if name.is_empty() {
+            return Ok(self.install(desc, false));
+        }
+        let sqe = self.sqe(
+            Opcode::Dup,
+            [
+                desc.id as u64,
+                name.as_ptr() as u64,
+                name.len() as u64,
+                0,
+                0,
+            ],
+        );
+        let reply = self.transact(&desc.scheme, sqe, None)?;
+        self.install_opened(&desc.scheme, reply, desc.flags(), false)
+    }
+
+    /// `fcntl(fd, cmd, arg)`. `F_GETFD`/`F_SETFD` stay in the kernel; everything else goes to
+    /// the scheme, and for `F_GETFL`/`F_SETFL` the kernel answers from (or updates) its own
+    /// flags only when the scheme says Ok.
+    pub fn fcntl(&self, fd: usize, cmd: usize, arg: usize) -> Result<usize> {
+        match cmd {
+            F_GETFD => {
+                let files = lock(&self.inner.files);
+                let slot = files.get(&fd).ok_or(Error::new(EBADF))?;
+                Ok(if slot.cloexec { FD_CLOEXEC } else { 0 })
+            }
+            F_SETFD => {
+                let mut files = lock(&self.inner.files);
+                let slot = files.get_mut(&fd).ok_or(Error::new(EBADF))?;
+                slot.cloexec = arg & FD_CLOEXEC != 0;
+                Ok(0)
+            }
+            _ => {
+                let desc = self.desc(fd)?;
+                let res = self.fd_call(fd, Opcode::Fcntl, [cmd as u64, arg as u64, 0, 0])?;
+                match cmd {
+                    F_GETFL => Ok(desc.flags()),
+                    F_SETFL => {
+                        let mut flags = lock(&desc.flags);
+                        *flags = (*flags & O_ACCMODE) | (arg & O_FCNTL_MASK);
+                        Ok(0)
+                    }
+                    _ => Ok(res),
+                }
+            }
+        }
+    }
+
+    /// `fstat`.
+    pub fn fstat(&self, fd: usize) -> Result<Stat> {
+        let mut stat = Stat::default();
+        let ptr = &mut stat as *mut Stat as u64;
+        self.fd_call(fd, Opcode::Fstat, [ptr, size_of::<Stat>() as u64, 0, 0])?;
+        Ok(stat)
+    }
+
+    /// `fpath`: writes the path into `buf`, returns its length.
+    pub fn fpath(&self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        let ptr = buf.as_mut_ptr() as u64;
+        self.fd_call(fd, Opcode::Fpath, [ptr, buf.len() as u64, 0, 0])
+    }
+
+    /// `fpath` as a `String` (up to 4096 bytes).
+    pub fn fpath_string(&self, fd: usize) -> Result<String> {
+        let mut buf = vec![0u8; 4096];
+        let n = self.fpath(fd, &mut buf)?.min(buf.len());
+        buf.truncate(n);
+        String::from_utf8(buf).map_err(|_| Error::new(EINVAL))
+    }
+
+    /// `fchmod` (permission bits).
+    pub fn fchmod(&self, fd: usize, mode: u16) -> Result<()> {
+        self.fd_call(fd, Opcode::Fchmod, [u64::from(mode), 0, 0, 0])
+            .map(drop)
+    }
+
+    /// `fchown`.
+    pub fn fchown(&self, fd: usize, uid: u32, gid: u32) -> Result<()> {
+        self.fd_call(fd, Opcode::Fchown, [u64::from(uid), u64::from(gid), 0, 0])
+            .map(drop)
+    }
+
+    /// `ftruncate`.
+    pub fn ftruncate(&self, fd: usize, len: u64) -> Result<()> {
+        self.fd_call(fd, Opcode::Ftruncate, [len, 0, 0, 0])
+            .map(drop)
+    }
+
+    /// `futimens` with one or two times (access, modification).
+    pub fn futimens(&self, fd: usize, times: &[TimeSpec]) -> Result<()> {
+        if times.len() > 2 {
+            return Err(Error::new(EINVAL));
+        }
+        let ptr = times.as_ptr() as u64;
+        let len = std::mem::size_of_val(times) as u64;
+        self.fd_call(fd, Opcode::Futimens, [ptr, len, 0, 0])
+            .map(drop)
+    }
+
+    /// `fsync`.
+    pub fn fsync(&self, fd: usize) -> Result<()> {
+        self.fd_call(fd, Opcode::Fsync, [0; 4]).map(drop)
+    }
+
+    /// `fsize`: the size the scheme reports.
+    pub fn fsize(&self, fd: usize) -> Result<u64> {
+        self.fd_call(fd, Opcode::Fsize, [0; 4]).map(|n| n as u64)
+    }
+
+    /// `lseek` on a positioned description (`ESPIPE`-like `EINVAL` for others, as the kernel
+    /// keeps no offset for them).
+    pub fn lseek(&self, fd: usize, pos: i64, whence: usize) -> Result<u64> {
+        let desc = self.desc(fd)?;
+        if !desc.positioned {
+            return Err(Error::new(syscall::error::ESPIPE));
+        }
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *lock(&desc.offset) as i64,
+            SEEK_END => self.fsize(fd)? as i64,
+            _ => return Err(Error::new(EINVAL)),
+        };
+        let new = base
+            .checked_add(pos)
+            .filter(|&p| p >= 0)
+            .ok_or(Error::new(EINVAL))?;
+        *lock(&desc.offset) = new as u64;
+        Ok(new as u64)
+    }
+
+    /// `getdents(fd, buf, header_size, opaque_offset)`: the scheme fills `buf` with
+    /// `syscall::dirent` entries; returns the bytes used.
+    pub fn getdents(
+        &self,
+        fd: usize,
+        buf: &mut [u8],
+        header_size: u16,
+        opaque_offset: u64,
+    ) -> Result<usize> {
+        let ptr = buf.as_mut_ptr() as u64;
+        self.fd_call(
+            fd,
+            Opcode::Getdents,
+            [ptr, buf.len() as u64, u64::from(header_size), opaque_offset],
+        )
+    }
+
+    /// The path inside `fd`'s scheme for `path`; `EXDEV` when `path` names another scheme.
+    fn same_scheme_rest<'p>(&self, desc: &Description, path: &'p str) -> Result<&'p str> {
+        let (name, rest) = split_path(path)?;
+        if name != desc.scheme.name {
+            return Err(Error::new(EXDEV));
+        }
+        Ok(rest)
+    }
+
+    /// `frename(fd, new_path)` (`Frename` request): moves the name `fd` was opened by to
+    /// `new_path`, on the same scheme (`EXDEV` otherwise).
+    pub fn frename(&self, fd: usize, new_path: &str) -> Result<()> {
+        let desc = self.desc(fd)?;
+        let rest = self.same_scheme_rest(&desc, new_path)?;
+        let sqe = self.sqe(
+            Opcode::Frename,
+            [
+                desc.id as u64,
+                rest.as_ptr() as u64,
+                rest.len() as u64,
+                0,
+                0,
+            ],
+        );
+        self.transact(&desc.scheme, sqe, None)?.result.map(drop)
+    }
+
+    /// `flink(fd, new_path)` (`Flink` request): a new name for `fd`'s inode, same scheme.
+    pub fn flink(&self, fd: usize, new_path: &str) -> Result<()> {
+        let desc = self.desc(fd)?;
+        let rest = self.same_scheme_rest(&desc, new_path)?;
+        let sqe = self.sqe(
+            Opcode::Flink,
+            [
+                desc.id as u64,
+                rest.as_ptr() as u64,
+                rest.len() as u64,
+                0,
+                0,
+            ],
+        );
+        self.transact(&desc.scheme, sqe, None)?.result.map(drop)
+    }
+
+    /// `unlinkat(dirfd, path, flags)` (`UnlinkAt` request) relative to the directory `dirfd`.
+    pub fn unlinkat(&self, dirfd: usize, path: &str, flags: usize) -> Result<()> {
+        let dir = self.desc(dirfd)?;
+        self.unlink_in(&dir.scheme, dir.id, path, flags)
+    }
+
+    /// `UnlinkAt` on `scheme` with directory id `dir_id`.
+    fn unlink_in(
+        &self,
+        scheme: &SchemeEntry,
+        dir_id: usize,
+        rest: &str,
+        flags: usize,
+    ) -> Result<()> {
+        let sqe = self.sqe(
+            Opcode::UnlinkAt,
+            [
+                dir_id as u64,
+                rest.as_ptr() as u64,
+                rest.len() as u64,
+                flags as u64,
+                0,
+            ],
+        );
+        self.transact(scheme, sqe, None)?.result.map(drop)
+    }
+
+    /// `unlink(path)`: `UnlinkAt` on the scheme root, flags 0.
+    pub fn unlink(&self, path: &str) -> Result<()> {
+        let (name, rest) = split_path(path)?;
+        let scheme = self.inner.kernel.scheme(name)?;
+        self.unlink_in(&scheme, scheme.root_id, rest, 0)
+    }
+
+    /// `rmdir(path)`: `UnlinkAt` on the scheme root with `AT_REMOVEDIR`.
+    pub fn rmdir(&self, path: &str) -> Result<()> {
+        let (name, rest) = split_path(path)?;
+        let scheme = self.inner.kernel.scheme(name)?;
+        self.unlink_in(&scheme, scheme.root_id, rest, AT_REMOVEDIR)
+    }
+
+    /// `mkdir(path, mode)`: `open(O_CREAT | O_EXCL | O_DIRECTORY | mode)`, then close.
+    pub fn mkdir(&self, path: &str, mode: u16) -> Result<()> {
+        let flags = O_CREAT | O_EXCL | O_DIRECTORY | O_RDONLY | usize::from(mode & MODE_PERM);
+        let fd = self.open(path, flags)?;
+        self.close(fd)
+    }
+
+    /// `creat`-like: `open(O_CREAT | O_EXCL | O_WRONLY | mode)`, then close.
+    pub fn create(&self, path: &str, mode: u16) -> Result<()> {
+        let flags = O_CREAT | O_EXCL | O_WRONLY | usize::from(mode & MODE_PERM);
+        let fd = self.open(path, flags)?;
+        self.close(fd)
+    }
+
+    /// `symlink(target, path)` the Redox way: `open(O_CREAT | O_EXCL | O_SYMLINK | O_WRONLY |
+    /// 0o777)`, write the target, close.
+    pub fn symlink(&self, target: &str, path: &str) -> Result<()> {
+        let flags = O_CREAT | O_EXCL | O_SYMLINK | O_NOFOLLOW | O_WRONLY | 0o777;
+        let fd = self.open(path, flags)?;
+        let written = self.write(fd, target.as_bytes());
+        let closed = self.close(fd);
+        match written {
+            Ok(n) if n == target.len() => closed,
+            Ok(_) => Err(Error::new(EIO)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `rename(old, new)` the Redox way: open `old` with `O_PATH | O_NOFOLLOW`, `frename`,
+    /// close.
+    pub fn rename(&self, old: &str, new: &str) -> Result<()> {
+        let fd = self.open(old, O_PATH | O_NOFOLLOW)?;
+        let res = self.frename(fd, new);
+        self.close(fd)?;
+        res
+    }
+
+    /// `link(old, new)`: open `old` with `O_PATH | O_NOFOLLOW`, `flink`, close.
+    pub fn link(&self, old: &str, new: &str) -> Result<()> {
+        let fd = self.open(old, O_PATH | O_NOFOLLOW)?;
+        let res = self.flink(fd, new);
+        self.close(fd)?;
+        res
+    }
+
+    /// Asks the scheme for `fd`'s readiness (`Fevent` request); the result is the ready
+    /// subset of `flags`.
+    pub fn fevent(&self, fd: usize, flags: EventFlags) -> Result<EventFlags> {
+        self.fd_call(fd, Opcode::Fevent, [flags.bits() as u64, 0, 0, 0])
+            .map(EventFlags::from_bits_retain)
+    }
+
+    /// `sendfd(target, fd, arg)`: moves `fd` (it leaves this process's table at once, whatever
+    /// the outcome) to the scheme behind `target`, which takes it with
+    /// [`HostSocket::obtain_fd`]. Returns the number of fds sent (1); the scheme's own return
+    /// value is discarded, its error is returned. An fd the scheme did not take is closed
+    /// when the response arrives.
+    pub fn sendfd(&self, target: usize, fd: usize, arg: u64) -> Result<usize> {
+        let target = self.desc(target)?;
+        let moved = self.take(fd)?;
+        moved
+            .scheme
+            .unsubscribe(moved.serial, self.inbox_owner(), Some(fd));
+        let sqe = self.sqe(Opcode::Sendfd, [target.id as u64, 0, arg, 1, 0]);
+        let tag = sqe.tag;
+        lock(&target.scheme.pending_fds).insert(tag, moved);
+        let reply = self.transact(&target.scheme, sqe, None);
+        let left = lock(&target.scheme.pending_fds).remove(&tag);
+        drop(left);
+        reply?.result.map(|_| 1)
+    }
+
+    /// `call(fd, payload, metadata)` (SYS_CALL, read-write payload, up to 3 metadata words,
+    /// which take the slot of the credentials as on Redox).
+    pub fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize> {
+        if metadata.len() > 3 {
+            return Err(Error::new(EINVAL));
+        }
+        let desc = self.desc(fd)?;
+        let mut sqe = self.sqe(
+            Opcode::Call,
+            [
+                desc.id as u64,
+                payload.as_mut_ptr() as u64,
+                payload.len() as u64,
+                0,
+                0,
+            ],
+        );
+        sqe.args[3..6].fill(0);
+        sqe.args[3..3 + metadata.len()].copy_from_slice(metadata);
+        self.transact(&desc.scheme, sqe, None)?.result
+    }
+
+    /// A new event queue of this process.
+    pub fn event_queue(&self) -> EventQueue {
+        let (tx, rx) = mpsc::channel();
+        EventQueue {
+            process: self.clone(),
+            owner: self.inner.kernel.next_owner(),
+            tx,
+            rx,
+        }
+    }
+
+    /// Subscribes `fd` for `flags` on behalf of `target`, then asks the scheme for the
+    /// current readiness (subscribing first, so no post is lost in between).
+    fn subscribe(
+        &self,
+        fd: usize,
+        flags: EventFlags,
+        target: Target,
+        owner: u64,
+    ) -> Result<(Arc<Description>, EventFlags)> {
+        let desc = self.desc(fd)?;
+        desc.scheme.unsubscribe(desc.serial, owner, Some(fd));
+        desc.scheme.subscribe(Subscriber {
+            id: desc.id,
+            serial: desc.serial,
+            fd,
+            flags,
+            target,
+            owner,
+        });
+        match self.fevent(fd, flags) {
+            Ok(ready) => Ok((desc, ready & flags)),
+            Err(e) => {
+                desc.scheme.unsubscribe(desc.serial, owner, Some(fd));
+                Err(e)
+            }
+        }
+    }
+
+    /// Registers `fd` so that readiness posts reach `entry`'s inbox as
+    /// `Inbound::Readable(fd)`; queues one at once when already readable.
+    pub(crate) fn watch_into(&self, fd: usize, entry: &Arc<SchemeEntry>) -> Result<()> {
+        let owner = self.inbox_owner();
+        let target = Target::Inbox(Arc::downgrade(entry));
+        let (_desc, ready) = self.subscribe(fd, EventFlags::EVENT_READ, target, owner)?;
+        if !ready.is_empty() {
+            entry.notify_readable(fd);
+        }
+        Ok(())
+    }
+}
+
+impl crate::client::Os for Process {
+    fn open(&self, path: &str, flags: usize) -> Result<usize> {
+        Process::open(self, path, flags)
+    }
+    fn read(&self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        Process::read(self, fd, buf)
+    }
+    fn close(&self, fd: usize) -> Result<()> {
+        Process::close(self, fd)
+    }
+    fn fcntl(&self, fd: usize, cmd: usize, arg: usize) -> Result<usize> {
+        Process::fcntl(self, fd, cmd, arg)
+    }
+    fn fstat(&self, fd: usize) -> Result<Stat> {
+        Process::fstat(self, fd)
+    }
+    fn sendfd(&self, target: usize, fd: usize, arg: u64) -> Result<()> {
+        Process::sendfd(self, target, fd, arg).map(drop)
+    }
+    fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize> {
+        Process::call(self, fd, payload, metadata)
+    }
+}
+
+/// An event queue of a process: readiness posts of subscribed fds, in order.
+pub struct EventQueue {
+    /// The owning process (fds are its fds).
+    process: Process,
+    /// Subscriber identity.
+    owner: u64,
+    /// Cloned into each subscription.
+    tx: Sender<(usize, EventFlags)>,
+    /// Events.
+    rx: Receiver<(usize, EventFlags)>,
+}
+
+impl EventQueue {
+    /// Subscribes `fd` for `flags`: sends an `Fevent` request to its scheme and queues an
+    /// event at once when the answer says ready; later posts on the description are queued.
+    pub fn subscribe(&self, fd: usize, flags: EventFlags) -> Result<()> {
+        let target = Target::Queue(self.tx.clone());
+        let (_desc, ready) = self.process.subscribe(fd, flags, target, self.owner)?;
+        if !ready.is_empty() {
+            let _ = self.tx.send((fd, ready));
+        }
+        Ok(())
+    }
+
+    /// Ends the subscription of `fd`.
+    pub fn unsubscribe(&self, fd: usize) -> Result<()> {
+        let desc = self.process.desc(fd)?;
+        desc.scheme.unsubscribe(desc.serial, self.owner, Some(fd));
+        Ok(())
+    }
+
+    /// The next event, waiting up to `timeout`.
+    pub fn wait(&self, timeout: Duration) -> Option<(usize, EventFlags)> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// The next event if one is queued.
+    pub fn try_next(&self) -> Option<(usize, EventFlags)> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Posts readiness on behalf of a scheme from any thread (a clone of the socket's post path).
+#[derive(Clone)]
+pub struct FeventPoster {
+    /// The scheme.
+    entry: Arc<SchemeEntry>,
+}
+
+impl FeventPoster {
+    /// Same as writing `Response::post_fevent(id, flags)` to the socket.
+    pub fn post_fevent(&self, id: usize, flags: EventFlags) {
+        self.entry.post(id, flags);
+    }
+}
+
+/// The daemon side of a scheme: requests in, responses and readiness posts out. Dropping it
+/// unregisters the scheme, fails every caller still waiting (`EIO`) and closes fds in flight.
+pub struct HostSocket {
+    /// The scheme.
+    entry: Arc<SchemeEntry>,
+    /// Requests (and, through `HostSys`, readiness notices).
+    inbox: Receiver<Inbound>,
+    /// The daemon's own process.
+    process: Process,
+}
+
+impl HostSocket {
+    /// The scheme name.
+    pub fn name(&self) -> &str {
+        &self.entry.name
+    }
+
+    /// The id `openat` gets for the scheme root.
+    pub fn root_id(&self) -> usize {
+        self.entry.root_id
+    }
+
+    /// The daemon's own process (uid 0 unless registered with [`Kernel::register_as`]), for
+    /// fstat/dup/read on fds of other schemes.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// A handle that posts readiness for this scheme from any thread.
+    pub fn poster(&self) -> FeventPoster {
+        FeventPoster {
+            entry: self.entry.clone(),
+        }
+    }
+
+    /// The next inbox item: `Ok(Some(_))`, `Ok(None)` once the scheme is shut down and the
+    /// queue drained, `Err(EAGAIN)` when not `blocking` and nothing is queued.
+    pub(crate) fn next_inbound(&self, blocking: bool) -> Result<Option<Inbound>> {
+        if blocking {
+            return Ok(self.inbox.recv().ok());
+        }
+        match self.inbox.try_recv() {
+            Ok(item) => Ok(Some(item)),
+            Err(TryRecvError::Empty) => Err(Error::new(syscall::error::EAGAIN)),
+            Err(TryRecvError::Disconnected) => Ok(None),
+        }
+    }
+
+    /// The next request, like redox-scheme's `Socket::next_request`: `Ok(Some(req))`,
+    /// `Ok(None)` once the scheme is shut down (end of stream), `Err(EAGAIN)` when not
+    /// `blocking` and nothing is queued.
+    pub fn next_request(&self, blocking: bool) -> Result<Option<Request>> {
+        loop {
+            match self.next_inbound(blocking)? {
+                Some(Inbound::Request(sqe)) => return Ok(Some(raw::request(sqe))),
+                // Readiness notices only matter to `HostSys`, which reads them itself.
+                Some(Inbound::Readable(_)) => continue,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Writes a response: a regular response wakes the caller waiting on its tag (`EINVAL`
+    /// for an unknown tag); `Response::return_external_fd` moves the daemon's fd to the
+    /// caller; `Response::post_fevent` is routed to every subscriber of (this scheme, id)
+    /// before this call returns.
+    pub fn write_response(&self, resp: Response) -> Result<()> {
+        let cqe = raw::cqe(resp);
+        match CqeOpcode::try_from_raw(cqe.flags) {
+            Some(CqeOpcode::SendFevent) => {
+                let flags = EventFlags::from_bits_retain(cqe.tag as usize);
+                self.entry.post(cqe.result as usize, flags);
+                Ok(())
+            }
+            Some(CqeOpcode::RespondWithFd) => {
+                let desc = self.process.take(cqe.result as usize);
+                match desc {
+                    Ok(desc) => self.entry.complete(cqe, Some(desc)),
+                    Err(e) => {
+                        let failed = Cqe {
+                            flags: CqeOpcode::RespondRegular as u8,
+                            ..cqe
+                        };
+                        let failed = Cqe {
+                            result: Error::mux(Err(e)) as u64,
+                            ..failed
+                        };
+                        self.entry.complete(failed, None)
+                    }
+                }
+            }
+            Some(_) => self.entry.complete(cqe, None),
+            None => Err(Error::new(EINVAL)),
+        }
+    }
+
+    /// Takes the fd a `sendfd` request carries into the daemon's process; returns the new fd.
+    /// `EINVAL` when the request carries no fd (or it was already taken).
+    pub fn obtain_fd(&self, req: &SendFdRequest) -> Result<usize> {
+        let tag = raw::sendfd_sqe(req).tag;
+        let desc = lock(&self.entry.pending_fds)
+            .remove(&tag)
+            .ok_or(Error::new(EINVAL))?;
+        Ok(self.process.install(desc, false))
+    }
+
+    /// The scheme entry (for `HostSys`).
+    pub(crate) fn entry(&self) -> &Arc<SchemeEntry> {
+        &self.entry
+    }
+}
+
+impl Drop for HostSocket {
+    fn drop(&mut self) {
+        self.entry.close_inbox();
+        if let Some(kernel) = self.entry.kernel.upgrade() {
+            let mut schemes = lock(&kernel.schemes);
+            if schemes
+                .get(&self.entry.name)
+                .is_some_and(|e| Arc::ptr_eq(e, &self.entry))
+            {
+                schemes.remove(&self.entry.name);
+            }
+        }
+        self.entry.fail_pending();
+    }
+}
