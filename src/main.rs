@@ -7,34 +7,34 @@
 #[cfg(target_os = "redox")]
 fn main() {
     use inotify_engine::Limits;
-    use inotifyd::redox::RedoxSys;
+    use inotifyd::redox::{publish, RedoxSys, StderrLog};
     use inotifyd::scheme::InotifyScheme;
-    use redox_scheme::scheme::register_scheme_inner;
+    use redox_scheme::scheme::SchemeSync;
     use redox_scheme::Socket;
 
-    let socket = match Socket::create() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("inotifyd: cannot create the scheme socket: {e}");
-            std::process::exit(1);
+    /// Stands in for the scheme while publishing: only the root id is asked for, and it is
+    /// fixed, so the name can be published before the socket moves into [`RedoxSys`].
+    struct Root;
+    impl SchemeSync for Root {
+        fn scheme_root(&mut self) -> syscall::error::Result<usize> {
+            Ok(InotifyScheme::<RedoxSys>::ROOT_ID)
         }
-    };
-    // The root id is fixed, so the name can be registered before the socket is handed over.
-    if let Err(e) = register_scheme_inner(&socket, "inotify", InotifyScheme::<RedoxSys>::ROOT_ID) {
-        eprintln!("inotifyd: cannot register the scheme: {e}");
+    }
+
+    fn fail(what: &str, e: syscall::error::Error) -> ! {
+        eprintln!("inotifyd: {what}: {e}");
         std::process::exit(1);
     }
-    let sys = match RedoxSys::new(socket) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("inotifyd: cannot set up the event queue: {e}");
-            std::process::exit(1);
-        }
-    };
+
+    StderrLog::install();
+    let socket = Socket::create().unwrap_or_else(|e| fail("creating the scheme socket", e));
+    let sys = RedoxSys::new(socket).unwrap_or_else(|e| fail("setting up the event queue", e));
+    if let Err(e) = publish(sys.socket(), &mut Root) {
+        fail("publishing /scheme/inotify", e);
+    }
     let mut scheme = InotifyScheme::new(sys, Limits::default());
     if let Err(e) = inotifyd::daemon::run(&mut scheme) {
-        eprintln!("inotifyd: {e}");
-        std::process::exit(1);
+        fail("serving requests", e);
     }
 }
 

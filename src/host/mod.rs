@@ -12,6 +12,7 @@
 //! See `docs/host-harness.md` for what is and is not emulated, and the ordering guarantees.
 
 pub mod fakefs;
+pub mod harness;
 mod hostsys;
 pub mod kernel;
 mod runner;
