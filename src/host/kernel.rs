@@ -1464,3 +1464,7 @@ impl Drop for HostSocket {
         self.entry.fail_pending();
     }
 }
+
+#[cfg(test)]
+#[path = "kernel_tests.rs"]
+mod tests;
