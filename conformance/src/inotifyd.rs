@@ -1,0 +1,277 @@
+//! The system under test: inotifyd on the host kernel emulation, watching a `HostFs` over a
+//! fresh temporary directory, driven through the client API by one client process.
+//!
+//! Operations are done the way a Redox program does them (relibc's shapes): `mkdir` is
+//! `open(O_CREAT | O_EXCL | O_DIRECTORY)`, `chmod`/`chown`/`utimes` are an `O_PATH` open plus
+//! `fchmod`/`fchown`/`futimens`, `truncate(path)` is an `O_WRONLY` open plus `ftruncate`
+//! (Redox has no path truncate call), `rename`/`link` are an `O_PATH | O_NOFOLLOW` open plus
+//! `frename`/`flink`, `stat` is an `O_PATH | O_NOFOLLOW` open plus `fstat`.
+
+use std::path::PathBuf;
+
+use inotify_engine::Limits;
+use inotifyd::client::{self, Inotify, IN_CLOEXEC, IN_NONBLOCK};
+use inotifyd::host::harness::Harness;
+use inotifyd::host::hostfs::HostFs;
+use inotifyd::host::{spawn_scheme_thread, Process, SchemeThread};
+use redox_scheme::scheme::SchemeSync;
+use syscall::dirent::DirentIter;
+use syscall::error::Error;
+use syscall::flag::*;
+use syscall::TimeSpec;
+
+use crate::backend::{Backend, Kind, Res, StatInfo};
+use crate::linux::Linux;
+use crate::names::redox_errno_name;
+use crate::script::{InitFlags, OpenFlags, Times};
+
+/// The scheme the host filesystem is registered under.
+const FS_SCHEME: &str = "file";
+
+/// inotifyd over a host directory.
+pub struct Inotifyd {
+    /// The client process every operation runs in (uid 0, like the Linux side).
+    proc: Process,
+    /// The filesystem thread (ends when the kernel shuts down).
+    _fs: SchemeThread<HostFs>,
+    /// The daemon and its kernel (dropped before the directory).
+    harness: Option<Harness>,
+    /// The scenario directory on the host (a Linux backend's directory, for cleanup).
+    dir: Option<Linux>,
+}
+
+/// Maps a Redox error to its errno name.
+fn name(e: Error) -> String {
+    redox_errno_name(e.errno)
+}
+
+impl Inotifyd {
+    /// Starts a kernel, inotifyd and a `HostFs` over a new empty directory.
+    pub fn new() -> Result<Self, String> {
+        let dir = Linux::new().map_err(|e| e.to_string())?;
+        let root: PathBuf = dir.root().to_path_buf();
+        let harness = Harness::start(Limits::default()).map_err(name)?;
+        let mut fs = HostFs::new(&root).map_err(|e| e.to_string())?;
+        let root_id = fs.scheme_root().map_err(name)?;
+        let socket = harness.kernel().register(FS_SCHEME, root_id).map_err(name)?;
+        let poster = socket.poster();
+        fs.set_feed_notifier(Box::new(move |id| poster.post_fevent(id, EventFlags::EVENT_READ)));
+        let fs = spawn_scheme_thread(socket, fs);
+        let proc = harness.process(100, 0, 0);
+        Ok(Inotifyd { proc, _fs: fs, harness: Some(harness), dir: Some(dir) })
+    }
+
+    /// The kernel path of a scenario path.
+    fn at(path: &str) -> String {
+        format!("/scheme/{FS_SCHEME}/{path}")
+    }
+
+    /// Runs `f` on an `O_PATH` handle of `path` (following a final symlink unless
+    /// `nofollow`), closing it afterwards.
+    fn with_path<T>(&self, path: &str, nofollow: bool, f: impl FnOnce(&Process, usize) -> syscall::Result<T>) -> Res<T> {
+        let flags = O_STAT | if nofollow { O_NOFOLLOW } else { 0 };
+        let fd = self.proc.open(&Self::at(path), flags).map_err(name)?;
+        let r = f(&self.proc, fd);
+        let _ = self.proc.close(fd);
+        r.map_err(name)
+    }
+}
+
+impl Drop for Inotifyd {
+    fn drop(&mut self) {
+        if let Some(h) = self.harness.take() {
+            h.kernel().shutdown();
+            drop(h);
+        }
+        drop(self.dir.take());
+    }
+}
+
+impl Backend for Inotifyd {
+    fn name(&self) -> &'static str {
+        "inotifyd"
+    }
+
+    fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {
+        self.proc.mkdir(&Self::at(path), mode as u16).map_err(name)
+    }
+
+    fn rmdir(&mut self, path: &str) -> Res<()> {
+        self.proc.rmdir(&Self::at(path)).map_err(name)
+    }
+
+    fn open(&mut self, path: &str, f: OpenFlags, mode: u32) -> Res<u64> {
+        let mut flags = O_CLOEXEC_REDOX
+            | match (f.path, f.read, f.write) {
+                (true, _, _) => O_STAT,
+                (_, true, true) => O_RDWR,
+                (_, false, true) => O_WRONLY,
+                _ => O_RDONLY,
+            };
+        for (on, bit) in [
+            (f.trunc, O_TRUNC),
+            (f.creat, O_CREAT),
+            (f.excl, O_EXCL),
+            (f.append, O_APPEND),
+            (f.nofollow, O_NOFOLLOW),
+            (f.directory, O_DIRECTORY),
+        ] {
+            if on {
+                flags |= bit;
+            }
+        }
+        if f.creat {
+            flags |= (mode as usize) & usize::from(MODE_PERM);
+        }
+        self.proc.open(&Self::at(path), flags).map(|fd| fd as u64).map_err(name)
+    }
+
+    fn write(&mut self, fd: u64, data: &[u8]) -> Res<usize> {
+        self.proc.write(fd as usize, data).map_err(name)
+    }
+
+    fn read(&mut self, fd: u64, len: usize) -> Res<usize> {
+        let mut buf = vec![0u8; len];
+        self.proc.read(fd as usize, &mut buf).map_err(name)
+    }
+
+    fn close(&mut self, fd: u64) -> Res<()> {
+        self.proc.close(fd as usize).map_err(name)
+    }
+
+    fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
+        let fd = self.proc.open(&Self::at(path), O_WRONLY).map_err(name)?;
+        let r = self.proc.ftruncate(fd, len);
+        let _ = self.proc.close(fd);
+        r.map_err(name)
+    }
+
+    fn ftruncate(&mut self, fd: u64, len: u64) -> Res<()> {
+        self.proc.ftruncate(fd as usize, len).map_err(name)
+    }
+
+    fn chmod(&mut self, path: &str, mode: u32) -> Res<()> {
+        self.with_path(path, false, |p, fd| p.fchmod(fd, mode as u16))
+    }
+
+    fn chown(&mut self, path: &str, uid: u32, gid: u32) -> Res<()> {
+        self.with_path(path, false, |p, fd| p.fchown(fd, uid, gid))
+    }
+
+    fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
+        let now = TimeSpec { tv_sec: 0, tv_nsec: inotifyd::host::hostfs::UTIME_NOW };
+        let omit = TimeSpec { tv_sec: 0, tv_nsec: inotifyd::host::hostfs::UTIME_OMIT };
+        let ts = match times {
+            Times::Atime => [now, omit],
+            Times::Mtime => [omit, now],
+            Times::Both => [now, now],
+        };
+        self.with_path(path, false, |p, fd| p.futimens(fd, &ts))
+    }
+
+    fn link(&mut self, old: &str, new: &str) -> Res<()> {
+        self.proc.link(&Self::at(old), &Self::at(new)).map_err(name)
+    }
+
+    fn symlink(&mut self, target: &str, path: &str) -> Res<()> {
+        self.proc.symlink(target, &Self::at(path)).map_err(name)
+    }
+
+    fn unlink(&mut self, path: &str) -> Res<()> {
+        self.proc.unlink(&Self::at(path)).map_err(name)
+    }
+
+    fn rename(&mut self, old: &str, new: &str) -> Res<()> {
+        self.proc.rename(&Self::at(old), &Self::at(new)).map_err(name)
+    }
+
+    fn listdir(&mut self, path: &str) -> Res<Vec<String>> {
+        let fd = self.proc.open(&Self::at(path), O_RDONLY | O_DIRECTORY).map_err(name)?;
+        let mut names = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        let mut opaque = 0u64;
+        let header = std::mem::size_of::<syscall::dirent::DirentHeader>() as u16;
+        let r = loop {
+            match self.proc.getdents(fd, &mut buf, header, opaque) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    for ent in DirentIter::new(&buf[..n]) {
+                        let Ok((h, nm)) = ent else { break };
+                        opaque = h.next_opaque_id;
+                        let nm = String::from_utf8_lossy(nm).into_owned();
+                        if nm != "." && nm != ".." {
+                            names.push(nm);
+                        }
+                    }
+                }
+                Err(e) => break Err(name(e)),
+            }
+        };
+        let _ = self.proc.close(fd);
+        r?;
+        names.sort();
+        Ok(names)
+    }
+
+    fn stat(&mut self, path: &str) -> Res<StatInfo> {
+        let st = self.with_path(path, true, |p, fd| p.fstat(fd))?;
+        let kind = match st.st_mode & MODE_TYPE {
+            MODE_FILE => Kind::File,
+            MODE_DIR => Kind::Dir,
+            MODE_SYMLINK => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Ok(StatInfo { kind, nlink: u64::from(st.st_nlink), size: st.st_size, ino: st.st_ino })
+    }
+
+    fn init(&mut self, flags: InitFlags) -> Res<u64> {
+        let mut f = flags.extra;
+        if flags.nonblock {
+            f |= IN_NONBLOCK;
+        }
+        if flags.cloexec {
+            f |= IN_CLOEXEC;
+        }
+        let ino = Inotify::init1(self.proc.clone(), f).map_err(name)?;
+        let fd = ino.raw_fd();
+        // The backend keeps the raw fd and closes it itself.
+        std::mem::forget(ino);
+        Ok(fd as u64)
+    }
+
+    fn add_watch(&mut self, inst: u64, path: &str, mask: u32) -> Res<i32> {
+        client::add_watch(&self.proc, inst as usize, &Self::at(path), mask).map_err(name)
+    }
+
+    fn rm_watch(&mut self, inst: u64, wd: i32) -> Res<()> {
+        client::rm_watch(&self.proc, inst as usize, wd).map_err(name)
+    }
+
+    fn read_events(&mut self, inst: u64, len: usize) -> Res<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        let n = self.proc.read(inst as usize, &mut buf).map_err(name)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn queued_bytes(&mut self, inst: u64) -> Res<usize> {
+        let ino = Inotify::from_raw_fd(&self.proc, inst as usize);
+        let r = ino.queued_bytes();
+        std::mem::forget(ino);
+        r.map_err(name)
+    }
+
+    fn close_instance(&mut self, inst: u64) -> Res<()> {
+        self.proc.close(inst as usize).map_err(name)
+    }
+
+    fn set_max_queued_events(&mut self, n: u32) -> Res<()> {
+        let fd = self.proc.open("/scheme/inotify/max_queued_events", O_WRONLY).map_err(name)?;
+        let r = self.proc.write(fd, format!("{n}\n").as_bytes());
+        let _ = self.proc.close(fd);
+        r.map(drop).map_err(name)
+    }
+}
+
+/// Redox's `O_CLOEXEC` (the client module's value).
+const O_CLOEXEC_REDOX: usize = client::O_CLOEXEC;

@@ -1,0 +1,19 @@
+//! The inotifyd conformance suite: scenarios run against the Linux kernel's inotify (the
+//! oracle) and against inotifyd over a host filesystem, event streams compared.
+//!
+//! - [`script`]: the scenario format (`docs/conformance.md`).
+//! - [`backend`]: what a system under test provides; [`linux`] is the oracle, `inotifyd`
+//!   (feature `inotifyd`) the system under test.
+//! - [`exec`]: running a scenario, normalising wds/cookies/inodes, comparing streams.
+//! - [`gen`]: seeded random scenarios for differential testing.
+//! - [`names`]: `IN_*` and errno names.
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod exec;
+pub mod gen;
+#[cfg(feature = "inotifyd")]
+pub mod inotifyd;
+pub mod linux;
+pub mod names;
+pub mod script;

@@ -1,0 +1,263 @@
+//! `inotify-conform`: runs the conformance scenarios and the randomised differential run.
+//!
+//! ```text
+//! inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME]
+//!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show] [-v]
+//! ```
+//! `--backend linux` runs each scenario twice on Linux (two fresh directories and
+//! instances) and compares the two runs: this checks the expectations and that the
+//! normalisation hides exactly what differs between runs. `--backend both` (the default
+//! when inotifyd is built in) compares Linux with inotifyd. The last line printed is
+//! `N passed, M failed`; the exit status is 0 only when nothing failed.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use inotify_conformance::backend::Backend;
+use inotify_conformance::exec::{self, Verdict};
+use inotify_conformance::gen;
+use inotify_conformance::linux::Linux;
+use inotify_conformance::script::{self, Scenario};
+
+/// Command-line options.
+struct Opts {
+    /// Which backends: `linux` (Linux against itself) or `both`.
+    backend: String,
+    /// Scenario directory.
+    dir: PathBuf,
+    /// Run only scenarios whose name contains this.
+    only: Option<String>,
+    /// Random scenarios to run.
+    random: u64,
+    /// First random seed.
+    start: u64,
+    /// Replay one seed only (no files).
+    seed: Option<u64>,
+    /// Print the random scenario for a seed and exit.
+    print_seed: Option<u64>,
+    /// Print declared differences and every scenario name.
+    verbose: bool,
+    /// Print each selected scenario with the Linux outputs as `>` lines, run nothing else.
+    show: bool,
+}
+
+/// Parses the command line.
+fn opts() -> Result<Opts, String> {
+    let mut o = Opts {
+        backend: default_backend().to_string(),
+        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
+        only: None,
+        random: 0,
+        start: 1,
+        seed: None,
+        print_seed: None,
+        verbose: false,
+        show: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--backend" => o.backend = val()?,
+            "--scenarios" => o.dir = PathBuf::from(val()?),
+            "--only" => o.only = Some(val()?),
+            "--random" => o.random = val()?.parse().map_err(|_| "bad --random")?,
+            "--start" => o.start = val()?.parse().map_err(|_| "bad --start")?,
+            "--seed" => o.seed = Some(val()?.parse().map_err(|_| "bad --seed")?),
+            "--print-seed" => o.print_seed = Some(val()?.parse().map_err(|_| "bad --print-seed")?),
+            "-v" | "--verbose" => o.verbose = true,
+            "--show" => o.show = true,
+            "-h" | "--help" => {
+                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [-v]");
+                std::process::exit(0);
+            }
+            _ => return Err(format!("unknown argument {a}")),
+        }
+    }
+    if o.backend != "linux" && o.backend != "both" {
+        return Err(format!("unknown backend {}", o.backend));
+    }
+    Ok(o)
+}
+
+/// `both` when the inotifyd backend is available.
+fn default_backend() -> &'static str {
+    if inotifyd_available() {
+        "both"
+    } else {
+        "linux"
+    }
+}
+
+/// Whether this build has the inotifyd backend.
+fn inotifyd_available() -> bool {
+    cfg!(feature = "inotifyd")
+}
+
+/// A fresh second backend for a comparison run.
+fn second_backend(which: &str) -> Result<Box<dyn Backend>, String> {
+    match which {
+        "linux" => Ok(Box::new(Linux::new().map_err(|e| e.to_string())?)),
+        #[cfg(feature = "inotifyd")]
+        _ => Ok(Box::new(inotify_conformance::inotifyd::Inotifyd::new()?)),
+        #[cfg(not(feature = "inotifyd"))]
+        _ => Err("this build has no inotifyd backend (feature `inotifyd`)".into()),
+    }
+}
+
+/// Runs one scenario on Linux and on the second backend; returns the verdict.
+fn run_one(sc: &Scenario, backend: &str) -> Verdict {
+    let mut v = Verdict::default();
+    let outs_linux = match Linux::new() {
+        Ok(mut b) => exec::run(sc, &mut b),
+        Err(e) => {
+            v.failures.push(format!("{}: cannot set up linux: {e}", sc.name));
+            return v;
+        }
+    };
+    exec::check_expectations(sc, "linux", true, &outs_linux, &mut v);
+    let mut other = match second_backend(backend) {
+        Ok(b) => b,
+        Err(e) => {
+            v.failures.push(format!("{}: {e}", sc.name));
+            return v;
+        }
+    };
+    let name = if backend == "linux" { "linux(2)" } else { other.name() };
+    let outs_other = exec::run(sc, other.as_mut());
+    drop(other);
+    exec::check_expectations(sc, name, backend == "linux", &outs_other, &mut v);
+    exec::compare(sc, ["linux", name], &outs_linux, &outs_other, &mut v);
+    v
+}
+
+/// Loads every `*.scn` file of `dir`, sorted by name.
+fn load(dir: &Path) -> Result<Vec<Scenario>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let name = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        out.push(script::parse(&name, &text).map_err(|e| format!("{}: {e}", f.display()))?);
+    }
+    Ok(out)
+}
+
+/// Tallies and prints results.
+#[derive(Default)]
+struct Tally {
+    /// Scenarios that passed.
+    passed: u64,
+    /// Scenarios that failed.
+    failed: u64,
+}
+
+impl Tally {
+    /// Records and prints one verdict.
+    fn record(&mut self, sc: &Scenario, v: &Verdict, verbose: bool, show_text: bool) {
+        if v.passed() {
+            self.passed += 1;
+            if verbose {
+                println!("pass {}", sc.name);
+            }
+            for d in &v.declared {
+                println!("{d}");
+            }
+        } else {
+            self.failed += 1;
+            println!("FAIL {} (from: {})", sc.name, sc.from.join("; "));
+            for f in &v.failures {
+                println!("{f}");
+            }
+            if show_text {
+                println!("--- scenario {} ---\n{}---", sc.name, sc.to_text());
+            }
+        }
+    }
+}
+
+/// Prints `sc` with its Linux outputs as `>` lines (to review what the oracle does).
+fn show(sc: &Scenario) {
+    let outs = match Linux::new() {
+        Ok(mut b) => exec::run(sc, &mut b),
+        Err(e) => {
+            println!("{}: cannot set up linux: {e}", sc.name);
+            return;
+        }
+    };
+    println!("=== {}", sc.name);
+    for (step, out) in sc.steps.iter().zip(&outs) {
+        println!("{}", step.op.spell());
+        for l in &out.lines {
+            println!("> {l}");
+        }
+        if let Some(d) = &out.detail {
+            println!("# [{d}]");
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let o = match opts() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("inotify-conform: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(seed) = o.print_seed {
+        print!("{}", gen::scenario(seed).to_text());
+        return ExitCode::SUCCESS;
+    }
+    let mut t = Tally::default();
+    if o.show {
+        if let Some(seed) = o.seed {
+            show(&gen::scenario(seed));
+        }
+        for sc in load(&o.dir).unwrap_or_default().iter().filter(|s| o.only.as_ref().is_some_and(|n| s.name.contains(n.as_str()))) {
+            show(sc);
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Some(seed) = o.seed {
+        let sc = gen::scenario(seed);
+        let v = run_one(&sc, &o.backend);
+        t.record(&sc, &v, true, true);
+    } else {
+        let scenarios = match load(&o.dir) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("inotify-conform: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        for sc in scenarios.iter().filter(|s| o.only.as_ref().is_none_or(|n| s.name.contains(n.as_str()))) {
+            let v = run_one(sc, &o.backend);
+            t.record(sc, &v, o.verbose, false);
+        }
+        if o.random > 0 {
+            let before = t.failed;
+            for seed in o.start..o.start + o.random {
+                let sc = gen::scenario(seed);
+                let v = run_one(&sc, &o.backend);
+                t.record(&sc, &v, false, true);
+                if t.failed - before >= 10 {
+                    println!("stopping the random run after 10 failures (replay one with --seed N)");
+                    break;
+                }
+            }
+            println!("random: seeds {}..{} against {}", o.start, o.start + o.random, o.backend);
+        }
+    }
+    println!("{} passed, {} failed", t.passed, t.failed);
+    if t.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
