@@ -24,7 +24,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, DirEntryExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{
+    DirBuilderExt, DirEntryExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt,
+};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -39,8 +41,8 @@ use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult};
 use syscall::dirent::{DirEntry, DirentBuf, DirentKind};
 use syscall::error::{
-    Error, Result, EACCES, EBADF, EBUSY, EEXIST, EINVAL, EIO, EISDIR, ELOOP, ENAMETOOLONG,
-    ENOENT, ENOTDIR, EPERM,
+    Error, Result, EACCES, EBADF, EBUSY, EEXIST, EINVAL, EIO, EISDIR, ELOOP, ENAMETOOLONG, ENOENT,
+    ENOTDIR, EPERM,
 };
 use syscall::flag::{
     EventFlags, StdFsCallKind, AT_REMOVEDIR, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_PERM,
@@ -48,7 +50,7 @@ use syscall::flag::{
     O_NOFOLLOW, O_RDONLY, O_RDWR, O_STAT, O_SYMLINK, O_TRUNC, O_WRONLY,
 };
 use syscall::schemev2::NewFdFlags;
-use syscall::{StdFsCallMeta, Stat, TimeSpec};
+use syscall::{Stat, StdFsCallMeta, TimeSpec};
 
 /// Default capacity of the feed buffer, bytes.
 pub const DEFAULT_FEED_CAPACITY: usize = 256 * 1024;
@@ -138,7 +140,12 @@ struct Node {
 impl Node {
     /// The fact subject for this handle.
     fn subject(&self) -> Subject<'_> {
-        Subject { ino: self.ino, is_dir: self.is_dir, dir: self.dir, name: self.name.as_bytes() }
+        Subject {
+            ino: self.ino,
+            is_dir: self.is_dir,
+            dir: self.dir,
+            name: self.name.as_bytes(),
+        }
     }
 
     /// Whether it was opened with read access.
@@ -242,7 +249,11 @@ fn spec_time(ts: &TimeSpec) -> Result<Option<SystemTime>> {
         UTIME_NOW => Ok(Some(SystemTime::now())),
         ns if (0..1_000_000_000).contains(&ns) => {
             let d = Duration::new(ts.tv_sec.unsigned_abs(), ns as u32);
-            let t = if ts.tv_sec >= 0 { UNIX_EPOCH.checked_add(d) } else { UNIX_EPOCH.checked_sub(d) };
+            let t = if ts.tv_sec >= 0 {
+                UNIX_EPOCH.checked_add(d)
+            } else {
+                UNIX_EPOCH.checked_sub(d)
+            };
             t.map(Some).ok_or(Error::new(EINVAL))
         }
         _ => Err(Error::new(EINVAL)),
@@ -266,7 +277,9 @@ impl HostFs {
         if !fs::metadata(&root)?.is_dir() {
             return Err(io::Error::from_raw_os_error(ENOTDIR));
         }
-        let host_is_root = fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+        let host_is_root = fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
         Ok(HostFs {
             root,
             scheme_name: scheme_name.to_string(),
@@ -340,7 +353,9 @@ impl HostFs {
     /// Records an open, access or modification through node handle `id`, unless the handle
     /// is silent.
     fn report_node(&mut self, id: usize, what: NodeFact) {
-        let Some(Handle::Node(node)) = self.handles.get(&id) else { return };
+        let Some(Handle::Node(node)) = self.handles.get(&id) else {
+            return;
+        };
         if node.silent {
             return;
         }
@@ -430,7 +445,11 @@ impl HostFs {
         follow_last: bool,
         ctx: &CallerCtx,
     ) -> Result<Lookup> {
-        let mut comps: Vec<String> = if path.starts_with('/') { Vec::new() } else { base.to_vec() };
+        let mut comps: Vec<String> = if path.starts_with('/') {
+            Vec::new()
+        } else {
+            base.to_vec()
+        };
         let mut pending: VecDeque<String> = path.split('/').map(str::to_string).collect();
         let mut hops = 0u32;
         let mut meta = self.lstat(&comps)?;
@@ -440,7 +459,10 @@ impl HostFs {
                 pending.pop_front();
             }
             let Some(comp) = pending.pop_front() else {
-                return Ok(Lookup { comps, meta: Some(meta) });
+                return Ok(Lookup {
+                    comps,
+                    meta: Some(meta),
+                });
             };
             if !meta.is_dir() {
                 return Err(Error::new(ENOTDIR));
@@ -516,7 +538,8 @@ impl HostFs {
     fn host_open(&self, comps: &[String], meta: &Metadata, flags: usize) -> Result<(File, bool)> {
         let path = self.host_path(comps);
         let acc = flags & O_ACCMODE;
-        let stat_only = flags & O_STAT != 0 || (acc != O_RDONLY && acc != O_WRONLY && acc != O_RDWR);
+        let stat_only =
+            flags & O_STAT != 0 || (acc != O_RDONLY && acc != O_WRONLY && acc != O_RDWR);
         if meta.file_type().is_symlink() || stat_only {
             return Self::host_open_path(&path, meta.file_type().is_symlink()).map(|f| (f, false));
         }
@@ -535,7 +558,11 @@ impl HostFs {
     #[cfg(target_os = "linux")]
     fn host_open_path(path: &std::path::Path, nofollow: bool) -> Result<File> {
         let flags = HOST_O_PATH | if nofollow { HOST_O_NOFOLLOW } else { 0 };
-        OpenOptions::new().read(true).custom_flags(flags).open(path).map_err(host_err)
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(path)
+            .map_err(host_err)
     }
 
     /// A host handle that only names the inode (read access where `O_PATH` is unknown).
@@ -569,7 +596,10 @@ impl HostFs {
             return Ok(None);
         }
         if flags & O_DIRECTORY != 0 {
-            fs::DirBuilder::new().mode(mode).create(&path).map_err(host_err)?;
+            fs::DirBuilder::new()
+                .mode(mode)
+                .create(&path)
+                .map_err(host_err)?;
         } else {
             OpenOptions::new()
                 .write(true)
@@ -615,7 +645,7 @@ impl HostFs {
                 check_last_component(path)?;
                 match self.create(&found, flags, ctx)? {
                     Some((meta, silent)) => (meta, true, silent),
-                    None => return Ok(self.open_pending_symlink(found, flags)?),
+                    None => return self.open_pending_symlink(found, flags),
                 }
             }
             None => return Err(Error::new(ENOENT)),
@@ -678,7 +708,11 @@ impl HostFs {
         if truncate {
             self.report_node(id, NodeFact::Modified);
         }
-        let flags = if positioned { NewFdFlags::POSITIONED } else { NewFdFlags::empty() };
+        let flags = if positioned {
+            NewFdFlags::POSITIONED
+        } else {
+            NewFdFlags::empty()
+        };
         Ok(OpenResult::ThisScheme { number: id, flags })
     }
 
@@ -706,7 +740,10 @@ impl HostFs {
             dirents: Vec::new(),
         };
         let id = self.insert(Handle::Node(node));
-        Ok(OpenResult::ThisScheme { number: id, flags: NewFdFlags::empty() })
+        Ok(OpenResult::ThisScheme {
+            number: id,
+            flags: NewFdFlags::empty(),
+        })
     }
 
     /// Writes the target of a pending symlink: creates the link.
@@ -727,7 +764,12 @@ impl HostFs {
         node.file = file;
         node.pending_symlink = false;
         *self.open_count.entry(meta.ino()).or_insert(0) += 1;
-        self.report(&Fact::Created { dir, name: name.as_bytes(), ino: meta.ino(), is_dir: false });
+        self.report(&Fact::Created {
+            dir,
+            name: name.as_bytes(),
+            ino: meta.ino(),
+            is_dir: false,
+        });
         Ok(buf.len())
     }
 
@@ -748,7 +790,13 @@ impl HostFs {
     }
 
     /// `unlinkat` once the base is known.
-    fn unlink_from(&mut self, base: &[String], path: &str, flags: usize, ctx: &CallerCtx) -> Result<()> {
+    fn unlink_from(
+        &mut self,
+        base: &[String],
+        path: &str,
+        flags: usize,
+        ctx: &CallerCtx,
+    ) -> Result<()> {
         check_last_component(path)?;
         let found = self.lookup(base, path, false, ctx)?;
         let meta = found.meta.ok_or(Error::new(ENOENT))?;
@@ -844,7 +892,14 @@ impl HostFs {
 
     /// After a rename of `from` to `to`: handles below `from` now live below `to`, and those
     /// reached through the moved name itself have a new parent and name.
-    fn move_handles(&mut self, from: &[String], to: &[String], ino: u64, new_dir: u64, new_name: &str) {
+    fn move_handles(
+        &mut self,
+        from: &[String],
+        to: &[String],
+        ino: u64,
+        new_dir: u64,
+        new_name: &str,
+    ) {
         for h in self.handles.values_mut() {
             let Handle::Node(n) = h else { continue };
             if n.unlinked || !n.comps.starts_with(from) {
@@ -879,7 +934,11 @@ impl HostFs {
         self.check_dir_writable(new_parent, ctx)?;
         fs::hard_link(self.host_path(&src), self.host_path(&to.comps)).map_err(host_err)?;
         let dir = self.dir_ino(new_parent)?;
-        self.report(&Fact::Linked { dir, name: new_name.as_bytes(), ino });
+        self.report(&Fact::Linked {
+            dir,
+            name: new_name.as_bytes(),
+            ino,
+        });
         Ok(0)
     }
 
@@ -898,7 +957,9 @@ impl HostFs {
         let meta = self.node_meta(node)?;
         // Root may do anything; an owner may only change the group to its own.
         let allowed = ctx.uid == 0
-            || (meta.uid() == ctx.uid && (uid == u32::MAX || uid == ctx.uid) && (gid == u32::MAX || gid == ctx.gid));
+            || (meta.uid() == ctx.uid
+                && (uid == u32::MAX || uid == ctx.uid)
+                && (gid == u32::MAX || gid == ctx.gid));
         if !allowed {
             return Err(Error::new(EPERM));
         }
@@ -918,8 +979,18 @@ impl HostFs {
     fn report_attrib(&mut self, id: usize) {
         if let Ok(node) = self.node(id) {
             let subject = node.subject();
-            let (ino, is_dir, dir, name) = (subject.ino, subject.is_dir, subject.dir, subject.name.to_vec());
-            self.report(&Fact::Attrib(Subject { ino, is_dir, dir, name: &name }));
+            let (ino, is_dir, dir, name) = (
+                subject.ino,
+                subject.is_dir,
+                subject.dir,
+                subject.name.to_vec(),
+            );
+            self.report(&Fact::Attrib(Subject {
+                ino,
+                is_dir,
+                dir,
+                name: &name,
+            }));
         }
     }
 
@@ -927,7 +998,12 @@ impl HostFs {
     fn report_times(&mut self, id: usize, atime: bool, mtime: bool) {
         if let Ok(node) = self.node(id) {
             let (ino, is_dir, dir, name) = (node.ino, node.is_dir, node.dir, node.name.clone());
-            let at = Subject { ino, is_dir, dir, name: name.as_bytes() };
+            let at = Subject {
+                ino,
+                is_dir,
+                dir,
+                name: name.as_bytes(),
+            };
             self.report(&Fact::Times { at, atime, mtime });
         }
     }
@@ -937,7 +1013,10 @@ impl HostFs {
     fn close_node(&mut self, node: Node) {
         if !node.silent {
             let wrote = node.for_write;
-            self.report(&Fact::Closed { at: node.subject(), wrote });
+            self.report(&Fact::Closed {
+                at: node.subject(),
+                wrote,
+            });
         }
         if node.pending_symlink {
             return;
@@ -952,7 +1031,10 @@ impl HostFs {
         if last {
             self.open_count.remove(&node.ino);
             if self.orphans.remove(&node.ino) {
-                self.report(&Fact::Freed { ino: node.ino, is_dir: node.is_dir });
+                self.report(&Fact::Freed {
+                    ino: node.ino,
+                    is_dir: node.is_dir,
+                });
             }
         }
     }
@@ -987,14 +1069,21 @@ impl HostFs {
             node.dirents.clear();
             for entry in fs::read_dir(&path).map_err(host_err)? {
                 let entry = entry.map_err(host_err)?;
-                let Ok(name) = entry.file_name().into_string() else { continue };
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
                 let kind = entry.file_type().map(dirent_kind).unwrap_or_default();
                 node.dirents.push((entry.ino(), name, kind));
             }
         }
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         for (i, (ino, name, kind)) in node.dirents.iter().enumerate().skip(start) {
-            let entry = DirEntry { inode: *ino, next_opaque_id: i as u64 + 1, name, kind: *kind };
+            let entry = DirEntry {
+                inode: *ino,
+                next_opaque_id: i as u64 + 1,
+                name,
+                kind: *kind,
+            };
             if buf.entry(entry).is_err() {
                 break;
             }
@@ -1003,7 +1092,6 @@ impl HostFs {
         Ok(buf)
     }
 }
-
 
 impl SchemeSync for HostFs {
     fn scheme_root(&mut self) -> Result<usize> {
@@ -1056,7 +1144,10 @@ impl SchemeSync for HostFs {
         }
         let id = self.insert(Handle::Feed);
         self.feeds.insert(id);
-        Ok(OpenResult::ThisScheme { number: id, flags: NewFdFlags::empty() })
+        Ok(OpenResult::ThisScheme {
+            number: id,
+            flags: NewFdFlags::empty(),
+        })
     }
 
     fn read(
@@ -1078,7 +1169,9 @@ impl SchemeSync for HostFs {
             // Reading a symlink opened with O_SYMLINK gives its target.
             let target = fs::read_link(self.host_path(&node.comps)).map_err(host_err)?;
             let bytes = target.as_os_str().as_encoded_bytes();
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
             let n = (bytes.len() - start).min(buf.len());
             buf[..n].copy_from_slice(&bytes[start..start + n]);
             return Ok(n);
@@ -1103,7 +1196,10 @@ impl SchemeSync for HostFs {
         ctx: &CallerCtx,
     ) -> Result<usize> {
         if let Some(Handle::Feed) = self.handles.get(&id) {
-            return self.lock_producer().write_interest(buf).map_err(|_| Error::new(EINVAL));
+            return self
+                .lock_producer()
+                .write_interest(buf)
+                .map_err(|_| Error::new(EINVAL));
         }
         let node = self.node(id)?;
         if node.pending_symlink {
@@ -1162,9 +1258,9 @@ impl SchemeSync for HostFs {
         ctx: &CallerCtx,
     ) -> Result<usize> {
         match kind {
-            StdFsCallKind::Fchown => {
-                self.chown(id, metadata.arg1 as u32, metadata.arg2 as u32, ctx).map(|()| 0)
-            }
+            StdFsCallKind::Fchown => self
+                .chown(id, metadata.arg1 as u32, metadata.arg2 as u32, ctx)
+                .map(|()| 0),
             _ => Err(Error::new(syscall::error::EOPNOTSUPP)),
         }
     }
@@ -1242,7 +1338,10 @@ impl SchemeSync for HostFs {
         if meta.ino() != ino {
             return Err(Error::new(ENOENT));
         }
-        let from = Lookup { comps, meta: Some(meta) };
+        let from = Lookup {
+            comps,
+            meta: Some(meta),
+        };
         let to = self.lookup(&[], path, false, ctx)?;
         self.rename(from, to, ctx)
     }
@@ -1272,14 +1371,21 @@ impl SchemeSync for HostFs {
         let node = match self.handles.get(&id) {
             Some(Handle::Node(n)) => n,
             Some(Handle::Feed) => {
-                *stat = Stat { st_mode: MODE_FILE | 0o600, st_nlink: 1, ..Stat::default() };
+                *stat = Stat {
+                    st_mode: MODE_FILE | 0o600,
+                    st_nlink: 1,
+                    ..Stat::default()
+                };
                 stat.st_size = self.lock_producer().queued_bytes() as u64;
                 return Ok(());
             }
             None => return Err(Error::new(EBADF)),
         };
         if node.pending_symlink {
-            *stat = Stat { st_mode: MODE_SYMLINK | 0o777, ..Stat::default() };
+            *stat = Stat {
+                st_mode: MODE_SYMLINK | 0o777,
+                ..Stat::default()
+            };
             return Ok(());
         }
         let m = self.node_meta(node)?;
@@ -1337,8 +1443,14 @@ impl SchemeSync for HostFs {
         if node.pending_symlink {
             return Err(Error::new(EBADF));
         }
-        let omit = TimeSpec { tv_sec: 0, tv_nsec: UTIME_OMIT };
-        let now = TimeSpec { tv_sec: 0, tv_nsec: UTIME_NOW };
+        let omit = TimeSpec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        };
+        let now = TimeSpec {
+            tv_sec: 0,
+            tv_nsec: UTIME_NOW,
+        };
         let (a, m) = match times {
             [] => (now, now),
             [a] => (*a, omit),
@@ -1346,7 +1458,8 @@ impl SchemeSync for HostFs {
         };
         let atime = spec_time(&a)?;
         let mtime = spec_time(&m)?;
-        let explicit = (atime.is_some() && a.tv_nsec != UTIME_NOW) || (mtime.is_some() && m.tv_nsec != UTIME_NOW);
+        let explicit = (atime.is_some() && a.tv_nsec != UTIME_NOW)
+            || (mtime.is_some() && m.tv_nsec != UTIME_NOW);
         if explicit {
             self.check_owner(node, ctx)?;
         } else {

@@ -1,0 +1,384 @@
+//! The feed end to end, without the daemon: a process of the host kernel works on a
+//! `HostFs`, and a root process reads the feed directly, as inotifyd does.
+
+mod e2e_support;
+
+use std::os::unix::fs::MetadataExt;
+
+use e2e_support::{drain_feed, ino, interest, user_ids, Fs};
+use inotify_abi::feed::Interest;
+use inotify_abi::proto::FEED_DUP_NAME;
+use inotifyd::host::hostfs::{UTIME_NOW, UTIME_OMIT};
+use inotifyd::host::{Kernel, Process, O_PATH};
+use syscall::error::{EACCES, EAGAIN, EINVAL, ENOENT};
+use syscall::flag::{EventFlags, O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+use syscall::TimeSpec;
+
+/// A filesystem, a root process with the feed open, and a user process.
+struct Setup {
+    fs: Fs,
+    root: Process,
+    user: Process,
+    feed: usize,
+    seq: u64,
+}
+
+impl Setup {
+    fn new(tag: &str, capacity: usize) -> Setup {
+        let kernel = Kernel::new();
+        let fs = Fs::start(&kernel, tag, capacity);
+        let root = kernel.process(10, 0, 0);
+        let (uid, gid) = user_ids();
+        let user = kernel.process(20, uid, gid);
+        let dirfd = root.open("/scheme/file/", O_PATH).unwrap();
+        let feed = root.dup(dirfd, FEED_DUP_NAME).unwrap();
+        root.close(dirfd).unwrap();
+        Setup {
+            fs,
+            root,
+            user,
+            feed,
+            seq: 0,
+        }
+    }
+
+    /// Makes `rel` a watched inode.
+    fn watch(&self, rel: &str) -> u64 {
+        let ino = ino(&self.fs.dir.path().join(rel));
+        let msg = interest(&[Interest::Add(ino)]);
+        assert_eq!(self.root.write(self.feed, &msg), Ok(msg.len()));
+        ino
+    }
+
+    fn facts(&mut self) -> Vec<String> {
+        drain_feed(&self.root, self.feed, &mut self.seq)
+    }
+
+    fn host(&self, rel: &str) -> std::path::PathBuf {
+        self.fs.dir.path().join(rel)
+    }
+}
+
+fn p(rel: &str) -> String {
+    format!("/scheme/file/{rel}")
+}
+
+#[test]
+fn only_root_opens_the_feed() {
+    let s = Setup::new("feedroot", 4096);
+    let fd = s.user.open(&p(""), O_PATH).unwrap();
+    assert_eq!(s.user.dup(fd, FEED_DUP_NAME).unwrap_err().errno, EACCES);
+    assert_eq!(s.user.dup(fd, b"something-else").unwrap_err().errno, EINVAL);
+    let fd = s.root.open(&p(""), O_PATH).unwrap();
+    assert!(s.root.dup(fd, FEED_DUP_NAME).is_ok());
+}
+
+#[test]
+fn unwatched_operations_record_nothing() {
+    let mut s = Setup::new("unwatched", 4096);
+    s.user.mkdir(&p("w"), 0o755).unwrap();
+    s.watch("w"); // watched, but nothing below happens in it
+    let u = &s.user;
+    let fd = u.open(&p("a"), O_CREAT | O_RDWR | 0o644).unwrap();
+    u.write(fd, b"hello").unwrap();
+    u.ftruncate(fd, 2).unwrap();
+    u.fchmod(fd, 0o600).unwrap();
+    u.close(fd).unwrap();
+    u.mkdir(&p("d"), 0o755).unwrap();
+    u.rename(&p("a"), &p("d/b")).unwrap();
+    u.link(&p("d/b"), &p("c")).unwrap();
+    u.unlink(&p("d/b")).unwrap();
+    u.unlink(&p("c")).unwrap();
+    u.rmdir(&p("d")).unwrap();
+    assert_eq!(s.facts(), Vec::<String>::new());
+    assert_eq!(s.fs.recorded(), 0);
+    let mut buf = [0u8; 256];
+    assert_eq!(
+        s.root.read_nonblock(s.feed, &mut buf).unwrap_err().errno,
+        EAGAIN
+    );
+}
+
+#[test]
+fn facts_of_a_watched_directory_in_order() {
+    let mut s = Setup::new("watched", 64 * 1024);
+    s.user.mkdir(&p("w"), 0o755).unwrap();
+    let w = s.watch("w");
+    let u = s.user.clone();
+
+    // create + write + close
+    let fd = u.open(&p("w/a"), O_CREAT | O_WRONLY | 0o644).unwrap();
+    let a = ino(&s.host("w/a"));
+    assert_eq!(u.write(fd, b"hi").unwrap(), 2);
+    assert_eq!(u.write(fd, b"").unwrap(), 0); // no fact for an empty write
+    u.close(fd).unwrap();
+    let at = format!("{a} ({w}/\"a\")");
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Created {w}/\"a\" -> {a}"),
+            format!("Opened {at}"),
+            format!("Modified {at}"),
+            format!("Closed {at} wrote"),
+        ]
+    );
+
+    // read, read at EOF, close
+    let fd = u.open(&p("w/a"), O_RDONLY).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(u.read(fd, &mut buf).unwrap(), 2);
+    assert_eq!(u.read(fd, &mut buf).unwrap(), 0);
+    u.close(fd).unwrap();
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Opened {at}"),
+            format!("Accessed {at}"),
+            format!("Closed {at}")
+        ]
+    );
+
+    // O_TRUNC, ftruncate, chmod, chown, times
+    let fd = u.open(&p("w/a"), O_RDWR | O_TRUNC).unwrap();
+    u.ftruncate(fd, 10).unwrap();
+    u.fchmod(fd, 0o600).unwrap();
+    let omit = TimeSpec {
+        tv_sec: 0,
+        tv_nsec: UTIME_OMIT,
+    };
+    let t = TimeSpec {
+        tv_sec: 1_000_000,
+        tv_nsec: 5,
+    };
+    u.futimens(fd, &[t, omit]).unwrap();
+    u.futimens(fd, &[omit, t]).unwrap();
+    u.futimens(
+        fd,
+        &[
+            t,
+            TimeSpec {
+                tv_sec: 0,
+                tv_nsec: UTIME_NOW,
+            },
+        ],
+    )
+    .unwrap();
+    u.close(fd).unwrap();
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Opened {at}"),
+            format!("Modified {at}"),
+            format!("Modified {at}"),
+            format!("Attrib {at}"),
+            format!("Times {at} atime"),
+            format!("Times {at} mtime"),
+            format!("Times {at} atime mtime"),
+            format!("Closed {at} wrote"),
+        ]
+    );
+    let meta = std::fs::metadata(s.host("w/a")).unwrap();
+    assert_eq!(
+        (meta.len(), meta.mode() & 0o777, meta.atime()),
+        (10, 0o600, 1_000_000)
+    );
+
+    // hard link, unlink with a link left, rename, directory, symlink
+    u.link(&p("w/a"), &p("w/b")).unwrap();
+    u.unlink(&p("w/a")).unwrap();
+    u.rename(&p("w/b"), &p("w/c")).unwrap();
+    u.mkdir(&p("w/d"), 0o755).unwrap();
+    let d = ino(&s.host("w/d"));
+    u.rmdir(&p("w/d")).unwrap();
+    u.symlink("c", &p("w/s")).unwrap();
+    let sl = ino(&s.host("w/s"));
+    assert_eq!(
+        std::fs::read_link(s.host("w/s")).unwrap().to_str(),
+        Some("c")
+    );
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Linked {w}/\"b\" -> {a}"),
+            format!("Unlinked {w}/\"a\" -> {a} links=1"),
+            format!("Renamed {w}/\"b\" -> {w}/\"c\" ino={a}"),
+            format!("Created {w}/\"d\" -> {d} dir"),
+            format!("Unlinked {w}/\"d\" -> {d} dir links=0 freed"),
+            format!("Created {w}/\"s\" -> {sl}"),
+        ]
+    );
+
+    // rename over an existing file; unlink while open; freed at the last close
+    let fd = u.open(&p("w/e"), O_CREAT | O_WRONLY | 0o644).unwrap();
+    let e = ino(&s.host("w/e"));
+    // Freed is about the inode itself: only inodes in the interest set report it.
+    s.watch("w/e");
+    s.watch("w/c");
+    u.rename(&p("w/c"), &p("w/e")).unwrap();
+    let ea = format!("{e} ({w}/\"e\")");
+    u.close(fd).unwrap();
+    let fd = u.open(&p("w/e"), O_RDONLY).unwrap(); // now inode a
+    u.unlink(&p("w/e")).unwrap();
+    u.close(fd).unwrap();
+    let ae = format!("{a} ({w}/\"e\")");
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Created {w}/\"e\" -> {e}"),
+            format!("Opened {ea}"),
+            format!("Renamed {w}/\"c\" -> {w}/\"e\" ino={a} replaced={e} links=0"),
+            format!("Closed {ea} wrote"),
+            format!("Freed {e}"),
+            format!("Opened {ae}"),
+            format!("Unlinked {w}/\"e\" -> {a} links=0"),
+            format!("Closed {ae}"),
+            format!("Freed {a}"),
+        ]
+    );
+}
+
+#[test]
+fn listing_a_watched_directory_is_an_access() {
+    let mut s = Setup::new("listing", 4096);
+    s.user.mkdir(&p("w"), 0o755).unwrap();
+    std::fs::write(s.host("w/x"), b"").unwrap();
+    let w = s.watch("w");
+    let root = ino(s.fs.dir.path());
+    let fd = s.user.open(&p("w"), O_RDONLY | O_DIRECTORY).unwrap();
+    let mut buf = [0u8; 1024];
+    let header = std::mem::size_of::<syscall::dirent::DirentHeader>() as u16;
+    let n = s.user.getdents(fd, &mut buf, header, 0).unwrap();
+    let names: Vec<_> = syscall::dirent::DirentIter::new(&buf[..n])
+        .map(|e| {
+            let name = e.unwrap().1;
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            String::from_utf8_lossy(&name[..end]).into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["x"]);
+    s.user.close(fd).unwrap();
+    let at = format!("{w} ({root}/\"w\") dir");
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Opened {at}"),
+            format!("Accessed {at}"),
+            format!("Closed {at}")
+        ]
+    );
+}
+
+#[test]
+fn path_only_opens_report_nothing() {
+    let mut s = Setup::new("opath", 4096);
+    std::fs::write(s.host("f"), b"x").unwrap();
+    s.watch("f");
+    let fd = s.user.open(&p("f"), O_PATH).unwrap();
+    let st = s.user.fstat(fd).unwrap();
+    s.user.close(fd).unwrap();
+    assert_eq!(st.st_ino, ino(&s.host("f")));
+    assert_eq!(s.facts(), Vec::<String>::new());
+}
+
+#[test]
+fn readiness_is_posted_on_the_first_record() {
+    let mut s = Setup::new("ready", 4096);
+    s.user.mkdir(&p("w"), 0o755).unwrap();
+    s.watch("w");
+    let queue = s.root.event_queue();
+    queue.subscribe(s.feed, EventFlags::EVENT_READ).unwrap();
+    assert_eq!(queue.try_next(), None);
+    assert_eq!(
+        s.root.fevent(s.feed, EventFlags::EVENT_READ).unwrap(),
+        EventFlags::empty()
+    );
+    s.user.create(&p("w/a"), 0o644).unwrap();
+    assert_eq!(queue.try_next(), Some((s.feed, EventFlags::EVENT_READ)));
+    // One post per edge: the open and close after the create did not post again.
+    assert_eq!(queue.try_next(), None);
+    assert_eq!(
+        s.root.fevent(s.feed, EventFlags::EVENT_READ).unwrap(),
+        EventFlags::EVENT_READ
+    );
+    assert_eq!(s.facts().len(), 3);
+    s.user.create(&p("w/b"), 0o644).unwrap();
+    assert_eq!(queue.try_next(), Some((s.feed, EventFlags::EVENT_READ)));
+}
+
+#[test]
+fn overflow_is_counted_and_reported_as_lost() {
+    let mut s = Setup::new("overflow", 0); // the smallest buffer: one large record
+    s.user.mkdir(&p("w"), 0o755).unwrap();
+    s.watch("w");
+    for i in 0..20 {
+        s.user.create(&p(&format!("w/f{i}")), 0o644).unwrap();
+    }
+    let facts = s.facts();
+    let dropped = s.fs.dropped();
+    assert!(dropped > 0);
+    assert_eq!(facts.last().unwrap(), &format!("Lost {dropped}"));
+    assert_eq!(facts.len() as u64 + dropped - 1, 60);
+}
+
+#[test]
+fn paths_cannot_leave_the_root() {
+    let s = Setup::new("escape", 4096);
+    let u = &s.user;
+    assert_eq!(u.open(&p(".."), O_PATH).unwrap_err().errno, EACCES);
+    assert_eq!(
+        u.open(&p("../etc/passwd"), O_RDONLY).unwrap_err().errno,
+        EACCES
+    );
+    std::fs::create_dir(s.host("d")).unwrap();
+    assert_eq!(u.open(&p("d/../../x"), O_RDONLY).unwrap_err().errno, EACCES);
+    // Symlinks resolve inside the root: an absolute target names the root of the scheme.
+    std::os::unix::fs::symlink("/etc/passwd", s.host("abs")).unwrap();
+    assert_eq!(u.open(&p("abs"), O_RDONLY).unwrap_err().errno, ENOENT);
+    std::os::unix::fs::symlink("../../../../etc", s.host("up")).unwrap();
+    assert_eq!(u.open(&p("up/passwd"), O_RDONLY).unwrap_err().errno, EACCES);
+    std::fs::write(s.host("d/in"), b"inside").unwrap();
+    std::os::unix::fs::symlink("/d/in", s.host("ok")).unwrap();
+    let fd = u.open(&p("ok"), O_RDONLY).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(u.read(fd, &mut buf).unwrap(), 6);
+    assert_eq!(u.fpath_string(fd).unwrap(), "/scheme/file/d/in");
+}
+
+#[test]
+fn permissions_follow_the_mode_bits_for_non_root_callers() {
+    let s = Setup::new("perm", 4096);
+    std::fs::write(s.host("secret"), b"x").unwrap();
+    std::fs::set_permissions(
+        s.host("secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::create_dir(s.host("closed")).unwrap();
+    std::fs::set_permissions(
+        s.host("closed"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::write(s.host("closed/f"), b"x").unwrap();
+    if user_ids().0 == 0 || std::fs::metadata(s.host("secret")).unwrap().uid() == user_ids().0 {
+        return; // the "user" owns the files: nothing to refuse
+    }
+    assert_eq!(
+        s.user.open(&p("secret"), O_RDONLY).unwrap_err().errno,
+        EACCES
+    );
+    assert_eq!(
+        s.user.open(&p("closed/f"), O_PATH).unwrap_err().errno,
+        EACCES
+    );
+    assert_eq!(s.user.unlink(&p("closed/f")).unwrap_err().errno, EACCES);
+    assert!(s.root.open(&p("secret"), O_RDONLY).is_ok());
+    // A new file belongs to its creator.
+    let fd = s.user.open(&p("mine"), O_CREAT | O_WRONLY | 0o600).unwrap();
+    let st = s.user.fstat(fd).unwrap();
+    assert_eq!((st.st_uid, st.st_gid), user_ids());
+    assert_eq!(st.st_mode & 0o777, 0o600);
+    assert_eq!(st.st_nlink, 1);
+    assert_eq!(st.st_ino, ino(&s.host("mine")));
+    assert_eq!(s.user.fpath_string(fd).unwrap(), "/scheme/file/mine");
+}
