@@ -23,3 +23,6 @@ pub use kernel::{
     O_CLOEXEC, O_PATH,
 };
 pub use runner::{dispatch_sync, spawn_request_loop, spawn_scheme_thread, SchemeThread};
+
+/// The host filesystem: a `file`-like scheme over a host directory that reports feed facts.
+pub mod hostfs;
