@@ -7,7 +7,7 @@
 //! the caller's memory: the caller blocks until the response arrives, as on Redox.
 //!
 //! Locks are leaves: no lock of this module is held while another one is taken, except
-//! `SchemeEntry::waiting` -> `SchemeEntry::inbox` (in [`SchemeEntry::submit`]) and
+//! `SchemeEntry::waiting` -> `SchemeEntry::inbox` (in `SchemeEntry::submit`) and
 //! `SchemeEntry::subs` -> another entry's `inbox` (routing a readiness post); an `inbox` lock
 //! never takes another lock. Descriptions are never dropped while a lock is held, because
 //! their `Drop` sends a close message.
@@ -1068,6 +1068,62 @@ impl Process {
             ],
         );
         self.transact(&desc.scheme, sqe, None)?.result.map(drop)
+    }
+
+    /// A two-id `StdFsCall` (`SqeFlags::MULTIPLE_IDS`): ids of `fd_a` and `fd_b` in `args[0]`
+    /// and `args[5]`, `kind` in `args[3]`, `flags` in `args[4]`. Both on one scheme (`EXDEV`
+    /// otherwise). As on Redox, `args[5]` holds an id, so the scheme's `ctx.uid`/`ctx.gid`
+    /// are not valid for these.
+    fn std_fs_call2(
+        &self,
+        fd_a: usize,
+        fd_b: usize,
+        kind: syscall::flag::StdFsCallKind,
+        payload: &[u8],
+        flags: usize,
+    ) -> Result<()> {
+        let (a, b) = (self.desc(fd_a)?, self.desc(fd_b)?);
+        if !Arc::ptr_eq(&a.scheme, &b.scheme) {
+            return Err(Error::new(EXDEV));
+        }
+        let mut sqe = self.sqe(
+            Opcode::StdFsCall,
+            [
+                a.id as u64,
+                payload.as_ptr() as u64,
+                payload.len() as u64,
+                kind as u64,
+                flags as u64,
+            ],
+        );
+        sqe.sqe_flags = SqeFlags::MULTIPLE_IDS;
+        sqe.args[5] = b.id as u64;
+        self.transact(&a.scheme, sqe, None)?.result.map(drop)
+    }
+
+    /// `renameat(old_dirfd, old_path, new_dirfd, new_path, flags)` as a `Frenameat`
+    /// `StdFsCall` (payload `old\0new`).
+    pub fn frenameat(
+        &self,
+        old_dirfd: usize,
+        old_path: &str,
+        new_dirfd: usize,
+        new_path: &str,
+        flags: usize,
+    ) -> Result<()> {
+        let mut payload = Vec::with_capacity(old_path.len() + 1 + new_path.len());
+        payload.extend_from_slice(old_path.as_bytes());
+        payload.push(0);
+        payload.extend_from_slice(new_path.as_bytes());
+        let kind = syscall::flag::StdFsCallKind::Frenameat;
+        self.std_fs_call2(old_dirfd, new_dirfd, kind, &payload, flags)
+    }
+
+    /// `linkat`-like: a new name `path` in directory `dirfd` for `fd`'s inode, as a
+    /// `Flinkat` `StdFsCall`.
+    pub fn flinkat(&self, fd: usize, dirfd: usize, path: &str, flags: usize) -> Result<()> {
+        let kind = syscall::flag::StdFsCallKind::Flinkat;
+        self.std_fs_call2(fd, dirfd, kind, path.as_bytes(), flags)
     }
 
     /// `unlinkat(dirfd, path, flags)` (`UnlinkAt` request) relative to the directory `dirfd`.

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use redox_scheme::scheme::{Op, SchemeSync};
 use redox_scheme::{CallerCtx, OpenResult, RequestKind, Response};
+use syscall::dirent::{DirEntry, DirentBuf, DirentHeader, DirentKind};
 use syscall::error::{
     Error, Result, EBADF, ECANCELED, EEXIST, EINTR, EIO, ENODEV, ENOENT, EOPNOTSUPP, EPERM, EXDEV,
 };
 use syscall::flag::{EventFlags, F_GETFD, F_GETFL, F_SETFD, F_SETFL, O_NONBLOCK, O_RDWR};
 use syscall::schemev2::NewFdFlags;
-use syscall::Stat;
+use syscall::{Stat, TimeSpec};
 
 use super::*;
 use crate::host::{spawn_request_loop, spawn_scheme_thread, HostSys};
@@ -35,6 +36,8 @@ struct Seen {
     refuse_fcntl: bool,
     /// Readiness reported by fevent.
     ready: usize,
+    /// File-system operations, described.
+    ops: Vec<String>,
 }
 
 /// A scheme that stores the last write and reads it back.
@@ -163,6 +166,83 @@ impl SchemeSync for Echo {
     fn on_close(&mut self, id: usize) {
         self.seen.lock().unwrap().closes.push(id);
     }
+    fn unlinkat(&mut self, fd: usize, path: &str, flags: usize, ctx: &CallerCtx) -> Result<()> {
+        self.op(format!("unlinkat {fd} {path} {flags:#x} uid={}", ctx.uid))
+    }
+    fn frename(&mut self, id: usize, path: &str, ctx: &CallerCtx) -> Result<usize> {
+        self.op(format!("frename {id} {path} uid={}", ctx.uid))
+            .map(|()| 0)
+    }
+    fn flink(&mut self, id: usize, path: &str, ctx: &CallerCtx) -> Result<usize> {
+        self.op(format!("flink {id} {path} uid={}", ctx.uid))
+            .map(|()| 0)
+    }
+    fn frenameat(
+        &mut self,
+        old_dir: usize,
+        old_path: &str,
+        new_dir: usize,
+        new_path: &str,
+        flags: u32,
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        self.op(format!(
+            "frenameat {old_dir} {old_path} {new_dir} {new_path} {flags}"
+        ))
+        .map(|()| 0)
+    }
+    fn flinkat(
+        &mut self,
+        id: usize,
+        dir: usize,
+        path: &str,
+        flags: u32,
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        self.op(format!("flinkat {id} {dir} {path} {flags}"))
+            .map(|()| 0)
+    }
+    fn fchmod(&mut self, id: usize, mode: u16, _ctx: &CallerCtx) -> Result<()> {
+        self.op(format!("fchmod {id} {mode:o}"))
+    }
+    fn fchown(&mut self, id: usize, uid: u32, gid: u32, _ctx: &CallerCtx) -> Result<()> {
+        self.op(format!("fchown {id} {uid} {gid}"))
+    }
+    fn ftruncate(&mut self, id: usize, len: u64, _ctx: &CallerCtx) -> Result<()> {
+        self.op(format!("ftruncate {id} {len}"))
+    }
+    fn futimens(&mut self, id: usize, times: &[TimeSpec], _ctx: &CallerCtx) -> Result<()> {
+        let t: Vec<i64> = times.iter().map(|t| t.tv_sec).collect();
+        self.op(format!("futimens {id} {t:?}"))
+    }
+    fn fsync(&mut self, id: usize, _ctx: &CallerCtx) -> Result<()> {
+        self.op(format!("fsync {id}"))
+    }
+    fn fsize(&mut self, _id: usize, _ctx: &CallerCtx) -> Result<u64> {
+        Ok(self.data.len() as u64)
+    }
+    fn getdents<'buf>(
+        &mut self,
+        id: usize,
+        mut buf: DirentBuf<&'buf mut [u8]>,
+        opaque_offset: u64,
+    ) -> Result<DirentBuf<&'buf mut [u8]>> {
+        self.op(format!("getdents {id} {opaque_offset}"))?;
+        buf.entry(DirEntry {
+            inode: 7,
+            next_opaque_id: 1,
+            name: "entry",
+            kind: DirentKind::Regular,
+        })?;
+        Ok(buf)
+    }
+}
+
+impl Echo {
+    fn op(&mut self, what: String) -> Result<()> {
+        self.seen.lock().unwrap().ops.push(what);
+        Ok(())
+    }
 }
 
 /// A kernel with the echo scheme running on a thread.
@@ -289,6 +369,67 @@ fn call_carries_payload_and_metadata() {
     assert_eq!(p.call(fd, &mut payload, &[100, 2]).unwrap(), 104);
     assert_eq!(&payload, b"dcba");
     assert_eq!(seen.lock().unwrap().calls, [(77, vec![100, 2, 0])]);
+}
+
+#[test]
+fn filesystem_requests_decode_in_redox_scheme() {
+    let (kernel, seen, _) = echo_kernel();
+    let p = kernel.process(9, 1000, 100);
+    let a = p.open("/scheme/echo/a", O_RDWR).unwrap();
+    let b = p.open("/scheme/echo/b", O_RDWR).unwrap();
+    p.unlink("/scheme/echo/x/y").unwrap();
+    p.rmdir("echo:d").unwrap();
+    p.unlinkat(a, "z", 0).unwrap();
+    p.frename(a, "/scheme/echo/new").unwrap();
+    p.flink(a, "/scheme/echo/other").unwrap();
+    assert_eq!(p.frename(a, "/elsewhere").unwrap_err(), Error::new(EXDEV));
+    p.frenameat(a, "old", b, "new", 1).unwrap();
+    p.flinkat(a, b, "ln", 0).unwrap();
+    p.fchmod(a, 0o640).unwrap();
+    p.fchown(a, 5, 6).unwrap();
+    p.ftruncate(a, 99).unwrap();
+    let t = TimeSpec {
+        tv_sec: 3,
+        tv_nsec: 0,
+    };
+    p.futimens(
+        a,
+        &[
+            t,
+            TimeSpec {
+                tv_sec: 4,
+                tv_nsec: 0,
+            },
+        ],
+    )
+    .unwrap();
+    p.fsync(a).unwrap();
+    p.write(a, b"12345").unwrap();
+    assert_eq!(p.fsize(a).unwrap(), 5);
+    let mut buf = [0u8; 256];
+    let header = size_of::<DirentHeader>() as u16;
+    let n = p.getdents(a, &mut buf, header, 0).unwrap();
+    assert!(n > header as usize);
+    assert_eq!(&buf[header as usize..header as usize + 5], b"entry");
+    let ops = seen.lock().unwrap().ops.clone();
+    assert_eq!(
+        ops,
+        [
+            "unlinkat 1 x/y 0x0 uid=1000",
+            "unlinkat 1 d 0x200 uid=1000",
+            "unlinkat 11 z 0x0 uid=1000",
+            "frename 11 new uid=1000",
+            "flink 11 other uid=1000",
+            "frenameat 11 old 12 new 1",
+            "flinkat 11 12 ln 0",
+            "fchmod 11 640",
+            "fchown 11 5 6",
+            "ftruncate 11 99",
+            "futimens 11 [3, 4]",
+            "fsync 11",
+            "getdents 11 0",
+        ]
+    );
 }
 
 #[test]
