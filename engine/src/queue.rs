@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(q.events(), 7);
         let got = drain(&mut q);
         assert_eq!(got.len(), 7);
-        assert_eq!(got[5], (2, IN_MOVED_FROM, 5, b"a".to_vec()));
+        assert_eq!(got[4], (2, IN_MOVED_FROM, 5, b"a".to_vec()));
         assert_eq!(q.push(2, IN_IGNORED, 0, b"", 10), Pushed::Queued);
     }
 
