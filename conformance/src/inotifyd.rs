@@ -8,6 +8,7 @@
 //! `frename`/`flink`, `stat` is an `O_PATH | O_NOFOLLOW` open plus `fstat`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use inotify_engine::Limits;
 use inotifyd::client::{self, Inotify, IN_CLOEXEC, IN_NONBLOCK};
@@ -28,10 +29,28 @@ use crate::script::{InitFlags, OpenFlags, Times};
 /// The scheme the host filesystem is registered under.
 const FS_SCHEME: &str = "file";
 
+/// Whether a close waits until the filesystem has handled it (see [`set_close_barrier`]).
+static CLOSE_BARRIER: AtomicBool = AtomicBool::new(true);
+
+/// Chooses whether closes are followed by a barrier (the default).
+///
+/// `close` is a one-way message on Redox and in the host kernel: it returns before the
+/// filesystem has handled it, so the `IN_CLOSE_*` it causes can reach the daemon after a
+/// read the program makes right after `close` returns, where Linux has queued it already.
+/// With the barrier, the backend follows every close with a synchronous request to the same
+/// filesystem (an `fstat` of a silent `O_PATH` handle on its root); the filesystem handles
+/// requests in order, so the reply comes after the close was handled and its fact posted to
+/// the daemon. Without it (`--no-close-barrier`) the runner shows the raw behaviour.
+pub fn set_close_barrier(on: bool) {
+    CLOSE_BARRIER.store(on, Ordering::Relaxed);
+}
+
 /// inotifyd over a host directory.
 pub struct Inotifyd {
     /// The client process every operation runs in (uid 0, like the Linux side).
     proc: Process,
+    /// A silent `O_PATH` handle on the filesystem root, for close barriers.
+    barrier_fd: usize,
     /// The filesystem thread (ends when the kernel shuts down).
     _fs: SchemeThread<HostFs>,
     /// The daemon and its kernel (dropped before the directory).
@@ -58,7 +77,17 @@ impl Inotifyd {
         fs.set_feed_notifier(Box::new(move |id| poster.post_fevent(id, EventFlags::EVENT_READ)));
         let fs = spawn_scheme_thread(socket, fs);
         let proc = harness.process(100, 0, 0);
-        Ok(Inotifyd { proc, _fs: fs, harness: Some(harness), dir: Some(dir) })
+        let barrier_fd = proc.open(&Self::at(""), O_STAT).map_err(name)?;
+        Ok(Inotifyd { proc, barrier_fd, _fs: fs, harness: Some(harness), dir: Some(dir) })
+    }
+
+    /// `close(fd)` of a filesystem handle, then the close barrier if enabled.
+    fn close_fs(&self, fd: usize) -> syscall::Result<()> {
+        let r = self.proc.close(fd);
+        if CLOSE_BARRIER.load(Ordering::Relaxed) {
+            let _ = self.proc.fstat(self.barrier_fd);
+        }
+        r
     }
 
     /// The kernel path of a scenario path.
@@ -72,7 +101,7 @@ impl Inotifyd {
         let flags = O_STAT | if nofollow { O_NOFOLLOW } else { 0 };
         let fd = self.proc.open(&Self::at(path), flags).map_err(name)?;
         let r = f(&self.proc, fd);
-        let _ = self.proc.close(fd);
+        let _ = self.close_fs(fd);
         r.map_err(name)
     }
 }
@@ -136,13 +165,13 @@ impl Backend for Inotifyd {
     }
 
     fn close(&mut self, fd: u64) -> Res<()> {
-        self.proc.close(fd as usize).map_err(name)
+        self.close_fs(fd as usize).map_err(name)
     }
 
     fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
         let fd = self.proc.open(&Self::at(path), O_WRONLY).map_err(name)?;
         let r = self.proc.ftruncate(fd, len);
-        let _ = self.proc.close(fd);
+        let _ = self.close_fs(fd);
         r.map_err(name)
     }
 
@@ -198,6 +227,8 @@ impl Backend for Inotifyd {
                     for ent in DirentIter::new(&buf[..n]) {
                         let Ok((h, nm)) = ent else { break };
                         opaque = h.next_opaque_id;
+                        // The name field may be padded with NULs after the terminator.
+                        let nm = nm.split(|&c| c == 0).next().unwrap_or_default();
                         let nm = String::from_utf8_lossy(nm).into_owned();
                         if nm != "." && nm != ".." {
                             names.push(nm);
@@ -207,7 +238,7 @@ impl Backend for Inotifyd {
                 Err(e) => break Err(name(e)),
             }
         };
-        let _ = self.proc.close(fd);
+        let _ = self.close_fs(fd);
         r?;
         names.sort();
         Ok(names)

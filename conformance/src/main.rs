@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME]
-//!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show] [-v]
+//!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show]
+//!                 [--no-close-barrier] [--max-failures N] [-v]
 //! ```
 //! `--backend linux` runs each scenario twice on Linux (two fresh directories and
 //! instances) and compares the two runs: this checks the expectations and that the
@@ -37,6 +38,8 @@ struct Opts {
     print_seed: Option<u64>,
     /// Print declared differences and every scenario name.
     verbose: bool,
+    /// Stop the random run after this many failures.
+    max_failures: u64,
     /// Print each selected scenario with the Linux outputs as `>` lines, run nothing else.
     show: bool,
 }
@@ -53,6 +56,7 @@ fn opts() -> Result<Opts, String> {
         print_seed: None,
         verbose: false,
         show: false,
+        max_failures: 10,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -67,8 +71,11 @@ fn opts() -> Result<Opts, String> {
             "--print-seed" => o.print_seed = Some(val()?.parse().map_err(|_| "bad --print-seed")?),
             "-v" | "--verbose" => o.verbose = true,
             "--show" => o.show = true,
+            "--max-failures" => o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?,
+            #[cfg(feature = "inotifyd")]
+            "--no-close-barrier" => inotify_conformance::inotifyd::set_close_barrier(false),
             "-h" | "--help" => {
-                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [-v]");
+                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--no-close-barrier] [--max-failures N] [-v]");
                 std::process::exit(0);
             }
             _ => return Err(format!("unknown argument {a}")),
@@ -246,8 +253,8 @@ fn main() -> ExitCode {
                 let sc = gen::scenario(seed);
                 let v = run_one(&sc, &o.backend);
                 t.record(&sc, &v, false, true);
-                if t.failed - before >= 10 {
-                    println!("stopping the random run after 10 failures (replay one with --seed N)");
+                if t.failed - before >= o.max_failures {
+                    println!("stopping the random run after {} failures (replay one with --seed N)", o.max_failures);
                     break;
                 }
             }
