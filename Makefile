@@ -29,3 +29,14 @@ unit:
 bench:
 	$(CARGO) build --release -p inotify-bench
 	$(CARGO) run --release -q -p inotify-bench
+
+# Conformance: every scenario in conformance/scenarios plus 5000 seeded random sequences, each
+# run on the Linux kernel's inotify (the oracle) and on inotifyd over HostFs, streams compared.
+# Replay a random failure with `cargo run -p inotify-conformance -- --seed N`. Needs root (the
+# overflow scenarios lower /proc/sys/fs/inotify/max_queued_events and restore it).
+conformance:
+	$(CARGO) run -q -p inotify-conformance --bin inotify-conform -- --random 5000
+
+# The same with 100000 more random sequences (seeds after the default run's).
+conformance-long:
+	$(CARGO) run -q -p inotify-conformance --bin inotify-conform -- --random 100000 --start 5001 --max-failures 50
