@@ -82,6 +82,68 @@ impl Fs {
     }
 }
 
+/// Holds back a filesystem's readiness posts, so that the daemon does not pull its feed
+/// until [`Gate::open`] (a slow consumer, made deterministic).
+pub struct Gate {
+    /// Whether posts are held back.
+    closed: Arc<std::sync::atomic::AtomicBool>,
+    /// Feed ids whose post was held back.
+    missed: Arc<Mutex<std::collections::BTreeSet<usize>>>,
+    /// Posts on the filesystem's socket.
+    poster: inotifyd::host::FeventPoster,
+}
+
+impl Gate {
+    /// Holds back posts from now on.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets posts through again and sends those held back.
+    pub fn open(&self) {
+        self.closed.store(false, Ordering::SeqCst);
+        let missed = std::mem::take(&mut *self.missed.lock().unwrap());
+        for id in missed {
+            self.poster
+                .post_fevent(id, syscall::flag::EventFlags::EVENT_READ);
+        }
+    }
+}
+
+impl Fs {
+    /// Like [`Fs::start`], with a [`Gate`] on the readiness posts.
+    pub fn start_gated(kernel: &Kernel, tag: &str, capacity: usize) -> (Fs, Gate) {
+        let dir = TempDir::new(tag);
+        let mut fs = HostFs::with_options(dir.path(), "file", capacity).expect("HostFs::new");
+        let producer = fs.producer();
+        let root_id = redox_scheme::scheme::SchemeSync::scheme_root(&mut fs).unwrap();
+        let socket = kernel.register("file", root_id).expect("register file");
+        let gate = Gate {
+            closed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            missed: Arc::new(Mutex::new(Default::default())),
+            poster: socket.poster(),
+        };
+        let (closed, missed, poster) = (gate.closed.clone(), gate.missed.clone(), socket.poster());
+        fs.set_feed_notifier(Box::new(move |id| {
+            if closed.load(Ordering::SeqCst) {
+                missed.lock().unwrap().insert(id);
+            } else {
+                poster.post_fevent(id, syscall::flag::EventFlags::EVENT_READ);
+            }
+        }));
+        let thread = inotifyd::host::spawn_scheme_thread(socket, fs);
+        (
+            Fs {
+                dir,
+                producer,
+                thread: Some(thread),
+                kernel: kernel.clone(),
+            },
+            gate,
+        )
+    }
+}
+
 impl Drop for Fs {
     fn drop(&mut self) {
         let _ = self.kernel.shutdown_scheme("file");
@@ -230,4 +292,102 @@ pub fn user_ids() -> (u32, u32) {
 pub fn ino(path: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path).expect("stat").ino()
+}
+
+/// The whole chain: a user process and its inotify instance, inotifyd, and a `HostFs` over
+/// a temporary directory, on one host kernel.
+pub struct World {
+    /// The instance (closed first).
+    pub inotify: inotifyd::client::Inotify<Process>,
+    /// The user process making the changes and reading the events.
+    pub user: Process,
+    /// The filesystem.
+    pub fs: Fs,
+    /// The kernel and the daemon (stopped last).
+    pub harness: inotifyd::host::harness::Harness,
+}
+
+/// One event as `"<wd> <MASK,NAMES>[ <name>]"`.
+pub fn line(ev: &inotifyd::client::OwnedEvent) -> String {
+    inotifyd::client::format::event(&ev.wd.to_string(), ev)
+}
+
+impl World {
+    /// Starts everything; the feed holds `feed_capacity` bytes.
+    pub fn new(tag: &str, feed_capacity: usize) -> World {
+        let harness =
+            inotifyd::host::harness::Harness::start(Default::default()).expect("start inotifyd");
+        let fs = Fs::start(harness.kernel(), tag, feed_capacity);
+        Self::with(harness, fs)
+    }
+
+    /// Starts everything with a [`Gate`] on the feed's readiness posts.
+    pub fn gated(tag: &str, feed_capacity: usize) -> (World, Gate) {
+        let harness =
+            inotifyd::host::harness::Harness::start(Default::default()).expect("start inotifyd");
+        let (fs, gate) = Fs::start_gated(harness.kernel(), tag, feed_capacity);
+        (Self::with(harness, fs), gate)
+    }
+
+    /// The user side over a running daemon and filesystem.
+    fn with(harness: inotifyd::host::harness::Harness, fs: Fs) -> World {
+        let (uid, gid) = user_ids();
+        let user = harness.process(1000, uid, gid);
+        let inotify = inotifyd::client::Inotify::init1(user.clone(), inotifyd::client::IN_NONBLOCK)
+            .expect("inotify_init1");
+        World {
+            inotify,
+            user,
+            fs,
+            harness,
+        }
+    }
+
+    /// The kernel path of `rel` (relative to the served directory).
+    pub fn p(&self, rel: &str) -> String {
+        format!("/scheme/file/{rel}")
+    }
+
+    /// The host path of `rel`.
+    pub fn host(&self, rel: &str) -> PathBuf {
+        self.fs.dir.path().join(rel)
+    }
+
+    /// `inotify_add_watch`.
+    pub fn watch(&self, rel: &str, mask: u32) -> i32 {
+        self.inotify
+            .add_watch(&self.p(rel), mask)
+            .expect("add_watch")
+    }
+
+    /// Waits for `n` events (up to 5 s), then makes sure no other event follows soon.
+    pub fn events(&self, n: usize) -> Vec<inotifyd::client::OwnedEvent> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut settle = 0;
+        loop {
+            match self.inotify.read_events(&mut buf) {
+                Ok(evs) => out.extend(evs),
+                Err(e) if e.errno == syscall::error::EAGAIN => {
+                    if out.len() >= n {
+                        settle += 1;
+                        if settle > 20 {
+                            break;
+                        }
+                    } else if std::time::Instant::now() > deadline {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(e) => panic!("reading events: {e}"),
+            }
+        }
+        out
+    }
+
+    /// [`World::events`] as lines.
+    pub fn lines(&self, n: usize) -> Vec<String> {
+        self.events(n).iter().map(line).collect()
+    }
 }
