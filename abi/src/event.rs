@@ -185,7 +185,12 @@ mod tests {
 
     #[test]
     fn round_trip_with_name() {
-        let repr = EventRepr { wd: 3, mask: 0x100, cookie: 9, name: b"file.txt" };
+        let repr = EventRepr {
+            wd: 3,
+            mask: 0x100,
+            cookie: 9,
+            name: b"file.txt",
+        };
         let mut buf = [0xffu8; 64];
         let n = repr.emit(&mut buf).unwrap();
         assert_eq!(n, 32);
@@ -197,7 +202,12 @@ mod tests {
 
     #[test]
     fn round_trip_without_name() {
-        let repr = EventRepr { wd: -1, mask: 0x4000, cookie: 0, name: b"" };
+        let repr = EventRepr {
+            wd: -1,
+            mask: 0x4000,
+            cookie: 0,
+            name: b"",
+        };
         let mut buf = [0u8; 16];
         assert_eq!(repr.emit(&mut buf).unwrap(), 16);
         let ev = Event::new_checked(&buf[..]).unwrap();
@@ -207,27 +217,56 @@ mod tests {
 
     #[test]
     fn truncated_input_is_refused() {
-        let repr = EventRepr { wd: 1, mask: 2, cookie: 0, name: b"abc" };
+        let repr = EventRepr {
+            wd: 1,
+            mask: 2,
+            cookie: 0,
+            name: b"abc",
+        };
         let mut buf = [0u8; 32];
         repr.emit(&mut buf).unwrap();
-        assert_eq!(Event::new_checked(&buf[..17]).unwrap_err(), WireError::Truncated);
-        assert_eq!(Event::new_checked(&buf[..15]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            Event::new_checked(&buf[..17]).unwrap_err(),
+            WireError::Truncated
+        );
+        assert_eq!(
+            Event::new_checked(&buf[..15]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 
     #[test]
     fn emit_refuses_small_buffer_and_nul_names() {
         let mut buf = [0u8; 17];
-        let repr = EventRepr { wd: 1, mask: 2, cookie: 0, name: b"abc" };
+        let repr = EventRepr {
+            wd: 1,
+            mask: 2,
+            cookie: 0,
+            name: b"abc",
+        };
         assert_eq!(repr.emit(&mut buf), Err(WireError::NoSpace));
-        let bad = EventRepr { name: b"a\0b", ..repr };
+        let bad = EventRepr {
+            name: b"a\0b",
+            ..repr
+        };
         assert_eq!(bad.emit(&mut [0u8; 64]), Err(WireError::Malformed));
     }
 
     #[test]
     fn iterates_records() {
         let mut buf = [0u8; 80];
-        let a = EventRepr { wd: 1, mask: 0x100, cookie: 0, name: b"a" };
-        let b = EventRepr { wd: 2, mask: 0x400, cookie: 0, name: b"" };
+        let a = EventRepr {
+            wd: 1,
+            mask: 0x100,
+            cookie: 0,
+            name: b"a",
+        };
+        let b = EventRepr {
+            wd: 2,
+            mask: 0x400,
+            cookie: 0,
+            name: b"",
+        };
         let n = a.emit(&mut buf).unwrap();
         let m = b.emit(&mut buf[n..]).unwrap();
         let got: [EventRepr; 2] = {

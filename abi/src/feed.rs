@@ -283,7 +283,12 @@ fn valid_name(name: &[u8]) -> bool {
 impl<'a> Fact<'a> {
     fn to_raw(&self) -> Raw<'a> {
         match *self {
-            Fact::Created { dir, name, ino, is_dir } => Raw {
+            Fact::Created {
+                dir,
+                name,
+                ino,
+                is_dir,
+            } => Raw {
                 kind: Kind::Created as u8,
                 flags: flag(is_dir, F_ISDIR),
                 ino,
@@ -298,7 +303,14 @@ impl<'a> Fact<'a> {
                 name,
                 ..Raw::default()
             },
-            Fact::Unlinked { dir, name, ino, is_dir, links_left, freed } => Raw {
+            Fact::Unlinked {
+                dir,
+                name,
+                ino,
+                is_dir,
+                links_left,
+                freed,
+            } => Raw {
                 kind: Kind::Unlinked as u8,
                 flags: flag(is_dir, F_ISDIR) | flag(freed, F_FREED),
                 ino,
@@ -307,7 +319,15 @@ impl<'a> Fact<'a> {
                 name,
                 ..Raw::default()
             },
-            Fact::Renamed { old_dir, old_name, new_dir, new_name, ino, is_dir, replaced } => {
+            Fact::Renamed {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                ino,
+                is_dir,
+                replaced,
+            } => {
                 let mut raw = Raw {
                     kind: Kind::Renamed as u8,
                     flags: flag(is_dir, F_ISDIR),
@@ -337,12 +357,21 @@ impl<'a> Fact<'a> {
             Fact::Accessed(at) => subject_raw(Kind::Accessed, &at, 0),
             Fact::Modified(at) => subject_raw(Kind::Modified, &at, 0),
             Fact::Attrib(at) => subject_raw(Kind::Attrib, &at, 0),
-            Fact::Times { at, atime, mtime } => {
-                subject_raw(Kind::Times, &at, flag(atime, F_ATIME) | flag(mtime, F_MTIME))
-            }
+            Fact::Times { at, atime, mtime } => subject_raw(
+                Kind::Times,
+                &at,
+                flag(atime, F_ATIME) | flag(mtime, F_MTIME),
+            ),
             Fact::Closed { at, wrote } => subject_raw(Kind::Closed, &at, flag(wrote, F_WROTE)),
-            Fact::Unmounted => Raw { kind: Kind::Unmounted as u8, ..Raw::default() },
-            Fact::Lost { count } => Raw { kind: Kind::Lost as u8, aux: count, ..Raw::default() },
+            Fact::Unmounted => Raw {
+                kind: Kind::Unmounted as u8,
+                ..Raw::default()
+            },
+            Fact::Lost { count } => Raw {
+                kind: Kind::Lost as u8,
+                aux: count,
+                ..Raw::default()
+            },
         }
     }
 
@@ -425,10 +454,18 @@ impl<'a> Fact<'a> {
         if flags & !allowed != 0 {
             return Err(WireError::Malformed);
         }
-        let named = matches!(kind, Kind::Created | Kind::Linked | Kind::Unlinked | Kind::Renamed);
+        let named = matches!(
+            kind,
+            Kind::Created | Kind::Linked | Kind::Unlinked | Kind::Renamed
+        );
         let subject = matches!(
             kind,
-            Kind::Opened | Kind::Accessed | Kind::Modified | Kind::Attrib | Kind::Times | Kind::Closed
+            Kind::Opened
+                | Kind::Accessed
+                | Kind::Modified
+                | Kind::Attrib
+                | Kind::Times
+                | Kind::Closed
         );
         if (named && n1 == 0)
             || (kind == Kind::Renamed) != (n2 != 0)
@@ -436,9 +473,19 @@ impl<'a> Fact<'a> {
         {
             return Err(WireError::Malformed);
         }
-        let at = Subject { ino, is_dir, dir, name };
+        let at = Subject {
+            ino,
+            is_dir,
+            dir,
+            name,
+        };
         let fact = match kind {
-            Kind::Created => Fact::Created { dir, name, ino, is_dir },
+            Kind::Created => Fact::Created {
+                dir,
+                name,
+                ino,
+                is_dir,
+            },
             Kind::Linked => Fact::Linked { dir, name, ino },
             Kind::Unlinked => Fact::Unlinked {
                 dir,
@@ -472,7 +519,10 @@ impl<'a> Fact<'a> {
                 atime: flags & F_ATIME != 0,
                 mtime: flags & F_MTIME != 0,
             },
-            Kind::Closed => Fact::Closed { at, wrote: flags & F_WROTE != 0 },
+            Kind::Closed => Fact::Closed {
+                at,
+                wrote: flags & F_WROTE != 0,
+            },
             Kind::Unmounted => Fact::Unmounted,
             Kind::Lost => Fact::Lost { count: aux },
         };
@@ -539,7 +589,10 @@ impl<'a> Batch<'a> {
         if total > buf.len() {
             return Err(WireError::Truncated);
         }
-        Ok(Batch { header, records: &buf[BATCH_HEADER_LEN..total] })
+        Ok(Batch {
+            header,
+            records: &buf[BATCH_HEADER_LEN..total],
+        })
     }
 
     /// The header.
@@ -550,7 +603,11 @@ impl<'a> Batch<'a> {
     /// The records, each parsed and validated; iteration stops after the first error or after
     /// `count` records.
     pub fn facts(&self) -> Facts<'a> {
-        Facts { rest: self.records, left: self.header.count, failed: false }
+        Facts {
+            rest: self.records,
+            left: self.header.count,
+            failed: false,
+        }
     }
 }
 
@@ -665,11 +722,32 @@ mod tests {
     use super::*;
 
     fn samples() -> [Fact<'static>; 14] {
-        let at = Subject { ino: 7, is_dir: false, dir: 2, name: b"f" };
+        let at = Subject {
+            ino: 7,
+            is_dir: false,
+            dir: 2,
+            name: b"f",
+        };
         [
-            Fact::Created { dir: 2, name: b"new", ino: 9, is_dir: true },
-            Fact::Linked { dir: 2, name: b"ln", ino: 9 },
-            Fact::Unlinked { dir: 2, name: b"x", ino: 9, is_dir: false, links_left: 1, freed: false },
+            Fact::Created {
+                dir: 2,
+                name: b"new",
+                ino: 9,
+                is_dir: true,
+            },
+            Fact::Linked {
+                dir: 2,
+                name: b"ln",
+                ino: 9,
+            },
+            Fact::Unlinked {
+                dir: 2,
+                name: b"x",
+                ino: 9,
+                is_dir: false,
+                links_left: 1,
+                freed: false,
+            },
             Fact::Renamed {
                 old_dir: 2,
                 old_name: b"a",
@@ -677,7 +755,12 @@ mod tests {
                 new_name: b"bbbbbbbbbbbb",
                 ino: 9,
                 is_dir: false,
-                replaced: Some(Replaced { ino: 11, is_dir: false, links_left: 0, freed: true }),
+                replaced: Some(Replaced {
+                    ino: 11,
+                    is_dir: false,
+                    links_left: 0,
+                    freed: true,
+                }),
             },
             Fact::Renamed {
                 old_dir: 2,
@@ -688,12 +771,24 @@ mod tests {
                 is_dir: true,
                 replaced: None,
             },
-            Fact::Freed { ino: 9, is_dir: false },
+            Fact::Freed {
+                ino: 9,
+                is_dir: false,
+            },
             Fact::Opened(at),
-            Fact::Accessed(Subject { ino: 2, is_dir: true, dir: 0, name: b"" }),
+            Fact::Accessed(Subject {
+                ino: 2,
+                is_dir: true,
+                dir: 0,
+                name: b"",
+            }),
             Fact::Modified(at),
             Fact::Attrib(at),
-            Fact::Times { at, atime: true, mtime: false },
+            Fact::Times {
+                at,
+                atime: true,
+                mtime: false,
+            },
             Fact::Closed { at, wrote: true },
             Fact::Unmounted,
             Fact::Lost { count: 12 },
@@ -718,17 +813,34 @@ mod tests {
         for fact in samples() {
             at += fact.emit(&mut buf[at..]).unwrap();
         }
-        BatchHeader { first_seq: 40, count: 14, total_len: at as u32 }.emit(&mut buf).unwrap();
+        BatchHeader {
+            first_seq: 40,
+            count: 14,
+            total_len: at as u32,
+        }
+        .emit(&mut buf)
+        .unwrap();
         let batch = Batch::new_checked(&buf[..at]).unwrap();
         assert_eq!(batch.header().first_seq, 40);
-        let parsed: usize = batch.facts().zip(samples()).map(|(a, b)| assert_eq!(a, Ok(b))).count();
+        let parsed: usize = batch
+            .facts()
+            .zip(samples())
+            .map(|(a, b)| assert_eq!(a, Ok(b)))
+            .count();
         assert_eq!(parsed, 14);
     }
 
     #[test]
     fn malformed_records_are_refused() {
         let mut buf = [0u8; 128];
-        let n = Fact::Created { dir: 1, name: b"ab", ino: 2, is_dir: false }.emit(&mut buf).unwrap();
+        let n = Fact::Created {
+            dir: 1,
+            name: b"ab",
+            ino: 2,
+            is_dir: false,
+        }
+        .emit(&mut buf)
+        .unwrap();
         let mut bad = buf;
         bad[0] = 99;
         assert_eq!(Fact::parse(&bad[..n]), Err(WireError::Malformed));
@@ -744,26 +856,55 @@ mod tests {
         let mut bad = buf;
         bad[2] = 0; // Created without a name
         bad[6] = RECORD_HEADER_LEN as u8;
-        assert_eq!(Fact::parse(&bad[..RECORD_HEADER_LEN]), Err(WireError::Malformed));
+        assert_eq!(
+            Fact::parse(&bad[..RECORD_HEADER_LEN]),
+            Err(WireError::Malformed)
+        );
         assert_eq!(Fact::parse(&buf[..n - 1]), Err(WireError::Truncated));
         assert_eq!(Fact::parse(&buf[..10]), Err(WireError::Truncated));
         let long = [b'a'; NAME_MAX + 1];
-        let f = Fact::Created { dir: 1, name: &long, ino: 2, is_dir: false };
+        let f = Fact::Created {
+            dir: 1,
+            name: &long,
+            ino: 2,
+            is_dir: false,
+        };
         assert_eq!(f.emit(&mut [0u8; 512]), Err(WireError::Malformed));
     }
 
     #[test]
     fn malformed_batches_are_refused() {
         let mut buf = [0u8; 64];
-        BatchHeader { first_seq: 0, count: 0, total_len: 24 }.emit(&mut buf).unwrap();
+        BatchHeader {
+            first_seq: 0,
+            count: 0,
+            total_len: 24,
+        }
+        .emit(&mut buf)
+        .unwrap();
         assert!(Batch::new_checked(&buf[..24]).is_ok());
-        assert_eq!(Batch::new_checked(&buf[..20]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            Batch::new_checked(&buf[..20]).unwrap_err(),
+            WireError::Truncated
+        );
         let mut bad = buf;
         bad[0] ^= 1;
         assert_eq!(Batch::new_checked(&bad).unwrap_err(), WireError::Malformed);
-        BatchHeader { first_seq: 0, count: 1, total_len: 100 }.emit(&mut buf).unwrap();
+        BatchHeader {
+            first_seq: 0,
+            count: 1,
+            total_len: 100,
+        }
+        .emit(&mut buf)
+        .unwrap();
         assert_eq!(Batch::new_checked(&buf).unwrap_err(), WireError::Truncated);
-        BatchHeader { first_seq: 0, count: 3, total_len: 24 }.emit(&mut buf).unwrap();
+        BatchHeader {
+            first_seq: 0,
+            count: 3,
+            total_len: 24,
+        }
+        .emit(&mut buf)
+        .unwrap();
         let b = Batch::new_checked(&buf).unwrap();
         let mut it = b.facts();
         assert_eq!(it.next(), Some(Err(WireError::Truncated)));
@@ -782,7 +923,10 @@ mod tests {
             [it.next().unwrap(), it.next().unwrap(), it.next().unwrap()]
         };
         assert_eq!(parsed, msgs);
-        assert_eq!(Interest::parse_all(&buf[..17]).next(), Some(Err(WireError::Truncated)));
+        assert_eq!(
+            Interest::parse_all(&buf[..17]).next(),
+            Some(Err(WireError::Truncated))
+        );
         let mut bad = buf;
         bad[0] = 9;
         assert_eq!(Interest::parse(&bad), Err(WireError::Malformed));

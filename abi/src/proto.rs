@@ -43,7 +43,10 @@ pub struct AddWatchArg {
 impl AddWatchArg {
     /// Splits the argument word (every value is valid).
     pub fn parse(word: u64) -> Self {
-        AddWatchArg { mask: word as u32, token: (word >> 32) as u32 }
+        AddWatchArg {
+            mask: word as u32,
+            token: (word >> 32) as u32,
+        }
     }
     /// Packs the argument word.
     pub fn emit(&self) -> u64 {
@@ -111,7 +114,10 @@ mod tests {
 
     #[test]
     fn add_watch_arg_round_trip() {
-        let a = AddWatchArg { mask: 0x8000_0fff, token: 0xdead_beef };
+        let a = AddWatchArg {
+            mask: 0x8000_0fff,
+            token: 0xdead_beef,
+        };
         assert_eq!(AddWatchArg::parse(a.emit()), a);
     }
 
@@ -131,7 +137,13 @@ mod tests {
     fn bad_calls_are_refused() {
         assert_eq!(CallRepr::parse(&[]), Err(WireError::Truncated));
         assert_eq!(CallRepr::parse(&[99, 0, 0]), Err(WireError::Malformed));
-        assert_eq!(CallRepr::parse(&[CALL_TAKE_RESULT, 1 << 40, 0]), Err(WireError::Malformed));
-        assert_eq!(CallRepr::parse(&[CALL_RM_WATCH, 1 << 40, 0]), Err(WireError::Malformed));
+        assert_eq!(
+            CallRepr::parse(&[CALL_TAKE_RESULT, 1 << 40, 0]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(
+            CallRepr::parse(&[CALL_RM_WATCH, 1 << 40, 0]),
+            Err(WireError::Malformed)
+        );
     }
 }
