@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME]
-//!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show]
+//!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE]
 //!                 [--no-close-barrier] [--max-failures N] [-v]
 //! ```
 //! `--backend linux` runs each scenario twice on Linux (two fresh directories and
@@ -40,6 +40,8 @@ struct Opts {
     verbose: bool,
     /// Stop the random run after this many failures.
     max_failures: u64,
+    /// Print this scenario file with the Linux outputs inserted as `>` lines.
+    record: Option<PathBuf>,
     /// Print each selected scenario with the Linux outputs as `>` lines, run nothing else.
     show: bool,
 }
@@ -57,6 +59,7 @@ fn opts() -> Result<Opts, String> {
         verbose: false,
         show: false,
         max_failures: 10,
+        record: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -71,11 +74,12 @@ fn opts() -> Result<Opts, String> {
             "--print-seed" => o.print_seed = Some(val()?.parse().map_err(|_| "bad --print-seed")?),
             "-v" | "--verbose" => o.verbose = true,
             "--show" => o.show = true,
+            "--record" => o.record = Some(PathBuf::from(val()?)),
             "--max-failures" => o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?,
             #[cfg(feature = "inotifyd")]
             "--no-close-barrier" => inotify_conformance::inotifyd::set_close_barrier(false),
             "-h" | "--help" => {
-                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--no-close-barrier] [--max-failures N] [-v]");
+                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--no-close-barrier] [--max-failures N] [-v]");
                 std::process::exit(0);
             }
             _ => return Err(format!("unknown argument {a}")),
@@ -209,6 +213,38 @@ fn show(sc: &Scenario) {
     }
 }
 
+/// Prints the scenario file `path` with the Linux outputs inserted as `>` lines after each
+/// step that has none yet, except plain `ok` results and steps inside `repeat` blocks whose
+/// copies differ. A drafting aid: every inserted line must be checked against the
+/// source test before it is kept.
+fn record(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    let sc = script::parse(&name, &text).map_err(|e| e.to_string())?;
+    let outs = exec::run(&sc, &mut Linux::new().map_err(|e| e.to_string())?);
+    let mut per_line: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    for (i, st) in sc.steps.iter().enumerate() {
+        per_line.entry(st.line).or_default().push(i);
+    }
+    for (n, l) in text.lines().enumerate() {
+        println!("{l}");
+        let Some(idx) = per_line.get(&(n + 1)) else { continue };
+        // Inside a repeat block, only when every copy gave the same output.
+        let i = idx[0];
+        if idx.iter().any(|&j| outs[j] != outs[i]) {
+            continue;
+        }
+        let (st, out) = (&sc.steps[i], &outs[i]);
+        if st.expect.is_some() || out.lines == ["ok"] {
+            continue;
+        }
+        for line in &out.lines {
+            println!("> {line}");
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let o = match opts() {
         Ok(o) => o,
@@ -222,6 +258,15 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut t = Tally::default();
+    if let Some(p) = &o.record {
+        return match record(p) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("inotify-conform: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if o.show {
         if let Some(seed) = o.seed {
             show(&gen::scenario(seed));

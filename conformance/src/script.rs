@@ -522,6 +522,8 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
     let mut sc = Scenario { name: name.to_string(), ..Scenario::default() };
     let mut names = Names::default();
     let mut pending_differs: Option<String> = None;
+    // Open `repeat N` blocks: (count, index of the block's first step, line).
+    let mut repeats: Vec<(usize, usize, usize)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let err = |msg: String| ParseError { line, msg };
@@ -557,6 +559,24 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
             step.expect.get_or_insert_with(Vec::new).push(exp.trim().to_string());
             continue;
         }
+        if let Some(n) = t.strip_prefix("repeat ") {
+            let n: usize = num(n.trim()).map_err(err)?;
+            if n == 0 || n > 1_000_000 {
+                return Err(err("repeat count must be 1..=1000000".into()));
+            }
+            repeats.push((n, sc.steps.len(), line));
+            continue;
+        }
+        if t == "end" {
+            let Some((n, start, _)) = repeats.pop() else {
+                return Err(err("`end` without `repeat`".into()));
+            };
+            let block: Vec<Step> = sc.steps[start..].to_vec();
+            for _ in 1..n {
+                sc.steps.extend(block.iter().cloned());
+            }
+            continue;
+        }
         let mut words = tokenize(t).map_err(err)?;
         let mut expect = None;
         if matches!(words.first(), Some(Word::Bare(w)) if w == "expect-error") {
@@ -569,6 +589,9 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
         }
         let op = parse_op(&words, &mut names).map_err(err)?;
         sc.steps.push(Step { line, op, expect, differs: pending_differs.take() });
+    }
+    if let Some((_, _, line)) = repeats.pop() {
+        return Err(ParseError { line, msg: "`repeat` without `end`".into() });
     }
     if sc.from.is_empty() {
         return Err(ParseError { line: 1, msg: "missing `# from:` provenance line".into() });
@@ -751,6 +774,21 @@ set max_queued_events 10
         let strip = |s: &Scenario| s.steps.iter().map(|st| (st.op.clone(), st.expect.clone(), st.differs.clone())).collect::<Vec<_>>();
         assert_eq!(strip(&sc), strip(&again));
         assert_eq!(sc.differs, again.differs);
+    }
+
+    #[test]
+    fn repeat_blocks_expand() {
+        let sc = parse("r", "# from: x\nopen h f rw creat\nrepeat 3\nread h 1\nrepeat 2\nwrite h 1\n> 1\nend\nend\nclose h\n").unwrap();
+        let ops: Vec<String> = sc.steps.iter().map(|s| s.op.spell()).collect();
+        let mut want = vec!["open h f rw creat".to_string()];
+        for _ in 0..3 {
+            want.extend(["read h 1", "write h 1", "write h 1"].map(String::from));
+        }
+        want.push("close h".into());
+        assert_eq!(ops, want);
+        assert_eq!(sc.steps[2].expect, Some(vec!["1".to_string()]));
+        assert!(parse("r", "# from: x\nrepeat 2\nmkdir d\n").unwrap_err().msg.contains("without `end`"));
+        assert!(parse("r", "# from: x\nend\n").unwrap_err().msg.contains("without `repeat`"));
     }
 
     #[test]
