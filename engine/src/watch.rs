@@ -324,7 +324,9 @@ impl Engine {
     /// The inode's last link is gone and nothing holds it: IN_DELETE_SELF (to watches asking
     /// for it) then IN_IGNORED on every watch of `key`, which all go away.
     pub(crate) fn inode_freed(&mut self, key: InodeKey) {
-        self.unlinked.remove(&key);
+        if !self.unlinked.is_empty() {
+            self.unlinked.remove(&key);
+        }
         let mut i = self.inodes.head(&self.watches.recs, key);
         while i != NIL {
             let w = self.watches.recs[i as usize];
