@@ -10,8 +10,9 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 # The main job: inotifyd serving a real host directory, a workload, the events shown.
+# `make demo DEMO_DIR=/some/dir` serves that directory (default: a fresh temporary one).
 demo:
-	@echo "demo: not yet wired"
+	$(CARGO) run --release --bin inotifyd-demo -- $(DEMO_DIR)
 
 # Everything CI checks.
 test: fmt-check clippy unit
