@@ -6,9 +6,9 @@
 //! order, and reports what the layers around it must act on: instances that became readable
 //! and changes to the per-filesystem interest set.
 //!
-//! Modules, bottom up: [`queue`] (one instance's wire-format queue), [`instance`] (the
-//! instance slab and wd tables), [`watch`] (watch records and their lifecycle), [`index`]
-//! (inode -> watches), [`translate`] (fact -> events). `docs/engine.md` describes the data
+//! Modules, bottom up: `queue` (one instance's wire-format queue), `instance` (the instance
+//! slab and wd tables), `watch` (watch records and their lifecycle), `index` (inode ->
+//! watches), `translate` (fact -> events). `docs/engine.md` describes the data
 //! structures and every translation rule.
 #![no_std]
 #![warn(missing_docs)]
@@ -286,6 +286,7 @@ impl Engine {
 
     /// Copies whole queued records into `buf`. `EAGAIN` when the queue is empty, `EINVAL`
     /// when the first record does not fit; otherwise the bytes copied (as many records as fit).
+    /// `EINVAL` for an unknown instance.
     pub fn read(&mut self, inst: InstanceId, buf: &mut [u8]) -> Result<usize, Errno> {
         let slot = self.instances.slot_of(inst).ok_or(EINVAL)?;
         self.instances.get_mut(slot).ok_or(EINVAL)?.queue.read(buf)

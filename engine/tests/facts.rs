@@ -1110,3 +1110,46 @@ fn random_calls_and_facts_keep_the_engine_consistent() {
 fn padded(name: &str) -> usize {
     inotify_abi::event::padded_name_len(name.len())
 }
+
+#[test]
+fn oneshot_directory_hears_moved_from_only() {
+    // Observed: a one-shot watch on the directory of a rename gets IN_MOVED_FROM, then
+    // IN_IGNORED, and no IN_MOVED_TO.
+    let (mut e, i) = setup();
+    e.add_watch(i, dir(DIR), IN_MOVE | IN_ONESHOT).unwrap();
+    e.apply(
+        FS,
+        &Fact::Renamed {
+            old_dir: DIR,
+            old_name: b"a",
+            new_dir: DIR,
+            new_name: b"b",
+            ino: FILE,
+            is_dir: false,
+            replaced: None,
+        },
+    );
+    assert_eq!(
+        drain(&mut e, i),
+        vec![ev(1, IN_MOVED_FROM, 1, "a"), ev(1, IN_IGNORED, 0, "")]
+    );
+}
+
+#[test]
+fn oneshot_parent_and_child_each_fire_once() {
+    // Observed order: parent event, parent IN_IGNORED, child event, child IN_IGNORED.
+    let (mut e, i) = setup();
+    e.add_watch(i, dir(DIR), IN_MODIFY | IN_ONESHOT).unwrap();
+    e.add_watch(i, file(FILE), IN_MODIFY | IN_ONESHOT).unwrap();
+    e.apply(FS, &Fact::Modified(at(FILE, DIR, "d")));
+    e.apply(FS, &Fact::Modified(at(FILE, DIR, "d")));
+    assert_eq!(
+        drain(&mut e, i),
+        vec![
+            ev(1, IN_MODIFY, 0, "d"),
+            ev(1, IN_IGNORED, 0, ""),
+            ev(2, IN_MODIFY, 0, ""),
+            ev(2, IN_IGNORED, 0, "")
+        ]
+    );
+}
