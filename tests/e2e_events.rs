@@ -375,3 +375,38 @@ fn only_root_may_open_a_feed() {
     let fd = root.open(&w.p(""), inotifyd::host::O_PATH).unwrap();
     assert!(root.dup(fd, inotify_abi::proto::FEED_DUP_NAME).is_ok());
 }
+
+#[test]
+fn an_open_path_handle_keeps_an_unlinked_file_until_closed() {
+    let w = World::new("opath", 64 * 1024);
+    w.user.create(&w.p("t"), 0o644).unwrap();
+    let t = w.watch("t", IN_ALL_EVENTS);
+    let fd = w.user.open(&w.p("t"), inotifyd::host::O_PATH).unwrap();
+    w.user.unlink(&w.p("t")).unwrap();
+    assert_eq!(w.lines(1), [format!("{t} ATTRIB")]);
+    // An O_PATH close reports no CLOSE event; the inode goes with it.
+    w.user.close(fd).unwrap();
+    assert_eq!(
+        w.lines(2),
+        [format!("{t} DELETE_SELF"), format!("{t} IGNORED")]
+    );
+}
+
+#[test]
+fn rmdir_of_an_open_directory() {
+    let w = World::new("rmdiropen", 64 * 1024);
+    w.user.mkdir(&w.p("s"), 0o755).unwrap();
+    let s = w.watch("s", IN_ALL_EVENTS);
+    let fd = w.user.open(&w.p("s"), O_RDONLY).unwrap();
+    w.user.rmdir(&w.p("s")).unwrap();
+    assert_eq!(w.lines(1), [format!("{s} OPEN,ISDIR")]);
+    w.user.close(fd).unwrap();
+    assert_eq!(
+        w.lines(3),
+        [
+            format!("{s} CLOSE_NOWRITE,ISDIR"),
+            format!("{s} DELETE_SELF"),
+            format!("{s} IGNORED"),
+        ]
+    );
+}

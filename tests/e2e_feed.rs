@@ -382,3 +382,79 @@ fn permissions_follow_the_mode_bits_for_non_root_callers() {
     assert_eq!(st.st_ino, ino(&s.host("mine")));
     assert_eq!(s.user.fpath_string(fd).unwrap(), "/scheme/file/mine");
 }
+
+#[test]
+fn hostile_requests_get_errors_not_panics() {
+    use syscall::error::{EBADF, EEXIST, EISDIR, ENAMETOOLONG, ENOTDIR};
+    use syscall::flag::{O_EXCL, O_NOFOLLOW, O_STAT, O_SYMLINK};
+    let s = Setup::new("hostile", 4096);
+    let u = &s.user;
+    std::fs::write(s.host("f"), b"x").unwrap();
+    std::fs::create_dir(s.host("d")).unwrap();
+    let long = "n".repeat(300);
+    assert_eq!(u.open(&p(&long), O_RDONLY).unwrap_err().errno, ENAMETOOLONG);
+    assert_eq!(u.open(&p("f/x"), O_RDONLY).unwrap_err().errno, ENOTDIR);
+    assert_eq!(u.open(&p("f/"), O_RDONLY).unwrap_err().errno, ENOTDIR);
+    assert_eq!(
+        u.open(&p("f"), O_RDONLY | O_DIRECTORY).unwrap_err().errno,
+        ENOTDIR
+    );
+    assert_eq!(u.open(&p("d"), O_WRONLY).unwrap_err().errno, EISDIR);
+    assert_eq!(u.open(&p("nope"), O_RDONLY).unwrap_err().errno, ENOENT);
+    assert_eq!(
+        u.open(&p("f"), O_CREAT | O_EXCL | O_WRONLY)
+            .unwrap_err()
+            .errno,
+        EEXIST
+    );
+    std::os::unix::fs::symlink("dangling", s.host("dl")).unwrap();
+    assert_eq!(
+        u.open(&p("dl"), O_CREAT | O_EXCL | O_WRONLY)
+            .unwrap_err()
+            .errno,
+        EEXIST
+    );
+    assert!(!s.host("dangling").exists());
+    std::os::unix::fs::symlink("loop", s.host("loop")).unwrap();
+    assert_eq!(
+        u.open(&p("loop"), O_RDONLY).unwrap_err().errno,
+        syscall::error::ELOOP
+    );
+    assert_eq!(
+        u.open(&p("loop"), O_RDONLY | O_NOFOLLOW).unwrap_err().errno,
+        syscall::error::ELOOP
+    );
+    let l = u.open(&p("loop"), O_STAT | O_NOFOLLOW).unwrap();
+    assert_eq!(
+        u.fstat(l).unwrap().st_mode & syscall::flag::MODE_TYPE,
+        syscall::flag::MODE_SYMLINK
+    );
+    let l = u.open(&p("dl"), O_SYMLINK | O_RDONLY).unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(u.read(l, &mut buf).unwrap(), 8);
+    assert_eq!(&buf[..8], b"dangling");
+    assert_eq!(u.unlink(&p("d")).unwrap_err().errno, EISDIR);
+    assert_eq!(u.rmdir(&p("f")).unwrap_err().errno, ENOTDIR);
+    assert_eq!(u.rmdir(&p("")).unwrap_err().errno, ENOENT);
+    assert_eq!(u.rmdir(&p("d/..")).unwrap_err().errno, EINVAL);
+    // Wrong kinds of handle.
+    let dfd = u.open(&p("d"), O_RDONLY).unwrap();
+    assert_eq!(u.read(dfd, &mut buf).unwrap_err().errno, EISDIR);
+    assert_eq!(u.write(dfd, b"x").unwrap_err().errno, EISDIR);
+    let ffd = u.open(&p("f"), O_RDONLY).unwrap();
+    assert_eq!(u.write(ffd, b"x").unwrap_err().errno, EBADF);
+    assert_eq!(u.getdents(ffd, &mut buf, 19, 0).unwrap_err().errno, ENOTDIR);
+    assert_eq!(u.ftruncate(ffd, 0).unwrap_err().errno, EINVAL);
+    assert_eq!(u.openat(ffd, "x", O_RDONLY).unwrap_err().errno, ENOTDIR);
+    let pfd = u.open(&p("f"), O_PATH).unwrap();
+    assert_eq!(u.read(pfd, &mut buf).unwrap_err().errno, EBADF);
+    // The feed handle refuses what it does not understand.
+    assert_eq!(s.root.write(s.feed, &[1, 2, 3]).unwrap_err().errno, EINVAL);
+    assert_eq!(s.root.write(s.feed, &[0xff; 16]).unwrap_err().errno, EINVAL);
+    // A short fpath buffer gets a truncated path.
+    let mut short = [0u8; 8];
+    assert_eq!(u.fpath(ffd, &mut short).unwrap(), 8);
+    assert_eq!(&short, b"/scheme/");
+    // The filesystem still works.
+    assert!(u.open(&p("f"), O_RDONLY).is_ok());
+}

@@ -628,7 +628,9 @@ impl HostFs {
         flags: usize,
         ctx: &CallerCtx,
     ) -> Result<OpenResult> {
-        let follow = flags & (O_NOFOLLOW | O_SYMLINK) == 0;
+        // O_CREAT | O_EXCL never follows a final symlink: a dangling one is EEXIST.
+        let excl = flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL;
+        let follow = flags & (O_NOFOLLOW | O_SYMLINK) == 0 && !excl;
         let found = self.lookup(base, path, follow, ctx)?;
         let acc = flags & O_ACCMODE;
         let stat_only = flags & O_STAT != 0;
