@@ -88,6 +88,9 @@ pub trait Backend {
     fn queued_bytes(&mut self, inst: u64) -> Res<usize>;
     /// `close(inst)`.
     fn close_instance(&mut self, inst: u64) -> Res<()>;
+    /// Runs the following operations with these credentials (file system uid and gid; no
+    /// supplementary groups are added). Handles keep the credentials they were made with.
+    fn set_user(&mut self, uid: u32, gid: u32) -> Res<()>;
     /// Sets `max_queued_events` (for instances created afterwards); the old value comes
     /// back when the backend is dropped.
     fn set_max_queued_events(&mut self, n: u32) -> Res<()>;

@@ -259,6 +259,7 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
                 _ => unbound(inst),
             },
             Op::Set { tunable: Tunable::MaxQueuedEvents, value } => unit(b.set_max_queued_events(*value)),
+            Op::User { uid, gid } => unit(b.set_user(*uid, *gid)),
         };
         outs.push(out);
     }

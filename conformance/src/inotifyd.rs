@@ -47,8 +47,13 @@ pub fn set_close_barrier(on: bool) {
 
 /// inotifyd over a host directory.
 pub struct Inotifyd {
-    /// The client process every operation runs in (uid 0, like the Linux side).
+    /// The client process path operations run in: the one of the current `user` (uid 0 at
+    /// first, like the Linux side).
     proc: Process,
+    /// Every client process made so far, by credentials; handles name their process by index.
+    procs: Vec<((u32, u32), Process)>,
+    /// Index of `proc` in `procs`.
+    cur: usize,
     /// A silent `O_PATH` handle on the filesystem root, for close barriers.
     barrier_fd: usize,
     /// The filesystem thread (ends when the kernel shuts down).
@@ -78,16 +83,28 @@ impl Inotifyd {
         let fs = spawn_scheme_thread(socket, fs);
         let proc = harness.process(100, 0, 0);
         let barrier_fd = proc.open(&Self::at(""), O_STAT).map_err(name)?;
-        Ok(Inotifyd { proc, barrier_fd, _fs: fs, harness: Some(harness), dir: Some(dir) })
+        let procs = vec![((0, 0), proc.clone())];
+        Ok(Inotifyd { proc, procs, cur: 0, barrier_fd, _fs: fs, harness: Some(harness), dir: Some(dir) })
     }
 
-    /// `close(fd)` of a filesystem handle, then the close barrier if enabled.
-    fn close_fs(&self, fd: usize) -> syscall::Result<()> {
-        let r = self.proc.close(fd);
+    /// `close(fd)` of a filesystem handle of `proc`, then the close barrier if enabled.
+    fn close_fs(&self, proc: &Process, fd: usize) -> syscall::Result<()> {
+        let r = proc.close(fd);
         if CLOSE_BARRIER.load(Ordering::Relaxed) {
-            let _ = self.proc.fstat(self.barrier_fd);
+            let _ = self.procs[0].1.fstat(self.barrier_fd);
         }
         r
+    }
+
+    /// A handle for `fd` of the current process.
+    fn handle(&self, fd: usize) -> u64 {
+        ((self.cur as u64) << 32) | fd as u64
+    }
+
+    /// The process and fd a handle names.
+    fn unhandle(&self, h: u64) -> (Process, usize) {
+        let idx = (h >> 32) as usize;
+        (self.procs[idx].1.clone(), (h & 0xffff_ffff) as usize)
     }
 
     /// The kernel path of a scenario path.
@@ -101,7 +118,7 @@ impl Inotifyd {
         let flags = O_STAT | if nofollow { O_NOFOLLOW } else { 0 };
         let fd = self.proc.open(&Self::at(path), flags).map_err(name)?;
         let r = f(&self.proc, fd);
-        let _ = self.close_fs(fd);
+        let _ = self.close_fs(&self.proc, fd);
         r.map_err(name)
     }
 }
@@ -152,31 +169,35 @@ impl Backend for Inotifyd {
         if f.creat {
             flags |= (mode as usize) & usize::from(MODE_PERM);
         }
-        self.proc.open(&Self::at(path), flags).map(|fd| fd as u64).map_err(name)
+        self.proc.open(&Self::at(path), flags).map(|fd| self.handle(fd)).map_err(name)
     }
 
-    fn write(&mut self, fd: u64, data: &[u8]) -> Res<usize> {
-        self.proc.write(fd as usize, data).map_err(name)
+    fn write(&mut self, h: u64, data: &[u8]) -> Res<usize> {
+        let (p, fd) = self.unhandle(h);
+        p.write(fd, data).map_err(name)
     }
 
-    fn read(&mut self, fd: u64, len: usize) -> Res<usize> {
+    fn read(&mut self, h: u64, len: usize) -> Res<usize> {
+        let (p, fd) = self.unhandle(h);
         let mut buf = vec![0u8; len];
-        self.proc.read(fd as usize, &mut buf).map_err(name)
+        p.read(fd, &mut buf).map_err(name)
     }
 
-    fn close(&mut self, fd: u64) -> Res<()> {
-        self.close_fs(fd as usize).map_err(name)
+    fn close(&mut self, h: u64) -> Res<()> {
+        let (p, fd) = self.unhandle(h);
+        self.close_fs(&p, fd).map_err(name)
     }
 
     fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
         let fd = self.proc.open(&Self::at(path), O_WRONLY).map_err(name)?;
         let r = self.proc.ftruncate(fd, len);
-        let _ = self.close_fs(fd);
+        let _ = self.close_fs(&self.proc, fd);
         r.map_err(name)
     }
 
-    fn ftruncate(&mut self, fd: u64, len: u64) -> Res<()> {
-        self.proc.ftruncate(fd as usize, len).map_err(name)
+    fn ftruncate(&mut self, h: u64, len: u64) -> Res<()> {
+        let (p, fd) = self.unhandle(h);
+        p.ftruncate(fd, len).map_err(name)
     }
 
     fn chmod(&mut self, path: &str, mode: u32) -> Res<()> {
@@ -238,7 +259,7 @@ impl Backend for Inotifyd {
                 Err(e) => break Err(name(e)),
             }
         };
-        let _ = self.close_fs(fd);
+        let _ = self.close_fs(&self.proc, fd);
         r?;
         names.sort();
         Ok(names)
@@ -267,33 +288,55 @@ impl Backend for Inotifyd {
         let fd = ino.raw_fd();
         // The backend keeps the raw fd and closes it itself.
         std::mem::forget(ino);
-        Ok(fd as u64)
+        Ok(self.handle(fd))
     }
 
     fn add_watch(&mut self, inst: u64, path: &str, mask: u32) -> Res<i32> {
-        client::add_watch(&self.proc, inst as usize, &Self::at(path), mask).map_err(name)
+        // The instance's own process makes the call (its fd table holds the instance), with
+        // the credentials it was made with.
+        let (p, fd) = self.unhandle(inst);
+        client::add_watch(&p, fd, &Self::at(path), mask).map_err(name)
     }
 
     fn rm_watch(&mut self, inst: u64, wd: i32) -> Res<()> {
-        client::rm_watch(&self.proc, inst as usize, wd).map_err(name)
+        let (p, fd) = self.unhandle(inst);
+        client::rm_watch(&p, fd, wd).map_err(name)
     }
 
     fn read_events(&mut self, inst: u64, len: usize) -> Res<Vec<u8>> {
+        let (p, fd) = self.unhandle(inst);
         let mut buf = vec![0u8; len];
-        let n = self.proc.read(inst as usize, &mut buf).map_err(name)?;
+        let n = p.read(fd, &mut buf).map_err(name)?;
         buf.truncate(n);
         Ok(buf)
     }
 
     fn queued_bytes(&mut self, inst: u64) -> Res<usize> {
-        let ino = Inotify::from_raw_fd(&self.proc, inst as usize);
+        let (p, fd) = self.unhandle(inst);
+        let ino = Inotify::from_raw_fd(&p, fd);
         let r = ino.queued_bytes();
         std::mem::forget(ino);
         r.map_err(name)
     }
 
     fn close_instance(&mut self, inst: u64) -> Res<()> {
-        self.proc.close(inst as usize).map_err(name)
+        let (p, fd) = self.unhandle(inst);
+        p.close(fd).map_err(name)
+    }
+
+    fn set_user(&mut self, uid: u32, gid: u32) -> Res<()> {
+        let idx = match self.procs.iter().position(|(c, _)| *c == (uid, gid)) {
+            Some(i) => i,
+            None => {
+                let h = self.harness.as_ref().expect("running");
+                let p = h.process(100 + self.procs.len(), uid, gid);
+                self.procs.push(((uid, gid), p));
+                self.procs.len() - 1
+            }
+        };
+        self.cur = idx;
+        self.proc = self.procs[idx].1.clone();
+        Ok(())
     }
 
     fn set_max_queued_events(&mut self, n: u32) -> Res<()> {

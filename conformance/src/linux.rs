@@ -17,6 +17,11 @@ pub struct Linux {
     root: PathBuf,
     /// The value of `max_queued_events` before a scenario changed it.
     saved_max_queued: Option<String>,
+    /// Current file system credentials (`user` steps).
+    cred: (u32, u32),
+    /// Credentials each instance was made with: its calls run with them, as the calls of
+    /// the process owning it would.
+    inst_cred: std::collections::HashMap<u64, (u32, u32)>,
 }
 
 /// The current errno as a name.
@@ -30,6 +35,15 @@ fn check(r: libc::c_long) -> Res<libc::c_long> {
         Err(errno())
     } else {
         Ok(r)
+    }
+}
+
+/// Sets this thread's file system uid and gid.
+fn set_fs_cred((uid, gid): (u32, u32)) {
+    // SAFETY: plain syscalls on the calling thread's credentials.
+    unsafe {
+        libc::setfsgid(gid);
+        libc::setfsuid(uid);
     }
 }
 
@@ -52,12 +66,22 @@ impl Linux {
         tmpl.pop();
         // SAFETY: the bytes came from an OsString and mkdtemp only replaced ASCII X's.
         let root = PathBuf::from(unsafe { std::ffi::OsString::from_encoded_bytes_unchecked(tmpl) });
-        Ok(Linux { root, saved_max_queued: None })
+        Ok(Linux { root, saved_max_queued: None, cred: (0, 0), inst_cred: Default::default() })
     }
 
     /// The absolute path of a scenario path.
     fn at(&self, path: &str) -> CString {
         cpath(&self.root.join(path))
+    }
+
+    /// Runs `f` with the credentials instance `inst` was made with.
+    fn as_owner<T>(&mut self, inst: u64, f: impl FnOnce(&mut Self) -> T) -> T {
+        let cur = self.cred;
+        let owner = self.inst_cred.get(&inst).copied().unwrap_or(cur);
+        set_fs_cred(owner);
+        let r = f(self);
+        set_fs_cred(cur);
+        r
     }
 
     /// The scenario directory.
@@ -68,6 +92,7 @@ impl Linux {
 
 impl Drop for Linux {
     fn drop(&mut self) {
+        set_fs_cred((0, 0));
         if let Some(v) = self.saved_max_queued.take() {
             let _ = std::fs::write(MAX_QUEUED_PROC, v);
         }
@@ -218,12 +243,17 @@ impl Backend for Linux {
             f |= libc::IN_CLOEXEC;
         }
         // SAFETY: plain syscall.
-        check(unsafe { libc::inotify_init1(f) }.into()).map(|fd| fd as u64)
+        let fd = check(unsafe { libc::inotify_init1(f) }.into())? as u64;
+        self.inst_cred.insert(fd, self.cred);
+        Ok(fd)
     }
 
     fn add_watch(&mut self, inst: u64, path: &str, mask: u32) -> Res<i32> {
-        // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::inotify_add_watch(inst as i32, self.at(path).as_ptr(), mask) }.into()).map(|w| w as i32)
+        let p = self.at(path);
+        self.as_owner(inst, |_| {
+            // SAFETY: valid NUL-terminated path.
+            check(unsafe { libc::inotify_add_watch(inst as i32, p.as_ptr(), mask) }.into()).map(|w| w as i32)
+        })
     }
 
     fn rm_watch(&mut self, inst: u64, wd: i32) -> Res<()> {
@@ -247,7 +277,15 @@ impl Backend for Linux {
     }
 
     fn close_instance(&mut self, inst: u64) -> Res<()> {
+        self.inst_cred.remove(&inst);
         self.close(inst)
+    }
+
+    fn set_user(&mut self, uid: u32, gid: u32) -> Res<()> {
+        // The file system ids of this thread; supplementary groups stay those of the runner.
+        self.cred = (uid, gid);
+        set_fs_cred(self.cred);
+        Ok(())
     }
 
     fn set_max_queued_events(&mut self, n: u32) -> Res<()> {

@@ -150,6 +150,8 @@ pub enum Op {
     Fionread { inst: String },
     /// `set max_queued_events N`.
     Set { tunable: Tunable, value: u32 },
+    /// `user UID GID`: later steps run with these file system credentials.
+    User { uid: u32, gid: u32 },
 }
 
 /// Buffer size of `read I` without an explicit size.
@@ -512,6 +514,10 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
             };
             Op::Set { tunable, value: num(&w[2])? }
         }
+        "user" => {
+            argc(2..=2)?;
+            Op::User { uid: num(&w[1])?, gid: num(&w[2])? }
+        }
         other => return Err(format!("unknown operation `{other}`")),
     };
     Ok(op)
@@ -692,6 +698,7 @@ impl Op {
             Op::ReadEvents { inst, buf } => format!("read {inst} {buf}"),
             Op::Fionread { inst } => format!("fionread {inst}"),
             Op::Set { tunable: Tunable::MaxQueuedEvents, value } => format!("set max_queued_events {value}"),
+            Op::User { uid, gid } => format!("user {uid} {gid}"),
         }
     }
 }
