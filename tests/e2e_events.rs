@@ -82,24 +82,35 @@ fn a_file_watch_without_names_and_truncation() {
 }
 
 #[test]
-fn chmod_and_times() {
+fn chmod_chown_and_times() {
     let w = World::new("attrib", 64 * 1024);
     w.user.create(&w.p("f"), 0o644).unwrap();
     let f = w.watch("f", IN_ALL_EVENTS & !(IN_OPEN | IN_CLOSE));
     let u = &w.user;
+    let root = w.harness.process(1, 0, 0);
+    let (uid, gid) = e2e_support::user_ids();
     let fd = u.open(&w.p("f"), O_RDONLY).unwrap();
     u.fchmod(fd, 0o600).unwrap();
     u.futimens(fd, &[T, OMIT]).unwrap();
+    // chown by root, even to the same owner, is an attribute change.
+    let rfd = root.open(&w.p("f"), inotifyd::host::O_PATH).unwrap();
+    root.fchown(rfd, uid, gid).unwrap();
+    root.close(rfd).unwrap();
     u.futimens(fd, &[OMIT, T]).unwrap();
     u.futimens(fd, &[T, T]).unwrap();
     u.futimens(fd, &[NOW, OMIT]).unwrap();
     u.futimens(fd, &[NOW, NOW]).unwrap();
+    if uid != 0 {
+        // A user may not give a file away.
+        assert_eq!(u.fchown(fd, 0, 0).unwrap_err().errno, syscall::error::EPERM);
+    }
     u.close(fd).unwrap();
     assert_eq!(
-        w.lines(6),
+        w.lines(7),
         [
             format!("{f} ATTRIB"),
             format!("{f} ACCESS"),
+            format!("{f} ATTRIB"),
             format!("{f} MODIFY"),
             format!("{f} ATTRIB"),
             format!("{f} ACCESS"),

@@ -458,3 +458,12 @@ fn hostile_requests_get_errors_not_panics() {
     // The filesystem still works.
     assert!(u.open(&p("f"), O_RDONLY).is_ok());
 }
+
+#[test]
+fn new_files_get_exactly_the_requested_mode() {
+    let s = Setup::new("mode", 4096);
+    s.user.create(&p("f"), 0o666).unwrap();
+    s.user.mkdir(&p("d"), 0o777).unwrap();
+    let mode = |rel: &str| std::fs::metadata(s.host(rel)).unwrap().mode() & 0o7777;
+    assert_eq!((mode("f"), mode("d")), (0o666, 0o777));
+}

@@ -587,7 +587,9 @@ impl HostFs {
         flags: usize,
         ctx: &CallerCtx,
     ) -> Result<Option<(Metadata, bool)>> {
-        let (parent, name) = found.comps.split_at(found.comps.len() - 1);
+        let Some((name, parent)) = found.comps.split_last() else {
+            return Err(Error::new(EEXIST)); // the root always exists
+        };
         self.check_dir_writable(parent, ctx)?;
         let path = self.host_path(&found.comps);
         let mode = (flags & usize::from(MODE_PERM)) as u32;
@@ -608,12 +610,14 @@ impl HostFs {
                 .open(&path)
                 .map_err(host_err)?;
         }
+        // The caller's umask was applied by its libc; the host's must not apply again.
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(host_err)?;
         self.give_to_caller(&found.comps, ctx);
         let meta = self.lstat(&found.comps)?;
         let dir = self.dir_ino(parent)?;
         self.report(&Fact::Created {
             dir,
-            name: name[0].as_bytes(),
+            name: name.as_bytes(),
             ino: meta.ino(),
             is_dir: meta.is_dir(),
         });
