@@ -7,6 +7,7 @@
 
 mod alloc;
 mod engine;
+mod latency;
 mod linux;
 mod memory;
 mod producer;
@@ -68,6 +69,14 @@ fn value(all: &[Figure], name: &str) -> f64 {
         .map_or(f64::NAN, |f| f.value)
 }
 
+/// The 1-minute load average (other work on the machine skews every figure).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "n/a".into())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -89,6 +98,7 @@ fn main() {
         }
     };
     let start = Instant::now();
+    let load0 = loadavg();
     let mut all = Vec::new();
 
     if want("linux") {
@@ -109,6 +119,10 @@ fn main() {
         let figs = guarded("bytes_per_watch", "B", memory::run);
         emit(figs, &mut all);
     }
+    if want("latency") {
+        let figs = guarded("latency_us_p50", "us", || latency::run(effort));
+        emit(figs, &mut all);
+    }
     if want("linux") && want("engine") {
         let l = value(&all, "linux_marginal_ns_per_event");
         let e = value(&all, "engine_ns_per_event");
@@ -119,5 +133,11 @@ fn main() {
         ));
         emit(vec![ratio], &mut all);
     }
-    println!("total time: {:.1} s", start.elapsed().as_secs_f64());
+    println!(
+        "total time: {:.1} s; {} CPUs; load average at start {}, at end {}",
+        start.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load0,
+        loadavg()
+    );
 }
