@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Compile checks for x86_64-unknown-redox (see docs/redox.md, "What is checked here").
+#
+#   .ci/redox.sh check      inotifyd and its crates: cargo check, then clippy -D warnings
+#   .ci/redox.sh redoxfs    redoxfs 0.9.1 from crates.io + recipes/redoxfs/inotify.patch
+#   .ci/redox.sh redoxfs-tree   only prepares target/redoxfs/{orig,patched} (to edit the patch)
+#   .ci/redox.sh redoxfs-diff   writes recipes/redoxfs/inotify.patch from those two trees
+#
+# Linking Redox executables needs relibc's libc.a, which no package registry ships, so
+# `check` (type checking, borrow checking, lints) is as far as a build goes here.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=x86_64-unknown-redox
+# std is built from source (-Z build-std) with Debian's rustc and its std sources.
+REDOX_RUSTC=/usr/bin/rustc
+REDOX_CLIPPY_DRIVER=/usr/bin/clippy-driver
+# One target dir for both checks: std and shared dependencies are built once.
+REDOX_TARGET_DIR=${REDOX_TARGET_DIR:-$ROOT/target/redox}
+# The crates that run on Redox. bench/ and conformance/ are host tools: they drive the
+# Linux kernel's inotify as the oracle and are not meant for Redox.
+REDOX_PACKAGES=(inotifyd inotify-abi inotify-engine inotify-feed)
+REDOXFS_VERSION=0.9.1
+REDOXFS_WORK=$ROOT/target/redoxfs
+INOTIFYD_GIT=https://gitlab.redox-os.org/redox-os/inotifyd.git
+
+log() { printf 'redox: %s\n' "$*" >&2; }
+
+# Runs a command as root (CI and these machines run as root; sudo elsewhere).
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs Debian's rustc (the one whose std sources we build for Redox) and clippy, if
+# missing. One `apt-get update`, only when something is missing.
+ensure_debian_rust() {
+    local missing=()
+    [ -x "$REDOX_RUSTC" ] || missing+=(rustc-web)
+    if [ -x "$REDOX_RUSTC" ]; then
+        local sysroot
+        sysroot=$("$REDOX_RUSTC" --print sysroot)
+        [ -d "$sysroot/lib/rustlib/src/rust/library/std" ] || missing+=(rust-web-src)
+    else
+        missing+=(rust-web-src)
+    fi
+    [ -x "$REDOX_CLIPPY_DRIVER" ] || missing+=(rust-web-clippy)
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    fi
+}
+
+# Sets CARGO_BIN: rustup's nightly cargo (REDOX.md "Toolchains"), installing it with rustup
+# if it is missing; Debian's cargo as the last resort (RUSTC_BOOTSTRAP=1 lets it take -Z).
+ensure_cargo() {
+    if command -v rustup >/dev/null 2>&1; then
+        if ! rustup toolchain list | grep -q '^nightly'; then
+            log "installing the nightly toolchain with rustup"
+            rustup toolchain install nightly --profile minimal || true
+        fi
+        if rustup toolchain list | grep -q '^nightly'; then
+            CARGO_BIN=$(rustup which --toolchain nightly cargo)
+            return
+        fi
+    fi
+    log "no nightly toolchain: using Debian's cargo"
+    CARGO_BIN=/usr/bin/cargo
+}
+
+setup() {
+    ensure_debian_rust
+    ensure_cargo
+    export RUSTC=$REDOX_RUSTC RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$REDOX_TARGET_DIR
+    log "rustc: $("$RUSTC" --version); cargo: $("$CARGO_BIN" --version)"
+}
+
+build_std=(-Z build-std=std,panic_abort --target "$TARGET")
+
+check_inotifyd() {
+    setup
+    local pkgs=()
+    for p in "${REDOX_PACKAGES[@]}"; do pkgs+=(-p "$p"); done
+    cd "$ROOT"
+    log "cargo check ${REDOX_PACKAGES[*]} (--lib --bins)"
+    "$CARGO_BIN" check "${build_std[@]}" "${pkgs[@]}" --lib --bins
+    # cargo-clippy runs `$CARGO check` with clippy-driver as the workspace wrapper; Debian's
+    # clippy-driver matches Debian's rustc, so std built by the check above is reused.
+    log "cargo clippy ${REDOX_PACKAGES[*]} (--lib --bins) -D warnings"
+    CARGO=$CARGO_BIN /usr/bin/cargo-clippy clippy "${build_std[@]}" "${pkgs[@]}" --lib --bins \
+        -- -D warnings
+    log "check-redox: OK"
+}
+
+# Prints the directory of the redoxfs crate fetched from crates.io.
+fetch_redoxfs() {
+    local fetch=$REDOXFS_WORK/fetch
+    mkdir -p "$fetch/src"
+    cat >"$fetch/Cargo.toml" <<EOF
+[package]
+name = "redoxfs-fetch"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+redoxfs = "=$REDOXFS_VERSION"
+
+[workspace]
+EOF
+    : >"$fetch/src/lib.rs"
+    (cd "$fetch" && "$CARGO_BIN" fetch -q)
+    local manifest
+    manifest=$(cd "$fetch" && "$CARGO_BIN" metadata --format-version 1 \
+        | grep -o "\"manifest_path\":\"[^\"]*/redoxfs-$REDOXFS_VERSION/Cargo.toml\"" | head -n1 \
+        | sed -e 's/^"manifest_path":"//' -e 's/"$//')
+    [ -n "$manifest" ] || { log "redoxfs $REDOXFS_VERSION not found after cargo fetch"; exit 1; }
+    dirname "$manifest"
+}
+
+# Copies redoxfs into $1 laid out like its git tree (the published Cargo.toml.orig is the
+# repository's Cargo.toml), which is what the cookbook patches.
+copy_redoxfs() {
+    local src=$1 dst=$2
+    rm -rf "$dst"
+    mkdir -p "$dst"
+    cp -r "$src/." "$dst/"
+    cp "$src/Cargo.toml.orig" "$dst/Cargo.toml"
+    rm -f "$dst/Cargo.toml.orig" "$dst/.cargo_vcs_info.json" "$dst/.cargo-ok"
+}
+
+prepare_redoxfs() {
+    setup
+    local src
+    src=$(fetch_redoxfs)
+    log "redoxfs $REDOXFS_VERSION from $src"
+    copy_redoxfs "$src" "$REDOXFS_WORK/orig"
+    copy_redoxfs "$src" "$REDOXFS_WORK/patched"
+    command -v patch >/dev/null 2>&1 || as_root apt-get install -y patch
+    log "applying recipes/redoxfs/inotify.patch"
+    patch -d "$REDOXFS_WORK/patched" -p1 --forward --no-backup-if-mismatch \
+        <"$ROOT/recipes/redoxfs/inotify.patch"
+}
+
+check_redoxfs() {
+    prepare_redoxfs
+    local build=$REDOXFS_WORK/build
+    rm -rf "$build"
+    cp -r "$REDOXFS_WORK/patched" "$build"
+    # The recipe takes inotify-abi and inotify-feed from this project's git repository; here
+    # they come from this checkout (cargo's [patch] would still clone the repository), and
+    # the build is its own workspace.
+    local dep from to
+    for dep in abi feed; do
+        from="inotify-$dep = { git = \"$INOTIFYD_GIT\" }"
+        to="inotify-$dep = { path = \"$ROOT/$dep\" }"
+        grep -qxF "$from" "$build/Cargo.toml" || {
+            log "'$from' not found in the patched Cargo.toml"
+            exit 1
+        }
+        sed -i "s|^$from\$|$to|" "$build/Cargo.toml"
+    done
+    printf '\n[workspace]\n' >>"$build/Cargo.toml"
+    cd "$build"
+    log "cargo check redoxfs + inotify patch (--lib --bins)"
+    local out=$REDOXFS_WORK/check.log
+    "$CARGO_BIN" check "${build_std[@]}" --lib --bins --message-format short 2>&1 | tee "$out"
+    # redoxfs 0.9.1 itself checks without warnings, so any warning comes from the patch.
+    if grep -E '^src/[^ ]+: warning' "$out"; then
+        log "check-redoxfs: the patched redoxfs has warnings"
+        exit 1
+    fi
+    log "check-redoxfs: OK"
+}
+
+# Writes the patch from target/redoxfs/{orig,patched} (after editing the patched tree).
+diff_redoxfs() {
+    cd "$REDOXFS_WORK"
+    [ -d orig ] && [ -d patched ] || { log "run '$0 redoxfs-tree' first"; exit 1; }
+    rm -rf a b
+    cp -r orig a
+    cp -r patched b
+    rm -f a/Cargo.lock b/Cargo.lock
+    # Unified diff, no timestamps, paths a/... b/...
+    diff -ruN a b | sed -E 's/^(---|\+\+\+) ([^\t]+)\t.*/\1 \2/' \
+        >"$ROOT/recipes/redoxfs/inotify.patch" || true
+    rm -rf a b
+    log "wrote recipes/redoxfs/inotify.patch"
+}
+
+case "${1:-}" in
+check) check_inotifyd ;;
+redoxfs) check_redoxfs ;;
+redoxfs-tree) prepare_redoxfs ;;
+redoxfs-diff) diff_redoxfs ;;
+*)
+    echo "usage: $0 check|redoxfs|redoxfs-tree|redoxfs-diff" >&2
+    exit 2
+    ;;
+esac
