@@ -2,7 +2,7 @@
 # full test run CI uses (.ci/run calls it).
 CARGO ?= cargo
 
-.PHONY: all build demo test fmt-check clippy unit check-redox check-redoxfs conformance conformance-long bench
+.PHONY: all build demo test fmt-check clippy unit check-redox check-redoxfs redoxfs-tree redoxfs-patch conformance conformance-long bench
 
 all: build
 
@@ -14,8 +14,9 @@ build:
 demo:
 	$(CARGO) run --release --bin inotifyd-demo -- $(DEMO_DIR)
 
-# Everything CI checks.
-test: fmt-check clippy unit
+# Everything CI checks (.ci/run runs this on a fresh machine): formatting, host clippy, every
+# host test, the Redox compile checks, and the conformance run against the Linux kernel.
+test: fmt-check clippy unit check-redox check-redoxfs conformance
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -25,6 +26,25 @@ clippy:
 
 unit:
 	$(CARGO) test --workspace
+
+# inotifyd, inotify-abi, inotify-engine and inotify-feed for x86_64-unknown-redox: cargo check,
+# then clippy -D warnings (std built from source with Debian's rustc; installs it if missing).
+# Redox executables cannot be linked here (no relibc), so this is a compile check.
+check-redox:
+	bash .ci/redox.sh check
+
+# redoxfs 0.9.1 from crates.io + recipes/redoxfs/inotify.patch, compile-checked for Redox
+# (--lib --bins) against this checkout's abi/ and feed/.
+check-redoxfs:
+	bash .ci/redox.sh redoxfs
+
+# To change the redoxfs patch: `make redoxfs-tree`, edit target/redoxfs/patched, then
+# `make redoxfs-patch` rewrites recipes/redoxfs/inotify.patch; `make check-redoxfs` checks it.
+redoxfs-tree:
+	bash .ci/redox.sh redoxfs-tree
+
+redoxfs-patch:
+	bash .ci/redox.sh redoxfs-diff
 
 # Performance figures (release build, one `name: value unit` line each); see docs/performance.md.
 bench:
