@@ -136,6 +136,22 @@ fn add_watch_fd_errors() {
 }
 
 #[test]
+fn add_watch_leaves_no_fd_behind() {
+    let env = Env::start();
+    let p = env.user(10, USER);
+    let ino = nonblocking(&p);
+    let before = p.fds();
+    assert_eq!(errno(client::add_watch(&p, 999, "/d", IN_CREATE)), EBADF);
+    let file = p.open("/d/f", O_RDONLY).unwrap();
+    assert_eq!(errno(client::add_watch(&p, file, "/d", IN_CREATE)), EINVAL);
+    p.close(file).unwrap();
+    assert_eq!(errno(ino.add_watch("/missing", IN_CREATE)), ENOENT);
+    assert_eq!(errno(ino.add_watch("/secret", IN_CREATE)), EACCES);
+    assert_eq!(ino.add_watch("/d", IN_CREATE).unwrap(), 1);
+    assert_eq!(p.fds(), before);
+}
+
+#[test]
 fn add_watch_path_errors() {
     let env = Env::start();
     env.fs.symlink("loop1", "loop2", 60);

@@ -251,3 +251,28 @@ fn the_daemon_survives_hostile_feed_bytes() {
     );
     assert!(!env.h.daemon_finished());
 }
+
+#[test]
+fn the_daemon_keeps_no_fd_but_the_feeds() {
+    let env = Env::start();
+    let p = env.user(10, USER);
+    let ino = nonblocking(&p);
+    assert_eq!(ino.add_watch("/d", IN_CREATE).unwrap(), 1);
+    assert_eq!(ino.add_watch("/d/f", IN_MODIFY).unwrap(), 2);
+    assert_eq!(
+        errno(ino.add_watch("/secret", IN_MODIFY)),
+        syscall::error::EACCES
+    );
+    assert_eq!(
+        errno(ino.add_watch("/d/f", IN_ONLYDIR)),
+        syscall::error::ENOTDIR
+    );
+    drop(ino);
+    common::sync(&p);
+    let Env { fs, h } = env;
+    let mut scheme = h.stop();
+    // One fd: the feed of `file`; every fd received with sendfd was closed.
+    assert_eq!(scheme.sys_mut().process().fds().len(), 1);
+    assert_eq!(scheme.handle_count(), 0);
+    assert_eq!(fs.feed_opens(), 1);
+}

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use inotify_abi::consts::{IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_VALID_MASK};
 use inotify_abi::event::Events;
 use inotify_abi::proto::{AddWatchArg, CallRepr};
-use syscall::error::{Error, Result, EINVAL, EOPNOTSUPP};
+use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{F_GETFL, F_SETFL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_STAT};
 use syscall::Stat;
 
@@ -221,8 +221,12 @@ pub fn add_watch(os: &impl Os, fd: usize, path: &str, mask: u32) -> Result<i32> 
     let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
     let arg = AddWatchArg { mask, token };
     if let Err(e) = os.sendfd(fd, target, arg.emit()) {
-        // The fd was not moved: it is still ours.
-        let _ = os.close(target);
+        // EBADF: `fd` is not open and nothing moved, so the path fd is still ours. On any
+        // other error the path fd has left this process already (the kernel moves it before
+        // the scheme answers, and closes it if the scheme does not take it).
+        if e.errno == EBADF {
+            let _ = os.close(target);
+        }
         // A scheme that takes no fds is not an inotify instance.
         return Err(if e.errno == EOPNOTSUPP {
             Error::new(EINVAL)
