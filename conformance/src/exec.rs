@@ -30,7 +30,10 @@ pub struct StepOut {
 impl StepOut {
     /// A one-line output.
     fn line(s: impl Into<String>) -> Self {
-        StepOut { lines: vec![s.into()], detail: None }
+        StepOut {
+            lines: vec![s.into()],
+            detail: None,
+        }
     }
     /// The output in one line (for side-by-side printing).
     pub fn joined(&self) -> String {
@@ -85,7 +88,14 @@ impl Normaliser {
 }
 
 /// Prints one event record, normalised: `w1 IN_MOVED_FROM cookie=1 "name"`.
-fn event_line(norm: &mut Normaliser, inst: &str, wd: i32, mask: u32, cookie: u32, name: &[u8]) -> String {
+fn event_line(
+    norm: &mut Normaliser,
+    inst: &str,
+    wd: i32,
+    mask: u32,
+    cookie: u32,
+    name: &[u8],
+) -> String {
     let mut s = format!("{} {}", norm.wd(inst, wd), mask_name(mask));
     if cookie != 0 {
         let _ = write!(s, " cookie={}", norm.cookie(cookie));
@@ -112,10 +122,17 @@ fn event_lines(norm: &mut Normaliser, inst: &str, bytes: &[u8]) -> StepOut {
         if ev.len() != want_len {
             problems.push(format!("len {} (Linux pads to {want_len})", ev.len()));
         }
-        if ev.mask() & IN_Q_OVERFLOW != 0 && (ev.wd() != -1 || ev.cookie() != 0 || ev.len() != 0) {
+        if ev.mask() & IN_Q_OVERFLOW != 0 && (ev.wd() != -1 || ev.cookie() != 0 || !ev.is_empty()) {
             problems.push("overflow record not {wd -1, cookie 0, len 0}".to_string());
         }
-        out.lines.push(event_line(norm, inst, ev.wd(), ev.mask(), ev.cookie(), name));
+        out.lines.push(event_line(
+            norm,
+            inst,
+            ev.wd(),
+            ev.mask(),
+            ev.cookie(),
+            name,
+        ));
         at += HEADER_LEN.max(ev.total_len());
     }
     if out.lines.is_empty() {
@@ -149,10 +166,19 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
             Op::Mkdir { path, mode } => unit(b.mkdir(path, *mode)),
             Op::Rmdir { path } => unit(b.rmdir(path)),
             Op::Create { path, mode } => {
-                let f = crate::script::OpenFlags { write: true, creat: true, trunc: true, ..Default::default() };
+                let f = crate::script::OpenFlags {
+                    write: true,
+                    creat: true,
+                    trunc: true,
+                    ..Default::default()
+                };
                 unit(b.open(path, f, *mode).and_then(|fd| b.close(fd)))
             }
-            Op::Open { handle, path, flags } => match b.open(path, *flags, 0o644) {
+            Op::Open {
+                handle,
+                path,
+                flags,
+            } => match b.open(path, *flags, 0o644) {
                 Ok(fd) => {
                     handles.insert(handle.clone(), Bound::File(fd));
                     StepOut::line("ok")
@@ -163,11 +189,15 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
                 }
             },
             Op::Write { handle, data } => match handles.get(handle) {
-                Some(Bound::File(fd)) => StepOut::line(b.write(*fd, data).map_or_else(|e| e, |n| n.to_string())),
+                Some(Bound::File(fd)) => {
+                    StepOut::line(b.write(*fd, data).map_or_else(|e| e, |n| n.to_string()))
+                }
                 _ => unbound(handle),
             },
             Op::Read { handle, len } => match handles.get(handle) {
-                Some(Bound::File(fd)) => StepOut::line(b.read(*fd, *len).map_or_else(|e| e, |n| n.to_string())),
+                Some(Bound::File(fd)) => {
+                    StepOut::line(b.read(*fd, *len).map_or_else(|e| e, |n| n.to_string()))
+                }
                 _ => unbound(handle),
             },
             Op::Close { handle } => match handles.remove(handle) {
@@ -214,7 +244,12 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
                     StepOut::line(e)
                 }
             },
-            Op::AddWatch { inst, path, mask, bind } => match handles.get(inst) {
+            Op::AddWatch {
+                inst,
+                path,
+                mask,
+                bind,
+            } => match handles.get(inst) {
                 Some(Bound::Instance(fd, _)) => match b.add_watch(*fd, path, *mask) {
                     Ok(wd) => {
                         if let Some(w) = bind {
@@ -255,10 +290,15 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
                 _ => unbound(inst),
             },
             Op::Fionread { inst } => match handles.get(inst) {
-                Some(Bound::Instance(fd, _)) => StepOut::line(b.queued_bytes(*fd).map_or_else(|e| e, |n| n.to_string())),
+                Some(Bound::Instance(fd, _)) => {
+                    StepOut::line(b.queued_bytes(*fd).map_or_else(|e| e, |n| n.to_string()))
+                }
                 _ => unbound(inst),
             },
-            Op::Set { tunable: Tunable::MaxQueuedEvents, value } => unit(b.set_max_queued_events(*value)),
+            Op::Set {
+                tunable: Tunable::MaxQueuedEvents,
+                value,
+            } => unit(b.set_max_queued_events(*value)),
             Op::User { uid, gid } => unit(b.set_user(*uid, *gid)),
         };
         outs.push(out);
@@ -293,14 +333,25 @@ impl Verdict {
 
 /// Checks `>` expectations on one backend's outputs. On a backend other than the oracle,
 /// steps declared to differ (or a scenario declared to differ) are not checked.
-pub fn check_expectations(sc: &Scenario, backend: &str, oracle: bool, outs: &[StepOut], v: &mut Verdict) {
+pub fn check_expectations(
+    sc: &Scenario,
+    backend: &str,
+    oracle: bool,
+    outs: &[StepOut],
+    v: &mut Verdict,
+) {
     for (step, out) in sc.steps.iter().zip(outs) {
         let Some(want) = &step.expect else { continue };
         if !oracle && (step.differs.is_some() || sc.differs.is_some()) {
             continue;
         }
         if *want != out.lines {
-            let mut s = format!("{}: line {}: `{}` on {backend}:\n", sc.name, step.line, step.op.spell());
+            let mut s = format!(
+                "{}: line {}: `{}` on {backend}:\n",
+                sc.name,
+                step.line,
+                step.op.spell()
+            );
             for w in want {
                 let _ = writeln!(s, "    expected> {w}");
             }
@@ -331,10 +382,19 @@ pub fn compare(sc: &Scenario, names: [&str; 2], a: &[StepOut], b: &[StepOut], v:
     }
     let table = side_by_side(sc, names, a, b);
     if undeclared {
-        v.failures.push(format!("{}: {} and {} differ:\n{table}", sc.name, names[0], names[1]));
+        v.failures.push(format!(
+            "{}: {} and {} differ:\n{table}",
+            sc.name, names[0], names[1]
+        ));
     } else {
-        let why = sc.differs.clone().unwrap_or_else(|| "see marked steps".into());
-        v.declared.push(format!("{}: declared difference ({why}):\n{table}", sc.name));
+        let why = sc
+            .differs
+            .clone()
+            .unwrap_or_else(|| "see marked steps".into());
+        v.declared.push(format!(
+            "{}: declared difference ({why}):\n{table}",
+            sc.name
+        ));
     }
 }
 
@@ -351,14 +411,31 @@ pub fn side_by_side(sc: &Scenario, names: [&str; 2], a: &[StepOut], b: &[StepOut
         } else {
             '!'
         };
-        let xs = x.lines.iter().cloned().chain(x.detail.iter().map(|d| format!("[{d}]")));
-        let ys: Vec<String> = y.lines.iter().cloned().chain(y.detail.iter().map(|d| format!("[{d}]"))).collect();
+        let xs = x
+            .lines
+            .iter()
+            .cloned()
+            .chain(x.detail.iter().map(|d| format!("[{d}]")));
+        let ys: Vec<String> = y
+            .lines
+            .iter()
+            .cloned()
+            .chain(y.detail.iter().map(|d| format!("[{d}]")))
+            .collect();
         let xs: Vec<String> = xs.collect();
         let rows = xs.len().max(ys.len());
         for r in 0..rows {
-            let op = if r == 0 { step.op.spell() } else { String::new() };
+            let op = if r == 0 {
+                step.op.spell()
+            } else {
+                String::new()
+            };
             let n = if step.line == 0 { i + 1 } else { step.line };
-            let ln = if r == 0 { format!("{n:>4}") } else { "    ".into() };
+            let ln = if r == 0 {
+                format!("{n:>4}")
+            } else {
+                "    ".into()
+            };
             let _ = writeln!(
                 s,
                 "{mark}{ln} {:<30} | {:<W$} | {}",

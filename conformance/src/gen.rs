@@ -108,12 +108,21 @@ struct Builder {
 impl Builder {
     /// Appends a step.
     fn push(&mut self, op: Op) {
-        self.steps.push(Step { line: 0, op, expect: None, differs: None });
+        self.steps.push(Step {
+            line: 0,
+            op,
+            expect: None,
+            differs: None,
+        });
     }
 
     /// A random path among the names the scenario plays with.
     fn path(&mut self, subdir: bool) -> String {
-        let dirs: &[&str] = if subdir { &["d1", "d2", "d1/s"] } else { &["d1", "d2"] };
+        let dirs: &[&str] = if subdir {
+            &["d1", "d2", "d1/s"]
+        } else {
+            &["d1", "d2"]
+        };
         let d = *self.r.pick(dirs);
         let n = *self.r.pick(&["a", "b", "c", "s"]);
         format!("{d}/{n}")
@@ -137,13 +146,32 @@ impl Builder {
     fn random_op(&mut self, subdir: bool) {
         let choice = self.r.below(100);
         let op = match choice {
-            0..=9 => Op::Create { path: self.path(subdir), mode: 0o644 },
-            10..=14 => Op::Mkdir { path: self.path(subdir), mode: 0o755 },
-            15..=21 => Op::Unlink { path: self.path(subdir) },
-            22..=24 => Op::Rmdir { path: self.any_path(subdir) },
-            25..=34 => Op::Rename { old: self.any_path(subdir), new: self.path(subdir) },
-            35..=38 => Op::Link { old: self.path(subdir), new: self.path(subdir) },
-            39..=40 => Op::Symlink { target: "a".into(), path: self.path(subdir) },
+            0..=9 => Op::Create {
+                path: self.path(subdir),
+                mode: 0o644,
+            },
+            10..=14 => Op::Mkdir {
+                path: self.path(subdir),
+                mode: 0o755,
+            },
+            15..=21 => Op::Unlink {
+                path: self.path(subdir),
+            },
+            22..=24 => Op::Rmdir {
+                path: self.any_path(subdir),
+            },
+            25..=34 => Op::Rename {
+                old: self.any_path(subdir),
+                new: self.path(subdir),
+            },
+            35..=38 => Op::Link {
+                old: self.path(subdir),
+                new: self.path(subdir),
+            },
+            39..=40 => Op::Symlink {
+                target: "a".into(),
+                path: self.path(subdir),
+            },
             41..=47 => {
                 let h = self.r.pick(&["h1", "h2"]).to_string();
                 let mut flags = OpenFlags::default();
@@ -163,47 +191,82 @@ impl Builder {
                 if !self.handles.contains(&h) {
                     self.handles.push(h.clone());
                 }
-                Op::Open { handle: h, path: self.any_path(subdir), flags }
+                Op::Open {
+                    handle: h,
+                    path: self.any_path(subdir),
+                    flags,
+                }
             }
             48..=53 if !self.handles.is_empty() => {
                 let h = self.r.pick(&self.handles).clone();
                 let n = *self.r.pick(&[0usize, 1, 5, 100]);
-                Op::Write { handle: h, data: vec![b'x'; n] }
+                Op::Write {
+                    handle: h,
+                    data: vec![b'x'; n],
+                }
             }
             54..=57 if !self.handles.is_empty() => {
                 let h = self.r.pick(&self.handles).clone();
-                Op::Read { handle: h, len: *self.r.pick(&[1usize, 64]) }
+                Op::Read {
+                    handle: h,
+                    len: *self.r.pick(&[1usize, 64]),
+                }
             }
             58..=63 if !self.handles.is_empty() => {
                 let h = self.r.pick(&self.handles).clone();
                 Op::Close { handle: h }
             }
-            64..=67 => Op::Chmod { path: self.any_path(subdir), mode: *self.r.pick(&[0o600u32, 0o644, 0o755]) },
+            64..=67 => Op::Chmod {
+                path: self.any_path(subdir),
+                mode: *self.r.pick(&[0o600u32, 0o644, 0o755]),
+            },
             // Path truncation is open + ftruncate + close on Redox (no path call): the
             // random run truncates through open handles; scenarios cover the path form.
             68..=70 if !self.handles.is_empty() => {
                 let h = self.r.pick(&self.handles).clone();
-                Op::Ftruncate { handle: h, len: *self.r.pick(&[0u64, 3]) }
+                Op::Ftruncate {
+                    handle: h,
+                    len: *self.r.pick(&[0u64, 3]),
+                }
             }
             71..=73 => {
                 let times = *self.r.pick(&[Times::Atime, Times::Mtime, Times::Both]);
-                Op::Utimes { path: self.any_path(subdir), times }
+                Op::Utimes {
+                    path: self.any_path(subdir),
+                    times,
+                }
             }
-            74..=76 => Op::Listdir { path: self.r.pick(&["d1", "d2", "d1/s"]).to_string() },
+            74..=76 => Op::Listdir {
+                path: self.r.pick(&["d1", "d2", "d1/s"]).to_string(),
+            },
             77..=80 => {
                 let inst = self.inst();
                 let w = format!("W{}", self.watches.len() + 1);
                 self.watches.push((w.clone(), inst.clone()));
-                Op::AddWatch { inst, path: self.any_path(subdir), mask: random_mask(&mut self.r), bind: Some(w) }
+                Op::AddWatch {
+                    inst,
+                    path: self.any_path(subdir),
+                    mask: random_mask(&mut self.r),
+                    bind: Some(w),
+                }
             }
             81..=83 if !self.watches.is_empty() => {
                 let (w, inst) = self.r.pick(&self.watches).clone();
-                Op::RmWatch { inst, wd: WdRef::Named(w) }
+                Op::RmWatch {
+                    inst,
+                    wd: WdRef::Named(w),
+                }
             }
-            84..=86 => Op::Stat { path: self.any_path(subdir) },
+            84..=86 => Op::Stat {
+                path: self.any_path(subdir),
+            },
             _ => {
                 let inst = self.inst();
-                let buf = if self.r.chance(1, 5) { *self.r.pick(&[16usize, 17, 32, 48, 100]) } else { 65536 };
+                let buf = if self.r.chance(1, 5) {
+                    *self.r.pick(&[16usize, 17, 32, 48, 100])
+                } else {
+                    65536
+                };
                 Op::ReadEvents { inst, buf }
             }
         };
@@ -213,29 +276,67 @@ impl Builder {
 
 /// The random scenario for `seed`.
 pub fn scenario(seed: u64) -> Scenario {
-    let mut b = Builder { r: Rng::new(seed), steps: Vec::new(), instances: Vec::new(), handles: Vec::new(), watches: Vec::new() };
+    let mut b = Builder {
+        r: Rng::new(seed),
+        steps: Vec::new(),
+        instances: Vec::new(),
+        handles: Vec::new(),
+        watches: Vec::new(),
+    };
     let subdir = b.r.chance(1, 3);
-    b.push(Op::Mkdir { path: "d1".into(), mode: 0o755 });
-    b.push(Op::Mkdir { path: "d2".into(), mode: 0o755 });
+    b.push(Op::Mkdir {
+        path: "d1".into(),
+        mode: 0o755,
+    });
+    b.push(Op::Mkdir {
+        path: "d2".into(),
+        mode: 0o755,
+    });
     if subdir {
-        b.push(Op::Mkdir { path: "d1/s".into(), mode: 0o755 });
+        b.push(Op::Mkdir {
+            path: "d1/s".into(),
+            mode: 0o755,
+        });
     }
     // Some names exist from the start so early operations do more than fail.
     for _ in 0..b.r.below(4) {
         let p = b.path(false);
-        b.push(Op::Create { path: p, mode: 0o644 });
+        b.push(Op::Create {
+            path: p,
+            mode: 0o644,
+        });
     }
     let two = b.r.chance(1, 3);
     for inst in ["I", "J"].into_iter().take(if two { 2 } else { 1 }) {
         b.instances.push(inst.to_string());
-        b.push(Op::Init { inst: inst.into(), flags: InitFlags { nonblock: true, ..Default::default() } });
+        b.push(Op::Init {
+            inst: inst.into(),
+            flags: InitFlags {
+                nonblock: true,
+                ..Default::default()
+            },
+        });
         for d in ["d1", "d2"] {
-            let mask = if inst == "I" && b.r.chance(3, 4) { IN_ALL_EVENTS } else { random_mask(&mut b.r) };
-            b.push(Op::AddWatch { inst: inst.into(), path: d.into(), mask, bind: None });
+            let mask = if inst == "I" && b.r.chance(3, 4) {
+                IN_ALL_EVENTS
+            } else {
+                random_mask(&mut b.r)
+            };
+            b.push(Op::AddWatch {
+                inst: inst.into(),
+                path: d.into(),
+                mask,
+                bind: None,
+            });
         }
         if subdir && b.r.chance(1, 2) {
             let mask = random_mask(&mut b.r);
-            b.push(Op::AddWatch { inst: inst.into(), path: "d1/s".into(), mask, bind: None });
+            b.push(Op::AddWatch {
+                inst: inst.into(),
+                path: "d1/s".into(),
+                mask,
+                bind: None,
+            });
         }
     }
     let n = 4 + b.r.below(24);
@@ -245,7 +346,12 @@ pub fn scenario(seed: u64) -> Scenario {
     for inst in b.instances.clone() {
         b.push(Op::ReadEvents { inst, buf: 65536 });
     }
-    Scenario { name: format!("random-{seed}"), from: vec![format!("random, seed {seed}")], differs: None, steps: b.steps }
+    Scenario {
+        name: format!("random-{seed}"),
+        from: vec![format!("random, seed {seed}")],
+        differs: None,
+        steps: b.steps,
+    }
 }
 
 #[cfg(test)]
@@ -263,7 +369,8 @@ mod tests {
         for seed in 0..200 {
             let sc = scenario(seed);
             let text = sc.to_text();
-            let back = crate::script::parse(&sc.name, &text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+            let back = crate::script::parse(&sc.name, &text)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
             let ops = |s: &Scenario| s.steps.iter().map(|st| st.op.clone()).collect::<Vec<_>>();
             assert_eq!(ops(&sc), ops(&back), "seed {seed}");
         }

@@ -54,6 +54,8 @@ pub struct Inotifyd {
     procs: Vec<((u32, u32), Process)>,
     /// Index of `proc` in `procs`.
     cur: usize,
+    /// The runner's umask, applied to creation modes as a Redox libc does before the call.
+    umask: u32,
     /// A silent `O_PATH` handle on the filesystem root, for close barriers.
     barrier_fd: usize,
     /// The filesystem thread (ends when the kernel shuts down).
@@ -77,14 +79,34 @@ impl Inotifyd {
         let harness = Harness::start(Limits::default()).map_err(name)?;
         let mut fs = HostFs::new(&root).map_err(|e| e.to_string())?;
         let root_id = fs.scheme_root().map_err(name)?;
-        let socket = harness.kernel().register(FS_SCHEME, root_id).map_err(name)?;
+        let socket = harness
+            .kernel()
+            .register(FS_SCHEME, root_id)
+            .map_err(name)?;
         let poster = socket.poster();
-        fs.set_feed_notifier(Box::new(move |id| poster.post_fevent(id, EventFlags::EVENT_READ)));
+        fs.set_feed_notifier(Box::new(move |id| {
+            poster.post_fevent(id, EventFlags::EVENT_READ)
+        }));
         let fs = spawn_scheme_thread(socket, fs);
         let proc = harness.process(100, 0, 0);
         let barrier_fd = proc.open(&Self::at(""), O_STAT).map_err(name)?;
         let procs = vec![((0, 0), proc.clone())];
-        Ok(Inotifyd { proc, procs, cur: 0, barrier_fd, _fs: fs, harness: Some(harness), dir: Some(dir) })
+        // SAFETY: umask only swaps the process mask; it is put back at once.
+        let umask = unsafe {
+            let m = libc::umask(0);
+            libc::umask(m);
+            m
+        } as u32;
+        Ok(Inotifyd {
+            proc,
+            procs,
+            cur: 0,
+            umask,
+            barrier_fd,
+            _fs: fs,
+            harness: Some(harness),
+            dir: Some(dir),
+        })
     }
 
     /// `close(fd)` of a filesystem handle of `proc`, then the close barrier if enabled.
@@ -114,7 +136,12 @@ impl Inotifyd {
 
     /// Runs `f` on an `O_PATH` handle of `path` (following a final symlink unless
     /// `nofollow`), closing it afterwards.
-    fn with_path<T>(&self, path: &str, nofollow: bool, f: impl FnOnce(&Process, usize) -> syscall::Result<T>) -> Res<T> {
+    fn with_path<T>(
+        &self,
+        path: &str,
+        nofollow: bool,
+        f: impl FnOnce(&Process, usize) -> syscall::Result<T>,
+    ) -> Res<T> {
         let flags = O_STAT | if nofollow { O_NOFOLLOW } else { 0 };
         let fd = self.proc.open(&Self::at(path), flags).map_err(name)?;
         let r = f(&self.proc, fd);
@@ -139,7 +166,7 @@ impl Backend for Inotifyd {
     }
 
     fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {
-        self.proc.mkdir(&Self::at(path), mode as u16).map_err(name)
+        self.proc.mkdir(&Self::at(path), (mode & !self.umask) as u16).map_err(name)
     }
 
     fn rmdir(&mut self, path: &str) -> Res<()> {
@@ -167,9 +194,12 @@ impl Backend for Inotifyd {
             }
         }
         if f.creat {
-            flags |= (mode as usize) & usize::from(MODE_PERM);
+            flags |= ((mode & !self.umask) as usize) & usize::from(MODE_PERM);
         }
-        self.proc.open(&Self::at(path), flags).map(|fd| self.handle(fd)).map_err(name)
+        self.proc
+            .open(&Self::at(path), flags)
+            .map(|fd| self.handle(fd))
+            .map_err(name)
     }
 
     fn write(&mut self, h: u64, data: &[u8]) -> Res<usize> {
@@ -209,8 +239,14 @@ impl Backend for Inotifyd {
     }
 
     fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
-        let now = TimeSpec { tv_sec: 0, tv_nsec: inotifyd::host::hostfs::UTIME_NOW };
-        let omit = TimeSpec { tv_sec: 0, tv_nsec: inotifyd::host::hostfs::UTIME_OMIT };
+        let now = TimeSpec {
+            tv_sec: 0,
+            tv_nsec: inotifyd::host::hostfs::UTIME_NOW,
+        };
+        let omit = TimeSpec {
+            tv_sec: 0,
+            tv_nsec: inotifyd::host::hostfs::UTIME_OMIT,
+        };
         let ts = match times {
             Times::Atime => [now, omit],
             Times::Mtime => [omit, now],
@@ -232,11 +268,16 @@ impl Backend for Inotifyd {
     }
 
     fn rename(&mut self, old: &str, new: &str) -> Res<()> {
-        self.proc.rename(&Self::at(old), &Self::at(new)).map_err(name)
+        self.proc
+            .rename(&Self::at(old), &Self::at(new))
+            .map_err(name)
     }
 
     fn listdir(&mut self, path: &str) -> Res<Vec<String>> {
-        let fd = self.proc.open(&Self::at(path), O_RDONLY | O_DIRECTORY).map_err(name)?;
+        let fd = self
+            .proc
+            .open(&Self::at(path), O_RDONLY | O_DIRECTORY)
+            .map_err(name)?;
         let mut names = Vec::new();
         let mut buf = vec![0u8; 4096];
         let mut opaque = 0u64;
@@ -273,7 +314,12 @@ impl Backend for Inotifyd {
             MODE_SYMLINK => Kind::Symlink,
             _ => Kind::Other,
         };
-        Ok(StatInfo { kind, nlink: u64::from(st.st_nlink), size: st.st_size, ino: st.st_ino })
+        Ok(StatInfo {
+            kind,
+            nlink: u64::from(st.st_nlink),
+            size: st.st_size,
+            ino: st.st_ino,
+        })
     }
 
     fn init(&mut self, flags: InitFlags) -> Res<u64> {
@@ -340,7 +386,10 @@ impl Backend for Inotifyd {
     }
 
     fn set_max_queued_events(&mut self, n: u32) -> Res<()> {
-        let fd = self.proc.open("/scheme/inotify/max_queued_events", O_WRONLY).map_err(name)?;
+        let fd = self
+            .proc
+            .open("/scheme/inotify/max_queued_events", O_WRONLY)
+            .map_err(name)?;
         let r = self.proc.write(fd, format!("{n}\n").as_bytes());
         let _ = self.proc.close(fd);
         r.map(drop).map_err(name)

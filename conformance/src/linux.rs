@@ -56,7 +56,10 @@ fn cpath(p: &Path) -> CString {
 impl Linux {
     /// A backend on a new empty directory under the system temporary directory.
     pub fn new() -> std::io::Result<Self> {
-        let mut tmpl = std::env::temp_dir().join("inotify-conform-XXXXXX").into_os_string().into_encoded_bytes();
+        let mut tmpl = std::env::temp_dir()
+            .join("inotify-conform-XXXXXX")
+            .into_os_string()
+            .into_encoded_bytes();
         tmpl.push(0);
         // SAFETY: `tmpl` is a writable NUL-terminated buffer, as mkdtemp requires.
         let p = unsafe { libc::mkdtemp(tmpl.as_mut_ptr().cast()) };
@@ -66,7 +69,12 @@ impl Linux {
         tmpl.pop();
         // SAFETY: the bytes came from an OsString and mkdtemp only replaced ASCII X's.
         let root = PathBuf::from(unsafe { std::ffi::OsString::from_encoded_bytes_unchecked(tmpl) });
-        Ok(Linux { root, saved_max_queued: None, cred: (0, 0), inst_cred: Default::default() })
+        Ok(Linux {
+            root,
+            saved_max_queued: None,
+            cred: (0, 0),
+            inst_cred: Default::default(),
+        })
     }
 
     /// The absolute path of a scenario path.
@@ -142,13 +150,15 @@ impl Backend for Linux {
 
     fn write(&mut self, fd: u64, data: &[u8]) -> Res<usize> {
         // SAFETY: `data` is valid for `data.len()` bytes.
-        check(unsafe { libc::write(fd as i32, data.as_ptr().cast(), data.len()) } as libc::c_long).map(|n| n as usize)
+        check(unsafe { libc::write(fd as i32, data.as_ptr().cast(), data.len()) } as libc::c_long)
+            .map(|n| n as usize)
     }
 
     fn read(&mut self, fd: u64, len: usize) -> Res<usize> {
         let mut buf = vec![0u8; len];
         // SAFETY: `buf` is valid for `len` bytes.
-        check(unsafe { libc::read(fd as i32, buf.as_mut_ptr().cast(), len) } as libc::c_long).map(|n| n as usize)
+        check(unsafe { libc::read(fd as i32, buf.as_mut_ptr().cast(), len) } as libc::c_long)
+            .map(|n| n as usize)
     }
 
     fn close(&mut self, fd: u64) -> Res<()> {
@@ -158,7 +168,8 @@ impl Backend for Linux {
 
     fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
         // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::truncate(self.at(path).as_ptr(), len as libc::off_t) }.into()).map(drop)
+        check(unsafe { libc::truncate(self.at(path).as_ptr(), len as libc::off_t) }.into())
+            .map(drop)
     }
 
     fn ftruncate(&mut self, fd: u64, len: u64) -> Res<()> {
@@ -177,15 +188,25 @@ impl Backend for Linux {
     }
 
     fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
-        let now = libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW };
-        let omit = libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT };
+        let now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        };
+        let omit = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        };
         let ts = match times {
             Times::Atime => [now, omit],
             Times::Mtime => [omit, now],
             Times::Both => [now, now],
         };
         // SAFETY: valid NUL-terminated path and a two-element timespec array.
-        check(unsafe { libc::utimensat(libc::AT_FDCWD, self.at(path).as_ptr(), ts.as_ptr(), 0) }.into()).map(drop)
+        check(
+            unsafe { libc::utimensat(libc::AT_FDCWD, self.at(path).as_ptr(), ts.as_ptr(), 0) }
+                .into(),
+        )
+        .map(drop)
     }
 
     fn link(&mut self, old: &str, new: &str) -> Res<()> {
@@ -206,11 +227,13 @@ impl Backend for Linux {
 
     fn rename(&mut self, old: &str, new: &str) -> Res<()> {
         // SAFETY: valid NUL-terminated paths.
-        check(unsafe { libc::rename(self.at(old).as_ptr(), self.at(new).as_ptr()) }.into()).map(drop)
+        check(unsafe { libc::rename(self.at(old).as_ptr(), self.at(new).as_ptr()) }.into())
+            .map(drop)
     }
 
     fn listdir(&mut self, path: &str) -> Res<Vec<String>> {
-        let rd = std::fs::read_dir(self.root.join(path)).map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))?;
+        let rd = std::fs::read_dir(self.root.join(path))
+            .map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))?;
         let mut names = Vec::new();
         for e in rd {
             let e = e.map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))?;
@@ -231,7 +254,12 @@ impl Backend for Linux {
             libc::S_IFLNK => Kind::Symlink,
             _ => Kind::Other,
         };
-        Ok(StatInfo { kind, nlink: st.st_nlink, size: st.st_size as u64, ino: st.st_ino })
+        Ok(StatInfo {
+            kind,
+            nlink: st.st_nlink,
+            size: st.st_size as u64,
+            ino: st.st_ino,
+        })
     }
 
     fn init(&mut self, flags: InitFlags) -> Res<u64> {
@@ -252,7 +280,8 @@ impl Backend for Linux {
         let p = self.at(path);
         self.as_owner(inst, |_| {
             // SAFETY: valid NUL-terminated path.
-            check(unsafe { libc::inotify_add_watch(inst as i32, p.as_ptr(), mask) }.into()).map(|w| w as i32)
+            check(unsafe { libc::inotify_add_watch(inst as i32, p.as_ptr(), mask) }.into())
+                .map(|w| w as i32)
         })
     }
 
@@ -264,7 +293,9 @@ impl Backend for Linux {
     fn read_events(&mut self, inst: u64, len: usize) -> Res<Vec<u8>> {
         let mut buf = vec![0u8; len];
         // SAFETY: `buf` is valid for `len` bytes.
-        let n = check(unsafe { libc::read(inst as i32, buf.as_mut_ptr().cast(), len) } as libc::c_long)?;
+        let n = check(
+            unsafe { libc::read(inst as i32, buf.as_mut_ptr().cast(), len) } as libc::c_long,
+        )?;
         buf.truncate(n as usize);
         Ok(buf)
     }
@@ -290,9 +321,11 @@ impl Backend for Linux {
 
     fn set_max_queued_events(&mut self, n: u32) -> Res<()> {
         if self.saved_max_queued.is_none() {
-            let old = std::fs::read_to_string(MAX_QUEUED_PROC).map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))?;
+            let old = std::fs::read_to_string(MAX_QUEUED_PROC)
+                .map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))?;
             self.saved_max_queued = Some(old);
         }
-        std::fs::write(MAX_QUEUED_PROC, format!("{n}\n")).map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))
+        std::fs::write(MAX_QUEUED_PROC, format!("{n}\n"))
+            .map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))
     }
 }

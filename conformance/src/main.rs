@@ -75,7 +75,9 @@ fn opts() -> Result<Opts, String> {
             "-v" | "--verbose" => o.verbose = true,
             "--show" => o.show = true,
             "--record" => o.record = Some(PathBuf::from(val()?)),
-            "--max-failures" => o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?,
+            "--max-failures" => {
+                o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?
+            }
             #[cfg(feature = "inotifyd")]
             "--no-close-barrier" => inotify_conformance::inotifyd::set_close_barrier(false),
             "-h" | "--help" => {
@@ -122,7 +124,8 @@ fn run_one(sc: &Scenario, backend: &str) -> Verdict {
     let outs_linux = match Linux::new() {
         Ok(mut b) => exec::run(sc, &mut b),
         Err(e) => {
-            v.failures.push(format!("{}: cannot set up linux: {e}", sc.name));
+            v.failures
+                .push(format!("{}: cannot set up linux: {e}", sc.name));
             return v;
         }
     };
@@ -134,7 +137,11 @@ fn run_one(sc: &Scenario, backend: &str) -> Verdict {
             return v;
         }
     };
-    let name = if backend == "linux" { "linux(2)" } else { other.name() };
+    let name = if backend == "linux" {
+        "linux(2)"
+    } else {
+        other.name()
+    };
     let outs_other = exec::run(sc, other.as_mut());
     drop(other);
     exec::check_expectations(sc, name, backend == "linux", &outs_other, &mut v);
@@ -152,7 +159,11 @@ fn load(dir: &Path) -> Result<Vec<Scenario>, String> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let name = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
         out.push(script::parse(&name, &text).map_err(|e| format!("{}: {e}", f.display()))?);
     }
@@ -219,16 +230,23 @@ fn show(sc: &Scenario) {
 /// source test before it is kept.
 fn record(path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    let name = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let sc = script::parse(&name, &text).map_err(|e| e.to_string())?;
     let outs = exec::run(&sc, &mut Linux::new().map_err(|e| e.to_string())?);
-    let mut per_line: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    let mut per_line: std::collections::HashMap<usize, Vec<usize>> =
+        std::collections::HashMap::new();
     for (i, st) in sc.steps.iter().enumerate() {
         per_line.entry(st.line).or_default().push(i);
     }
     for (n, l) in text.lines().enumerate() {
         println!("{l}");
-        let Some(idx) = per_line.get(&(n + 1)) else { continue };
+        let Some(idx) = per_line.get(&(n + 1)) else {
+            continue;
+        };
         // Inside a repeat block, only when every copy gave the same output.
         let i = idx[0];
         if idx.iter().any(|&j| outs[j] != outs[i]) {
@@ -271,7 +289,11 @@ fn main() -> ExitCode {
         if let Some(seed) = o.seed {
             show(&gen::scenario(seed));
         }
-        for sc in load(&o.dir).unwrap_or_default().iter().filter(|s| o.only.as_ref().is_some_and(|n| s.name.contains(n.as_str()))) {
+        for sc in load(&o.dir)
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| o.only.as_ref().is_some_and(|n| s.name.contains(n.as_str())))
+        {
             show(sc);
         }
         return ExitCode::SUCCESS;
@@ -288,7 +310,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        for sc in scenarios.iter().filter(|s| o.only.as_ref().is_none_or(|n| s.name.contains(n.as_str()))) {
+        for sc in scenarios
+            .iter()
+            .filter(|s| o.only.as_ref().is_none_or(|n| s.name.contains(n.as_str())))
+        {
             let v = run_one(sc, &o.backend);
             t.record(sc, &v, o.verbose, false);
         }
@@ -299,11 +324,19 @@ fn main() -> ExitCode {
                 let v = run_one(&sc, &o.backend);
                 t.record(&sc, &v, false, true);
                 if t.failed - before >= o.max_failures {
-                    println!("stopping the random run after {} failures (replay one with --seed N)", o.max_failures);
+                    println!(
+                        "stopping the random run after {} failures (replay one with --seed N)",
+                        o.max_failures
+                    );
                     break;
                 }
             }
-            println!("random: seeds {}..{} against {}", o.start, o.start + o.random, o.backend);
+            println!(
+                "random: seeds {}..{} against {}",
+                o.start,
+                o.start + o.random,
+                o.backend
+            );
         }
     }
     println!("{} passed, {} failed", t.passed, t.failed);

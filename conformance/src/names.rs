@@ -45,7 +45,11 @@ pub fn parse_mask(s: &str) -> Result<u32, String> {
             mask |= u32::from_str_radix(hex, 16).map_err(|_| format!("bad hex mask `{part}`"))?;
         } else if let Ok(n) = part.parse::<u32>() {
             mask |= n;
-        } else if let Some((_, v)) = MASK_BITS.iter().chain(MASK_GROUPS.iter()).find(|(n, _)| *n == part) {
+        } else if let Some((_, v)) = MASK_BITS
+            .iter()
+            .chain(MASK_GROUPS.iter())
+            .find(|(n, _)| *n == part)
+        {
             mask |= v;
         } else {
             return Err(format!("unknown mask name `{part}`"));
@@ -145,7 +149,10 @@ mod tests {
         assert_eq!(parse_mask("0x1000|IN_ACCESS").unwrap(), 0x1001);
         assert_eq!(mask_name(0x1001), "IN_ACCESS|0x1000");
         assert_eq!(mask_name(0), "0");
-        assert_eq!(mask_name(IN_ALL_EVENTS | IN_ONLYDIR), "IN_ALL_EVENTS|IN_ONLYDIR");
+        assert_eq!(
+            mask_name(IN_ALL_EVENTS | IN_ONLYDIR),
+            "IN_ALL_EVENTS|IN_ONLYDIR"
+        );
         assert!(parse_mask("IN_NOPE").is_err());
     }
 

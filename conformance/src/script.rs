@@ -109,7 +109,11 @@ pub enum Op {
     /// `create PATH [MODE]`: `creat()` then `close()`.
     Create { path: String, mode: u32 },
     /// `open H PATH MODE [FLAGS]`.
-    Open { handle: String, path: String, flags: OpenFlags },
+    Open {
+        handle: String,
+        path: String,
+        flags: OpenFlags,
+    },
     /// `write H DATA`.
     Write { handle: String, data: Vec<u8> },
     /// `read H N` on a file handle.
@@ -141,7 +145,12 @@ pub enum Op {
     /// `init I [nonblock] [cloexec] [flags=0xN]`.
     Init { inst: String, flags: InitFlags },
     /// `add_watch I PATH MASK [as W]`.
-    AddWatch { inst: String, path: String, mask: u32, bind: Option<String> },
+    AddWatch {
+        inst: String,
+        path: String,
+        mask: u32,
+        bind: Option<String>,
+    },
     /// `rm_watch I W`.
     RmWatch { inst: String, wd: WdRef },
     /// `read I [BUFSIZE]` on an instance.
@@ -222,7 +231,8 @@ fn tokenize(line: &str) -> Result<Vec<Word>, String> {
                         Some('"') => bytes.push(b'"'),
                         Some('x') => {
                             let h: String = chars.by_ref().take(2).collect();
-                            let b = u8::from_str_radix(&h, 16).map_err(|_| format!("bad escape \\x{h}"))?;
+                            let b = u8::from_str_radix(&h, 16)
+                                .map_err(|_| format!("bad escape \\x{h}"))?;
                             bytes.push(b);
                         }
                         other => return Err(format!("bad escape \\{}", other.unwrap_or(' '))),
@@ -271,7 +281,9 @@ impl Word {
 /// Checks a scenario path: relative, no `..`, not empty.
 fn check_path(p: &str) -> Result<String, String> {
     if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
-        return Err(format!("path `{p}` must be relative to the scenario directory, without `..`"));
+        return Err(format!(
+            "path `{p}` must be relative to the scenario directory, without `..`"
+        ));
     }
     Ok(p.to_string())
 }
@@ -289,7 +301,8 @@ fn num<T: TryFrom<u64>>(s: &str) -> Result<T, String> {
 
 /// Parses an octal mode like `0755` or `755`.
 fn mode(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s.trim_start_matches("0o"), 8).map_err(|_| format!("`{s}` is not an octal mode"))
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .map_err(|_| format!("`{s}` is not an octal mode"))
 }
 
 /// Parser state across lines: which names are instances, file handles, watches.
@@ -309,7 +322,9 @@ impl Names {
         if self.instances.contains(n) {
             Ok(n.to_string())
         } else {
-            Err(format!("`{n}` is not an instance (bind it with `init {n}`)"))
+            Err(format!(
+                "`{n}` is not an instance (bind it with `init {n}`)"
+            ))
         }
     }
     /// Fails unless `n` is a file handle.
@@ -317,7 +332,9 @@ impl Names {
         if self.files.contains(n) {
             Ok(n.to_string())
         } else {
-            Err(format!("`{n}` is not a file handle (bind it with `open {n} ...`)"))
+            Err(format!(
+                "`{n}` is not a file handle (bind it with `open {n} ...`)"
+            ))
         }
     }
     /// Binds a new handle name; instances and files share one namespace.
@@ -343,21 +360,34 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
         if n.contains(&(w.len() - 1)) {
             Ok(())
         } else {
-            Err(format!("`{}` takes {:?} arguments, got {}", w[0], n, w.len() - 1))
+            Err(format!(
+                "`{}` takes {:?} arguments, got {}",
+                w[0],
+                n,
+                w.len() - 1
+            ))
         }
     };
     let op = match w[0].as_str() {
         "mkdir" => {
             argc(1..=2)?;
-            Op::Mkdir { path: check_path(&w[1])?, mode: w.get(2).map(|m| mode(m)).transpose()?.unwrap_or(0o755) }
+            Op::Mkdir {
+                path: check_path(&w[1])?,
+                mode: w.get(2).map(|m| mode(m)).transpose()?.unwrap_or(0o755),
+            }
         }
         "rmdir" => {
             argc(1..=1)?;
-            Op::Rmdir { path: check_path(&w[1])? }
+            Op::Rmdir {
+                path: check_path(&w[1])?,
+            }
         }
         "create" => {
             argc(1..=2)?;
-            Op::Create { path: check_path(&w[1])?, mode: w.get(2).map(|m| mode(m)).transpose()?.unwrap_or(0o644) }
+            Op::Create {
+                path: check_path(&w[1])?,
+                mode: w.get(2).map(|m| mode(m)).transpose()?.unwrap_or(0o644),
+            }
         }
         "open" => {
             if w.len() < 4 {
@@ -386,7 +416,11 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
                 }
             }
             let path = check_path(&w[2])?;
-            Op::Open { handle: names.bind(&w[1], false)?, path, flags }
+            Op::Open {
+                handle: names.bind(&w[1], false)?,
+                path,
+                flags,
+            }
         }
         "write" => {
             argc(2..=2)?;
@@ -394,16 +428,29 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
                 Word::Quoted(b) => b.clone(),
                 Word::Bare(n) => vec![b'x'; num::<usize>(n)?],
             };
-            Op::Write { handle: names.file(&w[1])?, data }
+            Op::Write {
+                handle: names.file(&w[1])?,
+                data,
+            }
         }
         "read" => {
             argc(1..=2)?;
             if names.instances.contains(&w[1]) {
-                let buf = w.get(2).map(|n| num::<usize>(n)).transpose()?.unwrap_or(DEFAULT_EVENT_BUF);
-                Op::ReadEvents { inst: w[1].clone(), buf }
+                let buf = w
+                    .get(2)
+                    .map(|n| num::<usize>(n))
+                    .transpose()?
+                    .unwrap_or(DEFAULT_EVENT_BUF);
+                Op::ReadEvents {
+                    inst: w[1].clone(),
+                    buf,
+                }
             } else {
                 argc(2..=2)?;
-                Op::Read { handle: names.file(&w[1])?, len: num(&w[2])? }
+                Op::Read {
+                    handle: names.file(&w[1])?,
+                    len: num(&w[2])?,
+                }
             }
         }
         "close" => {
@@ -411,23 +458,38 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
             if !names.instances.contains(&w[1]) {
                 names.file(&w[1])?;
             }
-            Op::Close { handle: w[1].clone() }
+            Op::Close {
+                handle: w[1].clone(),
+            }
         }
         "truncate" => {
             argc(2..=2)?;
-            Op::Truncate { path: check_path(&w[1])?, len: num(&w[2])? }
+            Op::Truncate {
+                path: check_path(&w[1])?,
+                len: num(&w[2])?,
+            }
         }
         "ftruncate" => {
             argc(2..=2)?;
-            Op::Ftruncate { handle: names.file(&w[1])?, len: num(&w[2])? }
+            Op::Ftruncate {
+                handle: names.file(&w[1])?,
+                len: num(&w[2])?,
+            }
         }
         "chmod" => {
             argc(2..=2)?;
-            Op::Chmod { path: check_path(&w[1])?, mode: mode(&w[2])? }
+            Op::Chmod {
+                path: check_path(&w[1])?,
+                mode: mode(&w[2])?,
+            }
         }
         "chown" => {
             argc(3..=3)?;
-            Op::Chown { path: check_path(&w[1])?, uid: num(&w[2])?, gid: num(&w[3])? }
+            Op::Chown {
+                path: check_path(&w[1])?,
+                uid: num(&w[2])?,
+                gid: num(&w[3])?,
+            }
         }
         "utimes" => {
             argc(2..=2)?;
@@ -437,32 +499,50 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
                 "both" => Times::Both,
                 t => return Err(format!("utimes takes atime|mtime|both, not `{t}`")),
             };
-            Op::Utimes { path: check_path(&w[1])?, times }
+            Op::Utimes {
+                path: check_path(&w[1])?,
+                times,
+            }
         }
         "link" => {
             argc(2..=2)?;
-            Op::Link { old: check_path(&w[1])?, new: check_path(&w[2])? }
+            Op::Link {
+                old: check_path(&w[1])?,
+                new: check_path(&w[2])?,
+            }
         }
         "symlink" => {
             argc(2..=2)?;
             // The target is stored as given (it may dangle or point anywhere relative).
-            Op::Symlink { target: w[1].clone(), path: check_path(&w[2])? }
+            Op::Symlink {
+                target: w[1].clone(),
+                path: check_path(&w[2])?,
+            }
         }
         "unlink" => {
             argc(1..=1)?;
-            Op::Unlink { path: check_path(&w[1])? }
+            Op::Unlink {
+                path: check_path(&w[1])?,
+            }
         }
         "rename" => {
             argc(2..=2)?;
-            Op::Rename { old: check_path(&w[1])?, new: check_path(&w[2])? }
+            Op::Rename {
+                old: check_path(&w[1])?,
+                new: check_path(&w[2])?,
+            }
         }
         "listdir" => {
             argc(1..=1)?;
-            Op::Listdir { path: check_path(&w[1])? }
+            Op::Listdir {
+                path: check_path(&w[1])?,
+            }
         }
         "stat" => {
             argc(1..=1)?;
-            Op::Stat { path: check_path(&w[1])? }
+            Op::Stat {
+                path: check_path(&w[1])?,
+            }
         }
         "init" => {
             if w.len() < 2 {
@@ -477,7 +557,10 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
                     f => return Err(format!("bad init flag `{f}`")),
                 }
             }
-            Op::Init { inst: names.bind(&w[1], true)?, flags }
+            Op::Init {
+                inst: names.bind(&w[1], true)?,
+                flags,
+            }
         }
         "add_watch" => {
             if !(w.len() == 4 || (w.len() == 6 && w[4] == "as")) {
@@ -489,7 +572,12 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
             } else {
                 None
             };
-            Op::AddWatch { inst: names.instance(&w[1])?, path: check_path(&w[2])?, mask: parse_mask(&w[3])?, bind }
+            Op::AddWatch {
+                inst: names.instance(&w[1])?,
+                path: check_path(&w[2])?,
+                mask: parse_mask(&w[3])?,
+                bind,
+            }
         }
         "rm_watch" => {
             argc(2..=2)?;
@@ -500,11 +588,16 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
             } else {
                 return Err(format!("`{}` is neither a bound watch nor a number", w[2]));
             };
-            Op::RmWatch { inst: names.instance(&w[1])?, wd }
+            Op::RmWatch {
+                inst: names.instance(&w[1])?,
+                wd,
+            }
         }
         "fionread" => {
             argc(1..=1)?;
-            Op::Fionread { inst: names.instance(&w[1])? }
+            Op::Fionread {
+                inst: names.instance(&w[1])?,
+            }
         }
         "set" => {
             argc(2..=2)?;
@@ -512,11 +605,17 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
                 "max_queued_events" => Tunable::MaxQueuedEvents,
                 t => return Err(format!("unknown tunable `{t}`")),
             };
-            Op::Set { tunable, value: num(&w[2])? }
+            Op::Set {
+                tunable,
+                value: num(&w[2])?,
+            }
         }
         "user" => {
             argc(2..=2)?;
-            Op::User { uid: num(&w[1])?, gid: num(&w[2])? }
+            Op::User {
+                uid: num(&w[1])?,
+                gid: num(&w[2])?,
+            }
         }
         other => return Err(format!("unknown operation `{other}`")),
     };
@@ -525,7 +624,10 @@ fn parse_op(words: &[Word], names: &mut Names) -> Result<Op, String> {
 
 /// Parses a scenario file. `name` is used in reports.
 pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
-    let mut sc = Scenario { name: name.to_string(), ..Scenario::default() };
+    let mut sc = Scenario {
+        name: name.to_string(),
+        ..Scenario::default()
+    };
     let mut names = Names::default();
     let mut pending_differs: Option<String> = None;
     // Open `repeat N` blocks: (count, index of the block's first step, line).
@@ -562,7 +664,9 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
             let Some(step) = sc.steps.last_mut() else {
                 return Err(err("`>` before any step".into()));
             };
-            step.expect.get_or_insert_with(Vec::new).push(exp.trim().to_string());
+            step.expect
+                .get_or_insert_with(Vec::new)
+                .push(exp.trim().to_string());
             continue;
         }
         if let Some(n) = t.strip_prefix("repeat ") {
@@ -594,23 +698,40 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
             words.drain(..2);
         }
         let op = parse_op(&words, &mut names).map_err(err)?;
-        sc.steps.push(Step { line, op, expect, differs: pending_differs.take() });
+        sc.steps.push(Step {
+            line,
+            op,
+            expect,
+            differs: pending_differs.take(),
+        });
     }
     if let Some((_, _, line)) = repeats.pop() {
-        return Err(ParseError { line, msg: "`repeat` without `end`".into() });
+        return Err(ParseError {
+            line,
+            msg: "`repeat` without `end`".into(),
+        });
     }
     if sc.from.is_empty() {
-        return Err(ParseError { line: 1, msg: "missing `# from:` provenance line".into() });
+        return Err(ParseError {
+            line: 1,
+            msg: "missing `# from:` provenance line".into(),
+        });
     }
     if pending_differs.is_some() {
-        return Err(ParseError { line: text.lines().count(), msg: "`differs:` after the last step".into() });
+        return Err(ParseError {
+            line: text.lines().count(),
+            msg: "`differs:` after the last step".into(),
+        });
     }
     Ok(sc)
 }
 
 /// Quotes a path or name for printing when it needs it.
 fn q(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
         s.to_string()
     } else {
         quote_bytes(s.as_bytes())
@@ -643,7 +764,11 @@ impl Op {
             Op::Mkdir { path, mode } => format!("mkdir {} {mode:04o}", q(path)),
             Op::Rmdir { path } => format!("rmdir {}", q(path)),
             Op::Create { path, mode } => format!("create {} {mode:04o}", q(path)),
-            Op::Open { handle, path, flags } => format!("open {handle} {} {}", q(path), flags.spell()),
+            Op::Open {
+                handle,
+                path,
+                flags,
+            } => format!("open {handle} {} {}", q(path), flags.spell()),
             Op::Write { handle, data } => {
                 if !data.is_empty() && data.iter().all(|&b| b == b'x') {
                     format!("write {handle} {}", data.len())
@@ -684,7 +809,12 @@ impl Op {
                 }
                 s
             }
-            Op::AddWatch { inst, path, mask, bind } => {
+            Op::AddWatch {
+                inst,
+                path,
+                mask,
+                bind,
+            } => {
                 let mut s = format!("add_watch {inst} {} {}", q(path), mask_name(*mask));
                 if let Some(b) = bind {
                     let _ = write!(s, " as {b}");
@@ -697,7 +827,10 @@ impl Op {
             },
             Op::ReadEvents { inst, buf } => format!("read {inst} {buf}"),
             Op::Fionread { inst } => format!("fionread {inst}"),
-            Op::Set { tunable: Tunable::MaxQueuedEvents, value } => format!("set max_queued_events {value}"),
+            Op::Set {
+                tunable: Tunable::MaxQueuedEvents,
+                value,
+            } => format!("set max_queued_events {value}"),
             Op::User { uid, gid } => format!("user {uid} {gid}"),
         }
     }
@@ -761,16 +894,51 @@ set max_queued_events 10
         assert_eq!(sc.steps.len(), 12);
         assert_eq!(
             sc.steps[2].op,
-            Op::AddWatch { inst: "I".into(), path: "d".into(), mask: IN_CREATE | IN_ONLYDIR, bind: Some("W".into()) }
+            Op::AddWatch {
+                inst: "I".into(),
+                path: "d".into(),
+                mask: IN_CREATE | IN_ONLYDIR,
+                bind: Some("W".into())
+            }
         );
         assert_eq!(sc.steps[2].expect, Some(vec!["w1".to_string()]));
-        assert_eq!(sc.steps[4].op, Op::Write { handle: "h".into(), data: b"hi\n".to_vec() });
-        assert_eq!(sc.steps[5].op, Op::Write { handle: "h".into(), data: b"xxx".to_vec() });
-        assert_eq!(sc.steps[6].op, Op::ReadEvents { inst: "I".into(), buf: 64 });
+        assert_eq!(
+            sc.steps[4].op,
+            Op::Write {
+                handle: "h".into(),
+                data: b"hi\n".to_vec()
+            }
+        );
+        assert_eq!(
+            sc.steps[5].op,
+            Op::Write {
+                handle: "h".into(),
+                data: b"xxx".to_vec()
+            }
+        );
+        assert_eq!(
+            sc.steps[6].op,
+            Op::ReadEvents {
+                inst: "I".into(),
+                buf: 64
+            }
+        );
         assert_eq!(sc.steps[7].differs.as_deref(), Some("step reason"));
         assert_eq!(sc.steps[7].expect, Some(vec!["EINVAL".to_string()]));
-        assert_eq!(sc.steps[7].op, Op::RmWatch { inst: "I".into(), wd: WdRef::Raw(99) });
-        assert_eq!(sc.steps[8].op, Op::RmWatch { inst: "I".into(), wd: WdRef::Named("W".into()) });
+        assert_eq!(
+            sc.steps[7].op,
+            Op::RmWatch {
+                inst: "I".into(),
+                wd: WdRef::Raw(99)
+            }
+        );
+        assert_eq!(
+            sc.steps[8].op,
+            Op::RmWatch {
+                inst: "I".into(),
+                wd: WdRef::Named("W".into())
+            }
+        );
         assert_eq!(sc.steps[8].differs, None);
     }
 
@@ -778,7 +946,12 @@ set max_queued_events 10
     fn prints_back_to_the_same_scenario() {
         let sc = parse("sample", SAMPLE).unwrap();
         let again = parse("sample", &sc.to_text()).unwrap();
-        let strip = |s: &Scenario| s.steps.iter().map(|st| (st.op.clone(), st.expect.clone(), st.differs.clone())).collect::<Vec<_>>();
+        let strip = |s: &Scenario| {
+            s.steps
+                .iter()
+                .map(|st| (st.op.clone(), st.expect.clone(), st.differs.clone()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(strip(&sc), strip(&again));
         assert_eq!(sc.differs, again.differs);
     }
@@ -794,8 +967,14 @@ set max_queued_events 10
         want.push("close h".into());
         assert_eq!(ops, want);
         assert_eq!(sc.steps[2].expect, Some(vec!["1".to_string()]));
-        assert!(parse("r", "# from: x\nrepeat 2\nmkdir d\n").unwrap_err().msg.contains("without `end`"));
-        assert!(parse("r", "# from: x\nend\n").unwrap_err().msg.contains("without `repeat`"));
+        assert!(parse("r", "# from: x\nrepeat 2\nmkdir d\n")
+            .unwrap_err()
+            .msg
+            .contains("without `end`"));
+        assert!(parse("r", "# from: x\nend\n")
+            .unwrap_err()
+            .msg
+            .contains("without `repeat`"));
     }
 
     #[test]
@@ -805,10 +984,16 @@ set max_queued_events 10
         assert_eq!(e("# from: x\nfrobnicate d\n").line, 2);
         assert!(e("# from: x\nmkdir ../up\n").msg.contains("relative"));
         assert!(e("# from: x\nread h 3\n").msg.contains("not a file handle"));
-        assert!(e("# from: x\ninit I\nadd_watch I d IN_BOGUS\n").msg.contains("unknown mask"));
+        assert!(e("# from: x\ninit I\nadd_watch I d IN_BOGUS\n")
+            .msg
+            .contains("unknown mask"));
         assert!(e("# from: x\n> ok\n").msg.contains("before any step"));
-        assert!(e("# from: x\nmkdir d\ndiffers: why\n").msg.contains("after the last step"));
-        assert!(e("# from: x\nexpect-error ENOPE mkdir d\n").msg.contains("expect-error"));
+        assert!(e("# from: x\nmkdir d\ndiffers: why\n")
+            .msg
+            .contains("after the last step"));
+        assert!(e("# from: x\nexpect-error ENOPE mkdir d\n")
+            .msg
+            .contains("expect-error"));
         assert!(e("# from: x\nwrite h \"abc\n").msg.contains("unterminated"));
     }
 }
