@@ -271,6 +271,121 @@ mod tests {
         assert_eq!(scheme_name(b""), None);
     }
 
+    use inotify_abi::consts::{IN_CREATE, IN_Q_OVERFLOW};
+    use inotify_abi::event::Events;
+    use inotify_abi::feed::{BatchHeader, MAX_RECORD_LEN};
+    use inotify_engine::{InodeKey, InstanceId, Limits, Target};
+
+    /// Directory inode watched in these tests.
+    const DIR: u64 = 2;
+
+    fn watched() -> (Engine, InstanceId) {
+        let mut e = Engine::new(Limits::default());
+        let inst = e.create_instance(0).unwrap();
+        let target = Target {
+            key: InodeKey { fs: 0, ino: DIR },
+            is_dir: true,
+        };
+        assert_eq!(e.add_watch(inst, target, IN_CREATE), Ok(1));
+        (e, inst)
+    }
+
+    fn batch(first_seq: u64, names: &[&[u8]]) -> Vec<u8> {
+        let mut buf = vec![0u8; BATCH_HEADER_LEN + names.len() * MAX_RECORD_LEN];
+        let mut at = BATCH_HEADER_LEN;
+        for (i, name) in names.iter().enumerate() {
+            let fact = Fact::Created {
+                dir: DIR,
+                name,
+                ino: 100 + i as u64,
+                is_dir: false,
+            };
+            at += fact.emit(&mut buf[at..]).unwrap();
+        }
+        let header = BatchHeader {
+            first_seq,
+            count: names.len() as u32,
+            total_len: at as u32,
+        };
+        header.emit(&mut buf).unwrap();
+        buf.truncate(at);
+        buf
+    }
+
+    fn events(e: &mut Engine, inst: InstanceId) -> Vec<(u32, Vec<u8>)> {
+        let mut buf = [0u8; 4096];
+        let n = e.read(inst, &mut buf).unwrap_or(0);
+        Events::new(&buf[..n])
+            .map(|ev| (ev.mask, ev.name.to_vec()))
+            .collect()
+    }
+
+    fn feed() -> Feed {
+        Feed {
+            name: b"file".to_vec(),
+            fd: 9,
+            expected_seq: None,
+        }
+    }
+
+    fn created(name: &[u8]) -> (u32, Vec<u8>) {
+        (IN_CREATE, name.to_vec())
+    }
+
+    fn overflow() -> (u32, Vec<u8>) {
+        (IN_Q_OVERFLOW, Vec::new())
+    }
+
+    #[test]
+    fn batches_in_one_read_are_all_applied() {
+        let (mut e, inst) = watched();
+        let mut f = feed();
+        let mut bytes = batch(5, &[b"a", b"b"]);
+        bytes.extend(batch(7, &[b"c"]));
+        apply_batches(&mut f, &mut e, 0, &bytes);
+        assert_eq!(
+            events(&mut e, inst),
+            [created(b"a"), created(b"b"), created(b"c")]
+        );
+        assert_eq!(f.expected_seq, Some(8));
+    }
+
+    #[test]
+    fn a_gap_is_applied_as_loss_first() {
+        let (mut e, inst) = watched();
+        let mut f = feed();
+        apply_batches(&mut f, &mut e, 0, &batch(1, &[b"a"]));
+        apply_batches(&mut f, &mut e, 0, &batch(4, &[b"b"]));
+        assert_eq!(
+            events(&mut e, inst),
+            [created(b"a"), overflow(), created(b"b")]
+        );
+    }
+
+    #[test]
+    fn repeated_records_are_applied_once() {
+        let (mut e, inst) = watched();
+        let mut f = feed();
+        apply_batches(&mut f, &mut e, 0, &batch(1, &[b"a", b"b"]));
+        apply_batches(&mut f, &mut e, 0, &batch(2, &[b"b", b"c"]));
+        assert_eq!(
+            events(&mut e, inst),
+            [created(b"a"), created(b"b"), created(b"c")]
+        );
+        assert_eq!(f.expected_seq, Some(4));
+    }
+
+    #[test]
+    fn a_truncated_batch_after_a_good_one_is_loss() {
+        let (mut e, inst) = watched();
+        let mut f = feed();
+        let mut bytes = batch(1, &[b"a"]);
+        let second = batch(2, &[b"b"]);
+        bytes.extend_from_slice(&second[..second.len() - 1]);
+        apply_batches(&mut f, &mut e, 0, &bytes);
+        assert_eq!(events(&mut e, inst), [created(b"a"), overflow()]);
+    }
+
     #[test]
     fn interest_encoding() {
         let bytes = encode_interest(&[Interest::Add(5), Interest::Remove(6)]);
