@@ -125,6 +125,11 @@ fn add_watch_fd_errors() {
     let p = env.user(10, USER);
     // Not an open fd.
     assert_eq!(errno(client::add_watch(&p, 999, "/d", IN_CREATE)), EBADF);
+    // The fd is checked before the path, as on Linux.
+    assert_eq!(
+        errno(client::add_watch(&p, 999, "/missing", IN_CREATE)),
+        EBADF
+    );
     // An fd of another scheme (a file), and a tunable of this scheme: not an instance.
     let file = p.open("/d/f", O_RDONLY).unwrap();
     assert_eq!(errno(client::add_watch(&p, file, "/d", IN_CREATE)), EINVAL);

@@ -217,7 +217,19 @@ pub fn add_watch(os: &impl Os, fd: usize, path: &str, mask: u32) -> Result<i32> 
     if mask & IN_DONT_FOLLOW != 0 {
         flags |= O_NOFOLLOW;
     }
-    let target = os.open(path, flags)?;
+    let target = match os.open(path, flags) {
+        Ok(t) => t,
+        Err(e) => {
+            // Linux looks at the inotify fd before the path: a closed fd is EBADF even when
+            // the path is bad too. (Only on this error path: it costs an fstat.)
+            if let Err(bad) = os.fstat(fd) {
+                if bad.errno == EBADF {
+                    return Err(bad);
+                }
+            }
+            return Err(e);
+        }
+    };
     let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
     let arg = AddWatchArg { mask, token };
     if let Err(e) = os.sendfd(fd, target, arg.emit()) {
