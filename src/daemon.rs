@@ -22,9 +22,13 @@
 use std::collections::{HashMap, VecDeque};
 
 use redox_scheme::scheme::{Op, SchemeResponse, SchemeState};
-use redox_scheme::{CallerCtx, Id, RequestKind, Response};
-use syscall::error::{Result, EBADF, ECANCELED, EINTR, ENOSYS, EOPNOTSUPP, EWOULDBLOCK};
+use std::mem::size_of;
+
+use redox_scheme::{CallRequest, CallerCtx, Id, RequestKind, Response};
+use syscall::error::{Result, EBADF, ECANCELED, EINTR, EINVAL, ENOSYS, EOPNOTSUPP, EWOULDBLOCK};
 use syscall::flag::EventFlags;
+use syscall::schemev2::{Opcode, Sqe};
+use syscall::{Stat, StatVfs, TimeSpec};
 
 use crate::scheme::InotifyScheme;
 use crate::sys::{Sys, Wake};
@@ -112,6 +116,10 @@ impl<'s, S: Sys> Daemon<'s, S> {
     fn handle_request(&mut self, kind: RequestKind) {
         match kind {
             RequestKind::Call(call) => {
+                if let Some(errno) = refused_before_decoding(&call) {
+                    self.respond(Response::err(errno, call));
+                    return;
+                }
                 let caller = call.caller();
                 match call.op() {
                     Ok(op) => self.dispatch(caller, op),
@@ -239,11 +247,128 @@ fn syscall_on_sendfd<S: Sys>(
     redox_scheme::scheme::SchemeSync::on_sendfd(scheme, req)
 }
 
+/// The kernel's record behind a call request.
+fn sqe_of(call: &CallRequest) -> &Sqe {
+    // SAFETY: `CallRequest` is `#[repr(transparent)]` over `Request`, itself
+    // `#[repr(transparent)]` over the kernel's `Sqe` (redox-scheme 0.12 `lib.rs`), so the
+    // pointer cast keeps layout and lifetime; every bit pattern is a valid `Sqe`.
+    unsafe { &*(call as *const CallRequest as *const Sqe) }
+}
+
+/// Requests that redox-scheme's decoder would `assert!` on (a buffer of the wrong size for
+/// fstat, fstatvfs or futimens): refused with `EINVAL` before decoding, so a hostile caller
+/// cannot panic the daemon.
+fn refused_before_decoding(call: &CallRequest) -> Option<i32> {
+    let sqe = sqe_of(call);
+    let len = usize::try_from(sqe.args[2]).unwrap_or(usize::MAX);
+    let bad = match Opcode::try_from_raw(sqe.opcode) {
+        Some(Opcode::Fstat) => len < size_of::<Stat>(),
+        Some(Opcode::Fstatvfs) => len < size_of::<StatVfs>(),
+        Some(Opcode::Futimens) => len > 2 * size_of::<TimeSpec>(),
+        _ => false,
+    };
+    bad.then_some(EINVAL)
+}
+
 /// The response carrying `res` for `op`.
 fn response_for(res: SchemeResponse, op: Op) -> Response {
     match res {
         SchemeResponse::Regular(r) => Response::new(r, op),
         SchemeResponse::RegularAndNotifyOnDetach(r) => Response::new_notify_on_detach(r, op),
         SchemeResponse::Opened(o) => Response::open_dup_like(o, op),
+    }
+}
+
+#[cfg(all(test, not(target_os = "redox")))]
+mod tests {
+    use super::*;
+    use crate::host::kernel::request_of;
+    use inotify_engine::Limits;
+    use redox_scheme::SendFdRequest;
+    use syscall::error::Error;
+    use syscall::schemev2::Cqe;
+
+    /// A `Sys` that records responses and has no fds.
+    #[derive(Default)]
+    struct Recorder {
+        /// Responses, as the kernel would read them.
+        sent: Vec<Cqe>,
+    }
+
+    impl Sys for Recorder {
+        fn wait(&mut self) -> Result<Wake> {
+            Ok(Wake::Shutdown)
+        }
+        fn respond(&mut self, resp: Response) -> Result<()> {
+            // SAFETY: `Response` is `#[repr(transparent)]` over `Cqe` and has no `Drop`.
+            self.sent
+                .push(unsafe { std::mem::transmute::<Response, Cqe>(resp) });
+            Ok(())
+        }
+        fn obtain_fd(&mut self, _req: &SendFdRequest) -> Result<usize> {
+            Err(Error::new(EBADF))
+        }
+        fn fstat(&mut self, _fd: usize) -> Result<Stat> {
+            Err(Error::new(EBADF))
+        }
+        fn fpath(&mut self, _fd: usize, _buf: &mut [u8]) -> Result<usize> {
+            Err(Error::new(EBADF))
+        }
+        fn dup(&mut self, _fd: usize, _name: &[u8]) -> Result<usize> {
+            Err(Error::new(EBADF))
+        }
+        fn read(&mut self, _fd: usize, _buf: &mut [u8]) -> Result<usize> {
+            Err(Error::new(EBADF))
+        }
+        fn write(&mut self, _fd: usize, _buf: &[u8]) -> Result<usize> {
+            Err(Error::new(EBADF))
+        }
+        fn close(&mut self, _fd: usize) -> Result<()> {
+            Err(Error::new(EBADF))
+        }
+        fn watch_readable(&mut self, _fd: usize) -> Result<()> {
+            Err(Error::new(EBADF))
+        }
+    }
+
+    fn request(opcode: Opcode, tag: u32, args: [u64; 6]) -> Wake {
+        Wake::Request(request_of(Sqe {
+            opcode: opcode as u8,
+            tag,
+            args,
+            ..Sqe::default()
+        }))
+    }
+
+    #[test]
+    fn wrongly_sized_buffers_are_refused_not_asserted_on() {
+        let mut scheme = InotifyScheme::new(Recorder::default(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        let mut small = [0u8; 8];
+        let ptr = small.as_mut_ptr() as u64;
+        assert!(daemon.handle(request(Opcode::Fstat, 7, [0, ptr, 8, 0, 0, 0])));
+        assert!(daemon.handle(request(Opcode::Fstatvfs, 8, [0, ptr, 8, 0, 0, 0])));
+        assert!(daemon.handle(request(Opcode::Futimens, 9, [0, ptr, 1 << 20, 0, 0, 0])));
+        let sent: Vec<(u32, Result<usize>)> = scheme
+            .sys_mut()
+            .sent
+            .iter()
+            .map(|c| (c.tag, Error::demux(c.result as usize)))
+            .collect();
+        let einval = Err(Error::new(EINVAL));
+        assert_eq!(
+            sent,
+            [(7, einval.clone()), (8, einval.clone()), (9, einval)]
+        );
+    }
+
+    #[test]
+    fn cancelling_an_unknown_request_answers_nothing() {
+        let mut scheme = InotifyScheme::new(Recorder::default(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        assert!(daemon.handle(request(Opcode::Cancel, 3, [0; 6])));
+        assert_eq!(daemon.kept_reads(), 0);
+        assert!(!daemon.handle(Wake::Shutdown));
+        assert!(scheme.sys_mut().sent.is_empty());
     }
 }
