@@ -447,3 +447,68 @@ pub fn side_by_side(sc: &Scenario, names: [&str; 2], a: &[StepOut], b: &[StepOut
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linux::Linux;
+    use crate::script::parse;
+
+    const SC: &str = "# from: test\nmkdir a\nmkdir b\ninit I nonblock\nadd_watch I b IN_MOVE\nadd_watch I a IN_MOVE\ncreate a/f\nrename a/f b/g\nread I\nread I 15\n";
+
+    #[test]
+    fn linux_run_is_normalised() {
+        let sc = parse("t", SC).unwrap();
+        let outs = run(&sc, &mut Linux::new().unwrap());
+        let lines: Vec<&[String]> = outs.iter().map(|o| o.lines.as_slice()).collect();
+        // The second watch is w2 whatever number the kernel gave; the cookie is 1.
+        assert_eq!(lines[3], ["w1"]);
+        assert_eq!(lines[4], ["w2"]);
+        assert_eq!(
+            lines[7],
+            [
+                "w2 IN_MOVED_FROM cookie=1 \"f\"",
+                "w1 IN_MOVED_TO cookie=1 \"g\""
+            ]
+        );
+        assert_eq!(outs[7].detail.as_deref(), Some("64 bytes"));
+        assert_eq!(lines[8], ["EAGAIN"]);
+    }
+
+    #[test]
+    fn undeclared_differences_fail_and_declared_ones_pass() {
+        let text = "# from: test\nmkdir a\ndiffers: because\nmkdir b\n";
+        let sc = parse("t", text).unwrap();
+        let same = vec![StepOut::line("ok"), StepOut::line("ok")];
+        let other_first = vec![StepOut::line("EEXIST"), StepOut::line("ok")];
+        let other_second = vec![StepOut::line("ok"), StepOut::line("EEXIST")];
+        let mut v = Verdict::default();
+        compare(&sc, ["x", "y"], &same, &same, &mut v);
+        assert!(v.passed() && v.declared.is_empty());
+        let mut v = Verdict::default();
+        compare(&sc, ["x", "y"], &same, &other_second, &mut v);
+        assert!(v.passed());
+        assert_eq!(v.declared.len(), 1);
+        assert!(v.declared[0].contains("~   4 mkdir b"), "{}", v.declared[0]);
+        let mut v = Verdict::default();
+        compare(&sc, ["x", "y"], &same, &other_first, &mut v);
+        assert!(!v.passed());
+        assert!(v.failures[0].contains("!   2 mkdir a"), "{}", v.failures[0]);
+    }
+
+    #[test]
+    fn expectations_are_checked_except_where_declared_on_the_other_backend() {
+        let sc = parse(
+            "t",
+            "# from: test\nmkdir a\n> ok\ndiffers: why\nmkdir b\n> ok\n",
+        )
+        .unwrap();
+        let outs = vec![StepOut::line("ok"), StepOut::line("EIO")];
+        let mut v = Verdict::default();
+        check_expectations(&sc, "other", false, &outs, &mut v);
+        assert!(v.passed());
+        check_expectations(&sc, "linux", true, &outs, &mut v);
+        assert_eq!(v.failures.len(), 1);
+        assert!(v.failures[0].contains("line 5"));
+    }
+}

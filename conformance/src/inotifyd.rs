@@ -166,7 +166,9 @@ impl Backend for Inotifyd {
     }
 
     fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {
-        self.proc.mkdir(&Self::at(path), (mode & !self.umask) as u16).map_err(name)
+        self.proc
+            .mkdir(&Self::at(path), (mode & !self.umask) as u16)
+            .map_err(name)
     }
 
     fn rmdir(&mut self, path: &str) -> Res<()> {
