@@ -356,10 +356,7 @@ mod tests {
             .map(|c| (c.tag, Error::demux(c.result as usize)))
             .collect();
         let einval = Err(Error::new(EINVAL));
-        assert_eq!(
-            sent,
-            [(7, einval.clone()), (8, einval.clone()), (9, einval)]
-        );
+        assert_eq!(sent, [(7, einval), (8, einval), (9, einval)]);
     }
 
     #[test]
