@@ -82,12 +82,12 @@ check_inotifyd() {
     local pkgs=()
     for p in "${REDOX_PACKAGES[@]}"; do pkgs+=(-p "$p"); done
     cd "$ROOT"
-    log "cargo check ${REDOX_PACKAGES[*]} (--lib --bins)"
-    "$CARGO_BIN" check "${build_std[@]}" "${pkgs[@]}" --lib --bins
+    log "cargo check ${REDOX_PACKAGES[*]} (--lib --bins --examples)"
+    "$CARGO_BIN" check "${build_std[@]}" "${pkgs[@]}" --lib --bins --examples
     # cargo-clippy runs `$CARGO check` with clippy-driver as the workspace wrapper; Debian's
     # clippy-driver matches Debian's rustc, so std built by the check above is reused.
-    log "cargo clippy ${REDOX_PACKAGES[*]} (--lib --bins) -D warnings"
-    CARGO=$CARGO_BIN /usr/bin/cargo-clippy clippy "${build_std[@]}" "${pkgs[@]}" --lib --bins \
+    log "cargo clippy ${REDOX_PACKAGES[*]} (--lib --bins --examples) -D warnings"
+    CARGO=$CARGO_BIN /usr/bin/cargo-clippy clippy "${build_std[@]}" "${pkgs[@]}" --lib --bins --examples \
         -- -D warnings
     log "check-redox: OK"
 }
