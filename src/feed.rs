@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use inotify_abi::feed::{Batch, Fact, Interest, BATCH_HEADER_LEN, INTEREST_LEN};
 use inotify_abi::proto::FEED_DUP_NAME;
 use inotify_engine::{Engine, FsId, InterestChange};
-use syscall::error::{Error, Result, EAGAIN, EOPNOTSUPP, EWOULDBLOCK};
+use syscall::error::{Error, Result, EAGAIN, EBADF, EIO, ENODEV, EOPNOTSUPP, EPIPE, EWOULDBLOCK};
 
 use crate::sys::Sys;
 
@@ -32,8 +32,8 @@ const FPATH_LEN: usize = 4096;
 struct Feed {
     /// The filesystem's scheme name.
     name: Vec<u8>,
-    /// The daemon's fd on the feed handle.
-    fd: usize,
+    /// The daemon's fd on the feed handle; `None` once the filesystem went away.
+    fd: Option<usize>,
     /// Sequence number the next record should carry (`None` before the first batch).
     expected_seq: Option<u64>,
 }
@@ -94,7 +94,7 @@ impl Feeds {
         let fs = FsId::try_from(self.feeds.len()).map_err(|_| Error::new(EOPNOTSUPP))?;
         self.feeds.push(Feed {
             name: name.to_vec(),
-            fd: feed_fd,
+            fd: Some(feed_fd),
             expected_seq: None,
         });
         self.by_name.insert(name.to_vec(), fs);
@@ -124,9 +124,12 @@ impl Feeds {
         }
         loop {
             let n = match sys.read(fd, &mut self.buf) {
-                Ok(0) => break,
+                Ok(0) => return self.lose(sys, engine, fs, "end of file"),
                 Ok(n) => n.min(self.buf.len()),
                 Err(e) if e.errno == EAGAIN || e.errno == EWOULDBLOCK => break,
+                Err(e) if filesystem_gone(e.errno) => {
+                    return self.lose(sys, engine, fs, &e.to_string());
+                }
                 Err(e) => {
                     log::warn!("reading feed {fs}: {e}");
                     break;
@@ -135,6 +138,24 @@ impl Feeds {
             let feed = &mut self.feeds[fs as usize];
             apply_batches(feed, engine, fs, &self.buf[..n]);
         }
+    }
+
+    /// The feed of `fs` ended (the filesystem went away): every watch on it ends as on an
+    /// unmount (`IN_UNMOUNT`, `IN_IGNORED`), and a filesystem that comes back under the same
+    /// name gets a new feed and a new `FsId`.
+    fn lose(&mut self, sys: &mut impl Sys, engine: &mut Engine, fs: FsId, why: &str) {
+        let feed = &mut self.feeds[fs as usize];
+        let Some(fd) = feed.fd.take() else { return };
+        log::warn!(
+            "the feed of {} ended ({why}): treating it as unmounted",
+            String::from_utf8_lossy(&feed.name)
+        );
+        self.by_fd.remove(&fd);
+        if self.by_name.get(&feed.name) == Some(&fs) {
+            self.by_name.remove(&feed.name);
+        }
+        let _ = sys.close(fd);
+        engine.apply(fs, &Fact::Unmounted);
     }
 
     /// Writes interest changes to the feeds they belong to.
@@ -162,7 +183,9 @@ impl Feeds {
                 log::warn!("interest for unknown filesystem {fs}");
                 continue;
             };
-            match sys.write(feed.fd, &out) {
+            // A filesystem that went away needs no more interest (its watches are ending).
+            let Some(fd) = feed.fd else { continue };
+            match sys.write(fd, &out) {
                 Ok(n) if n == out.len() => {}
                 Ok(n) => log::warn!("short interest write to feed {fs}: {n} of {}", out.len()),
                 Err(e) => log::warn!("writing interest to feed {fs}: {e}"),
@@ -170,12 +193,12 @@ impl Feeds {
         }
     }
 
-    /// Number of open feeds.
+    /// Number of feeds opened so far (ended ones included).
     pub fn len(&self) -> usize {
         self.feeds.len()
     }
 
-    /// Whether no feed is open.
+    /// Whether no feed was ever opened.
     pub fn is_empty(&self) -> bool {
         self.feeds.is_empty()
     }
@@ -184,6 +207,11 @@ impl Feeds {
     pub fn name(&self, fs: FsId) -> Option<&[u8]> {
         self.feeds.get(fs as usize).map(|f| f.name.as_slice())
     }
+}
+
+/// Whether a read error means the filesystem behind a feed is gone.
+fn filesystem_gone(errno: i32) -> bool {
+    matches!(errno, EIO | EBADF | EPIPE | ENODEV)
 }
 
 /// Applies every batch in `bytes` (one read's worth) to `engine`.
@@ -323,7 +351,7 @@ mod tests {
     fn feed() -> Feed {
         Feed {
             name: b"file".to_vec(),
-            fd: 9,
+            fd: Some(9),
             expected_seq: None,
         }
     }

@@ -276,3 +276,42 @@ fn the_daemon_keeps_no_fd_but_the_feeds() {
     assert_eq!(scheme.handle_count(), 0);
     assert_eq!(fs.feed_opens(), 1);
 }
+
+#[test]
+fn a_filesystem_that_goes_away_unmounts_its_watches() {
+    let env = Env::start();
+    let p = env.user(10, USER);
+    let ino = nonblocking(&p);
+    let w1 = ino.add_watch("/d", IN_CREATE).unwrap();
+    let w2 = ino.add_watch("/d/f", IN_MODIFY).unwrap();
+    // The filesystem's daemon stops; the next readiness of its feed finds it gone.
+    env.h.kernel().shutdown_scheme("file").unwrap();
+    env.push(&[Fact::Created {
+        dir: ino::D,
+        name: b"x",
+        ino: 50,
+        is_dir: false,
+    }]);
+    let got = drain(&ino);
+    assert_eq!(got.len(), 4, "{got:?}");
+    for (wd, isdir) in [(w1, IN_ISDIR), (w2, 0)] {
+        let mine: Vec<_> = got.iter().filter(|e| e.wd == wd).cloned().collect();
+        assert_eq!(
+            mine,
+            [ev(wd, IN_UNMOUNT | isdir, ""), ev(wd, IN_IGNORED, "")]
+        );
+    }
+    // A filesystem registered again under the name gets a new feed.
+    let again = FakeFs::start(env.h.kernel()).unwrap();
+    again.mkdir("d", ino::D, 0o755, USER, GROUP);
+    let wd = ino.add_watch("/d", IN_CREATE).unwrap();
+    assert_eq!(wd, 3);
+    assert_eq!(again.feed_opens(), 1);
+    again.push(&[Fact::Created {
+        dir: ino::D,
+        name: b"y",
+        ino: 50,
+        is_dir: false,
+    }]);
+    assert_eq!(drain(&ino), [ev(wd, IN_CREATE, "y")]);
+}
