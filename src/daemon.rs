@@ -19,7 +19,9 @@
 //! keyed by request id and listed per handle. When the last description of an instance is
 //! closed while reads are still kept on it, they are answered with `EBADF`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hashbrown::HashMap;
 
 use redox_scheme::scheme::{Op, SchemeResponse, SchemeState};
 use std::mem::size_of;

@@ -11,7 +11,7 @@
 //! - [`Feeds::push_interest`] writes `Interest` entries so the filesystem records facts only
 //!   for watched inodes. The format is described in `docs/protocols.md`.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use inotify_abi::feed::{Batch, Fact, Interest, BATCH_HEADER_LEN, INTEREST_LEN};
 use inotify_abi::proto::FEED_DUP_NAME;

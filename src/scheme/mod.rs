@@ -22,7 +22,7 @@
 mod handle;
 mod tunable;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use inotify_abi::consts::{IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID_MASK};
 use inotify_abi::proto::{AddWatchArg, CallRepr};
