@@ -281,8 +281,8 @@ fn valid_name(name: &[u8]) -> bool {
 }
 
 impl<'a> Fact<'a> {
-    fn to_raw(&self) -> Raw<'a> {
-        match *self {
+    fn to_raw(self) -> Raw<'a> {
+        match self {
             Fact::Created {
                 dir,
                 name,
@@ -707,7 +707,7 @@ impl Interest {
 
     /// Parses a whole message; a length that is not a multiple of 16 is `Truncated`.
     pub fn parse_all(buf: &[u8]) -> impl Iterator<Item = Result<Interest, WireError>> + '_ {
-        let bad_len = buf.len() % INTEREST_LEN != 0;
+        let bad_len = !buf.len().is_multiple_of(INTEREST_LEN);
         let first_err = bad_len.then_some(Err(WireError::Truncated));
         first_err.into_iter().chain(
             buf.chunks_exact(INTEREST_LEN)
