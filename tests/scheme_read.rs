@@ -113,7 +113,8 @@ fn blocked_reads_are_served_oldest_first() {
     let ino = Inotify::init(&p).unwrap();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     let r1 = spawn_read(&p, ino.raw_fd(), 4096);
-    assert!(still_blocked(&r1, SETTLE));
+    // Give the first read ample time to reach the daemon before the second one.
+    assert!(still_blocked(&r1, 4 * SETTLE));
     let r2 = spawn_read(&p, ino.raw_fd(), 4096);
     assert!(still_blocked(&r2, SETTLE));
     env.push(&[created(b"one", 50)]);
