@@ -240,3 +240,55 @@ pub fn run(effort: Effort) -> Vec<Figure> {
             .detail(spread(&many)),
     ]
 }
+
+/// The whole in-process pipeline per event, without IPC: the filesystem side records the
+/// same facts with `Producer::record` (the watched directory is in its interest set), the
+/// daemon side takes them with `Producer::read_batch` into 64 KiB and runs a [`pass`] over
+/// the batch. Median ns per event read over the rounds.
+pub fn pipeline(effort: Effort) -> f64 {
+    use inotify_abi::feed::{Interest, INTEREST_LEN};
+    use inotify_feed::Producer;
+
+    let facts: Vec<Fact<'static>> = (0..ITERS_PER_BATCH)
+        .flat_map(|i| iteration(FILE_BASE + i))
+        .collect();
+    let mut producer = Producer::new(256 * 1024);
+    let mut msg = [0u8; INTEREST_LEN];
+    Interest::Add(DIR).emit(&mut msg).expect("16-byte entry");
+    producer.write_interest(&msg).expect("valid interest");
+    let (mut e, inst) = set_up(0);
+    let mut batch = vec![0u8; BUF];
+    let mut out = vec![0u8; BUF];
+    let mut one = |e: &mut Engine, producer: &mut Producer| -> u64 {
+        for fact in &facts {
+            black_box(producer.record(black_box(fact)));
+        }
+        let mut events = 0;
+        while let Ok(n) = producer.read_batch(&mut batch) {
+            if n == 0 {
+                break;
+            }
+            events += pass(e, inst, &batch[..n], &mut out);
+        }
+        events
+    };
+    let passes = effort.n(100);
+    for _ in 0..passes / 10 + 1 {
+        one(&mut e, &mut producer);
+    }
+    let mut ns = Vec::new();
+    for _ in 0..effort.rounds {
+        let mut events = 0;
+        let t = Instant::now();
+        for _ in 0..passes {
+            events += one(&mut e, &mut producer);
+        }
+        ns.push(t.elapsed().as_nanos() as f64 / events.max(1) as f64);
+        assert_eq!(
+            events,
+            passes * ITERS_PER_BATCH * FACTS_PER_ITER,
+            "every fact became an event"
+        );
+    }
+    median(&ns)
+}
