@@ -44,6 +44,9 @@ fn init1_accepts_only_nonblock_and_cloexec() {
     }
     // The daemon refuses other open flags too, for callers that skip the library.
     assert_eq!(errno(p.open("/scheme/inotify", O_RDONLY | O_TRUNC)), EINVAL);
+    // A creation mode in the low bits (as some callers always pass) is ignored.
+    let with_mode = p.open("/scheme/inotify", O_RDONLY | 0o666).unwrap();
+    p.close(with_mode).unwrap();
     let ino = Inotify::init1(&p, IN_NONBLOCK | IN_CLOEXEC).unwrap();
     assert_eq!(p.fcntl(ino.raw_fd(), F_GETFD, 0).unwrap(), FD_CLOEXEC);
     assert_ne!(p.fcntl(ino.raw_fd(), F_GETFL, 0).unwrap() & O_NONBLOCK, 0);

@@ -52,6 +52,9 @@ pub const O_CLOEXEC: usize = 0x0100_0000;
 /// `inotify_init1` takes `IN_NONBLOCK | IN_CLOEXEC` only).
 pub const INSTANCE_OPEN_FLAGS: usize = O_ACCMODE | O_NONBLOCK | O_CLOEXEC;
 
+/// Bits of the open flags that carry the creation mode (ignored).
+const OPEN_MODE_BITS: usize = 0xffff;
+
 /// The path `fpath` reports for an instance.
 pub const SCHEME_PATH: &str = "/scheme/inotify";
 
@@ -175,7 +178,9 @@ impl<S: Sys> InotifyScheme<S> {
 
     /// `inotify_init1`: a new instance for `uid`.
     fn open_instance(&mut self, flags: usize, fcntl_flags: u32, uid: u32) -> Result<OpenResult> {
-        if flags & !INSTANCE_OPEN_FLAGS != 0 {
+        // The low 16 bits carry a creation mode on Redox (callers like Rust's std pass one
+        // always); it means nothing here.
+        if flags & !(INSTANCE_OPEN_FLAGS | OPEN_MODE_BITS) != 0 {
             return Err(Error::new(EINVAL));
         }
         let inst = self.engine.create_instance(uid).map_err(Error::new)?;
