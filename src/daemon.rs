@@ -361,6 +361,50 @@ mod tests {
         assert_eq!(sent, [(7, einval), (8, einval), (9, einval)]);
     }
 
+    /// Opens an instance through the loop; returns its handle id.
+    fn open_instance(daemon: &mut Daemon<'_, Recorder>, tag: u32) -> usize {
+        let path = b"";
+        let flags = syscall::flag::O_RDONLY as u64;
+        let args = [0, path.as_ptr() as u64, 0, flags, 0, 1000];
+        assert!(daemon.handle(request(Opcode::OpenAt, tag, args)));
+        let cqe = daemon.scheme().sys_mut().sent.pop().expect("an answer");
+        assert_eq!(cqe.tag, tag);
+        Error::demux(cqe.result as usize).expect("an instance")
+    }
+
+    #[test]
+    fn kept_reads_are_cancelled_or_answered_at_close() {
+        let mut scheme = InotifyScheme::new(Recorder::default(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        let id = open_instance(&mut daemon, 1);
+        let mut buf = [0u8; 64];
+        let (ptr, len) = (buf.as_mut_ptr() as u64, buf.len() as u64);
+        let read = |tag| request(Opcode::Read, tag, [id as u64, ptr, len, 0, 0, 1000]);
+        // Two blocking reads on an empty queue are kept, not answered.
+        assert!(daemon.handle(read(2)));
+        assert!(daemon.handle(read(3)));
+        assert_eq!(daemon.kept_reads(), 2);
+        assert!(daemon.scheme().sys_mut().sent.is_empty());
+        // A cancellation answers its read with ECANCELED.
+        assert!(daemon.handle(request(Opcode::Cancel, 2, [0; 6])));
+        assert_eq!(daemon.kept_reads(), 1);
+        // The last close answers what is left with EBADF.
+        assert!(daemon.handle(request(Opcode::CloseMsg, 4, [id as u64, 0, 0, 0, 0, 0])));
+        assert_eq!(daemon.kept_reads(), 0);
+        let sent: Vec<(u32, Result<usize>)> = daemon
+            .scheme()
+            .sys_mut()
+            .sent
+            .iter()
+            .map(|c| (c.tag, Error::demux(c.result as usize)))
+            .collect();
+        assert_eq!(
+            sent,
+            [(2, Err(Error::new(ECANCELED))), (3, Err(Error::new(EBADF)))]
+        );
+        assert_eq!(daemon.scheme().handle_count(), 0);
+    }
+
     #[test]
     fn cancelling_an_unknown_request_answers_nothing() {
         let mut scheme = InotifyScheme::new(Recorder::default(), Limits::default());
