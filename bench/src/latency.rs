@@ -54,6 +54,31 @@ fn scratch() -> std::io::Result<Scratch> {
     Ok(Scratch(path))
 }
 
+/// Median round trip, in µs, of a message to a blocked thread and its answer (two
+/// `std::sync::mpsc` hand-offs): the unit cost of every hop in the host transport.
+fn thread_round_trip_us(n: usize) -> f64 {
+    let (to_tx, to_rx) = mpsc::channel::<Instant>();
+    let (back_tx, back_rx) = mpsc::channel::<Instant>();
+    let echo = thread::spawn(move || {
+        while let Ok(t) = to_rx.recv() {
+            if back_tx.send(t).is_err() {
+                break;
+            }
+        }
+    });
+    let mut rt = Vec::with_capacity(n);
+    for _ in 0..n {
+        thread::sleep(PAUSE);
+        let t0 = Instant::now();
+        to_tx.send(t0).expect("echo thread alive");
+        back_rx.recv().expect("echo thread alive");
+        rt.push(t0.elapsed().as_nanos() as f64 / 1000.0);
+    }
+    drop(to_tx);
+    let _ = echo.join();
+    median(&rt)
+}
+
 /// Measures `latency_us_p50` and `latency_us_p99`.
 pub fn run(effort: Effort) -> Vec<Figure> {
     let missing = |why: String| {
@@ -118,6 +143,7 @@ pub fn run(effort: Effort) -> Vec<Figure> {
     let warm = ops / 10 + 1;
     let mut lat = Vec::with_capacity(ops);
     let mut op_time = Vec::with_capacity(ops);
+    let mut after_op = Vec::with_capacity(ops);
     let mut extra_events = 0;
     let mut failure = None;
     for i in 0..warm + ops {
@@ -156,6 +182,7 @@ pub fn run(effort: Effort) -> Vec<Figure> {
         if i >= warm {
             lat.push((t1 - t0).as_nanos() as f64 / 1000.0);
             op_time.push((t_op - t0).as_nanos() as f64 / 1000.0);
+            after_op.push(t1.saturating_duration_since(t_op).as_nanos() as f64 / 1000.0);
         }
     }
     // Stop the reader with one more event, then the filesystem, then the daemon.
@@ -176,13 +203,20 @@ pub fn run(effort: Effort) -> Vec<Figure> {
             .parent()
             .map_or("?".into(), |p| p.display().to_string())
     );
+    let hop = thread_round_trip_us(ops / 4 + 1);
     vec![
         Figure::new("latency_us_p50", median(&lat), "us")
             .detail(method)
             .detail(format!(
-                "the operation itself (until mkdir/rmdir returned): median {} us; extra \
-                 events seen: {extra_events}",
-                fmt_num(median(&op_time))
+                "calibration: a round trip to a blocked thread and back (two mpsc hand-offs, \
+                 after the same 200 us pause) takes {} us on this machine",
+                fmt_num(hop)
+            ))
+            .detail(format!(
+                "the operation itself (until mkdir/rmdir returned): median {} us; from its \
+                 return to the reader's: median {} us; extra events seen: {extra_events}",
+                fmt_num(median(&op_time)),
+                fmt_num(median(&after_op))
             )),
         Figure::new("latency_us_p99", percentile(&lat, 99.0), "us").detail(format!(
             "p90 {} us, max {} us",
