@@ -180,39 +180,87 @@ fn check_events(e: &mut Engine, inst: InstanceId, batch: &[u8], out: &mut [u8]) 
     while e.read(inst, out).is_ok() {}
 }
 
-/// One series of rounds: ns per event, events per pass, allocation calls per event.
-fn series(others: u64, effort: Effort) -> (Vec<f64>, u64, f64) {
-    let batch = build_batch();
-    let (mut e, inst) = set_up(others);
-    let mut out = vec![0u8; BUF];
-    check_events(&mut e, inst, &batch, &mut out);
-    let passes = effort.n(100);
-    for _ in 0..passes / 10 + 1 {
-        pass(&mut e, inst, &batch, &mut out);
+/// One measured engine: its set-up, and what its rounds measured.
+struct Series {
+    /// The engine.
+    e: Engine,
+    /// The instance watching `DIR`.
+    inst: InstanceId,
+    /// ns per event, per round.
+    ns: Vec<f64>,
+    /// Events read per pass (last round).
+    per_pass: u64,
+    /// Events read over all rounds.
+    events: u64,
+    /// Allocation calls over all rounds.
+    allocs: u64,
+}
+
+impl Series {
+    /// Sets up an engine with `others` other watches, checks the events once and warms up.
+    fn new(others: u64, batch: &[u8], out: &mut [u8], warm: u64) -> Series {
+        let (mut e, inst) = set_up(others);
+        check_events(&mut e, inst, batch, out);
+        for _ in 0..warm {
+            pass(&mut e, inst, batch, out);
+        }
+        Series {
+            e,
+            inst,
+            ns: Vec::new(),
+            per_pass: 0,
+            events: 0,
+            allocs: 0,
+        }
     }
-    let mut ns = Vec::new();
-    let mut per_pass = 0;
-    let calls0 = alloc_calls();
-    let mut total_events = 0;
-    for _ in 0..effort.rounds {
+
+    /// One timed round of `passes` passes.
+    fn round(&mut self, batch: &[u8], out: &mut [u8], passes: u64) {
+        let calls0 = alloc_calls();
         let mut events = 0;
         let t = Instant::now();
         for _ in 0..passes {
-            events += pass(&mut e, inst, &batch, &mut out);
+            events += pass(&mut self.e, self.inst, batch, out);
         }
         let dt = t.elapsed().as_nanos() as f64;
-        ns.push(dt / events.max(1) as f64);
-        per_pass = events / passes;
-        total_events += events;
+        self.allocs += alloc_calls() - calls0;
+        self.ns.push(dt / events.max(1) as f64);
+        self.per_pass = events / passes;
+        self.events += events;
     }
-    let allocs = (alloc_calls() - calls0) as f64 / total_events.max(1) as f64;
-    (ns, per_pass, allocs)
+
+    /// Allocation calls per event.
+    fn allocs_per_event(&self) -> f64 {
+        self.allocs as f64 / self.events.max(1) as f64
+    }
 }
+
+/// Rounds of the two engines alternate, so that other work on the machine hits both alike.
+fn both(effort: Effort) -> (Series, Series) {
+    let batch = build_batch();
+    let mut out = vec![0u8; BUF];
+    let passes = effort.n(100);
+    let mut one = Series::new(0, &batch, &mut out, passes / 10 + 1);
+    let mut many = Series::new(100_000, &batch, &mut out, passes / 10 + 1);
+    for _ in 0..ROUNDS_FACTOR * effort.rounds {
+        one.round(&batch, &mut out, passes);
+        many.round(&batch, &mut out, passes);
+    }
+    (one, many)
+}
+
+/// The engine rounds are short (about 10 ms), so there are more of them than elsewhere.
+const ROUNDS_FACTOR: usize = 3;
 
 /// Measures `engine_ns_per_event` and `engine_ns_per_event_100k_watches`.
 pub fn run(effort: Effort) -> Vec<Figure> {
-    let (one, per_pass, allocs1) = series(0, effort);
-    let (many, _, allocs2) = series(100_000, effort);
+    let (one, many) = both(effort);
+    let (per_pass, allocs1, allocs2) = (
+        one.per_pass,
+        one.allocs_per_event(),
+        many.allocs_per_event(),
+    );
+    let (one, many) = (one.ns, many.ns);
     let expected = ITERS_PER_BATCH * FACTS_PER_ITER;
     let a = median(&one);
     let b = median(&many);
