@@ -54,6 +54,11 @@ ensure_debian_rust() {
 # Sets CARGO_BIN: rustup's nightly cargo (REDOX.md "Toolchains"), installing it with rustup
 # if it is missing; Debian's cargo as the last resort (RUSTC_BOOTSTRAP=1 lets it take -Z).
 ensure_cargo() {
+    # REDOX_CARGO=/path/to/cargo overrides the choice (e.g. /usr/bin/cargo).
+    if [ -n "${REDOX_CARGO:-}" ]; then
+        CARGO_BIN=$REDOX_CARGO
+        return
+    fi
     if command -v rustup >/dev/null 2>&1; then
         if ! rustup toolchain list | grep -q '^nightly'; then
             log "installing the nightly toolchain with rustup"
