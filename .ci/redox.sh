@@ -143,7 +143,7 @@ prepare_redoxfs() {
     copy_redoxfs "$src" "$REDOXFS_WORK/patched"
     command -v patch >/dev/null 2>&1 || as_root apt-get install -y patch
     log "applying recipes/redoxfs/inotify.patch"
-    patch -d "$REDOXFS_WORK/patched" -p1 --forward --no-backup-if-mismatch \
+    patch -d "$REDOXFS_WORK/patched" -p1 --forward --fuzz=0 --no-backup-if-mismatch \
         <"$ROOT/recipes/redoxfs/inotify.patch"
 }
 

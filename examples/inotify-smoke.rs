@@ -44,7 +44,9 @@ mod smoke {
         /// Expected lines, `format::event` style, with the directory watch named `d/` and a
         /// watch on `d/f` named `f`.
         expect: &'static [&'static str],
-        /// Also watch `d/f` (created before the watch is added).
+        /// Create `d/f` (5 bytes) before the watches are added.
+        file_before: bool,
+        /// Also watch `d/f`.
         watch_file: bool,
     }
 
@@ -60,6 +62,7 @@ mod smoke {
                 "d/ MODIFY f",
                 "d/ CLOSE_WRITE f",
             ],
+            file_before: false,
             watch_file: false,
         },
         Step {
@@ -77,6 +80,7 @@ mod smoke {
                 "d/ CLOSE_NOWRITE f",
                 "f CLOSE_NOWRITE",
             ],
+            file_before: true,
             watch_file: true,
         },
         Step {
@@ -86,24 +90,28 @@ mod smoke {
                 fs::remove_dir(format!("{d}/sub"))
             },
             expect: &["d/ CREATE,ISDIR sub", "d/ DELETE,ISDIR sub"],
+            file_before: false,
             watch_file: false,
         },
         Step {
             name: "chmod",
             run: |d| fs::set_permissions(format!("{d}/f"), fs::Permissions::from_mode(0o600)),
             expect: &["d/ ATTRIB f", "f ATTRIB"],
+            file_before: true,
             watch_file: true,
         },
         Step {
             name: "rename within the directory",
             run: |d| fs::rename(format!("{d}/f"), format!("{d}/g")),
             expect: &["d/ MOVED_FROM f", "d/ MOVED_TO g", "f MOVE_SELF"],
+            file_before: true,
             watch_file: true,
         },
         Step {
             name: "unlink the last link",
             run: |d| fs::remove_file(format!("{d}/f")),
             expect: &["f ATTRIB", "f DELETE_SELF", "f IGNORED", "d/ DELETE f"],
+            file_before: true,
             watch_file: true,
         },
     ];
@@ -139,7 +147,7 @@ mod smoke {
     /// Sets up `dir`, watches it (and `dir/f`), runs the step, compares the events.
     fn run_step(step: &Step, dir: &str) -> Result<(), String> {
         fs::create_dir(dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
-        if step.name != "create and write a file" {
+        if step.file_before {
             fs::write(format!("{dir}/f"), b"hello").map_err(|e| format!("setup: {e}"))?;
         }
         let ino =
