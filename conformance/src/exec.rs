@@ -322,6 +322,9 @@ pub struct Verdict {
     pub failures: Vec<String>,
     /// Declared differences that did occur, as printable text.
     pub declared: Vec<String>,
+    /// The first undeclared difference: (step line or index, operation name, first output
+    /// line of each backend). For one-line reports and summaries.
+    pub first: Option<(usize, String, String, String)>,
 }
 
 impl Verdict {
@@ -368,11 +371,27 @@ pub fn check_expectations(
 pub fn compare(sc: &Scenario, names: [&str; 2], a: &[StepOut], b: &[StepOut], v: &mut Verdict) {
     let mut undeclared = false;
     let mut any = false;
-    for (step, (x, y)) in sc.steps.iter().zip(a.iter().zip(b)) {
+    for (i, (step, (x, y))) in sc.steps.iter().zip(a.iter().zip(b)).enumerate() {
         if x != y {
             any = true;
             let why = step.differs.as_ref().or(sc.differs.as_ref());
             if why.is_none() {
+                if !undeclared && v.first.is_none() {
+                    let n = if step.line == 0 { i + 1 } else { step.line };
+                    let op = step.op.spell().split(' ').next().unwrap_or("").to_string();
+                    // The first output line that differs (or the detail).
+                    let k = (0..x.lines.len().max(y.lines.len()))
+                        .find(|&k| x.lines.get(k) != y.lines.get(k));
+                    let pick = |o: &StepOut| match k {
+                        Some(k) => o
+                            .lines
+                            .get(k)
+                            .cloned()
+                            .unwrap_or_else(|| "(nothing)".into()),
+                        None => o.detail.clone().unwrap_or_default(),
+                    };
+                    v.first = Some((n, op, pick(x), pick(y)));
+                }
                 undeclared = true;
             }
         }

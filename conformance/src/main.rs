@@ -38,7 +38,7 @@ struct Opts {
     print_seed: Option<u64>,
     /// Print declared differences and every scenario name.
     verbose: bool,
-    /// Stop the random run after this many failures.
+    /// Random failures reported in full; later ones get one line each.
     max_failures: u64,
     /// Print this scenario file with the Linux outputs inserted as `>` lines.
     record: Option<PathBuf>,
@@ -319,16 +319,25 @@ fn main() -> ExitCode {
         }
         if o.random > 0 {
             let before = t.failed;
+            // First differences of the failures: (operation, linux, other) -> seeds.
+            let mut kinds: std::collections::BTreeMap<(String, String, String), Vec<u64>> =
+                Default::default();
             for seed in o.start..o.start + o.random {
                 let sc = gen::scenario(seed);
                 let v = run_one(&sc, &o.backend);
-                t.record(&sc, &v, false, true);
-                if t.failed - before >= o.max_failures {
-                    println!(
-                        "stopping the random run after {} failures (replay one with --seed N)",
-                        o.max_failures
-                    );
-                    break;
+                if v.passed() || t.failed - before < o.max_failures {
+                    t.record(&sc, &v, false, true);
+                } else {
+                    t.failed += 1;
+                    match &v.first {
+                        Some((n, op, x, y)) => {
+                            println!("FAIL {}: step {n} `{op}`: {x} | {y}", sc.name)
+                        }
+                        None => println!("FAIL {}: {}", sc.name, v.failures.join(" ")),
+                    }
+                }
+                if let Some((_, op, x, y)) = v.first {
+                    kinds.entry((op, x, y)).or_default().push(seed);
                 }
             }
             println!(
@@ -337,6 +346,19 @@ fn main() -> ExitCode {
                 o.start + o.random,
                 o.backend
             );
+            if !kinds.is_empty() {
+                println!("random failures by first difference (operation: linux | other):");
+                let mut kinds: Vec<_> = kinds.into_iter().collect();
+                kinds.sort_by_key(|(_, seeds)| std::cmp::Reverse(seeds.len()));
+                for ((op, x, y), seeds) in kinds {
+                    let some: Vec<String> = seeds.iter().take(5).map(u64::to_string).collect();
+                    println!(
+                        "  {:>5} {op}: {x} | {y}  (seeds {})",
+                        seeds.len(),
+                        some.join(", ")
+                    );
+                }
+            }
         }
     }
     println!("{} passed, {} failed", t.passed, t.failed);
