@@ -276,6 +276,15 @@ impl Builder {
 
 /// The random scenario for `seed`.
 pub fn scenario(seed: u64) -> Scenario {
+    scenario_with(seed, false)
+}
+
+/// The random scenario for `seed`; with `small_queues`, a quarter of the scenarios first
+/// lower `max_queued_events` to 2..=12 so that overflow meets coalescing, `IN_IGNORED` and
+/// partial reads. (On Linux that limit is machine-wide while the scenario runs, so it is
+/// opt-in: other programs making instances meanwhile would get the small queue too.) The
+/// same seed gives a different scenario with and without it.
+pub fn scenario_with(seed: u64, small_queues: bool) -> Scenario {
     let mut b = Builder {
         r: Rng::new(seed),
         steps: Vec::new(),
@@ -283,6 +292,13 @@ pub fn scenario(seed: u64) -> Scenario {
         handles: Vec::new(),
         watches: Vec::new(),
     };
+    if small_queues && b.r.chance(1, 4) {
+        let value = 2 + b.r.below(11) as u32;
+        b.push(Op::Set {
+            tunable: crate::script::Tunable::MaxQueuedEvents,
+            value,
+        });
+    }
     let subdir = b.r.chance(1, 3);
     b.push(Op::Mkdir {
         path: "d1".into(),

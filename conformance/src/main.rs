@@ -3,7 +3,7 @@
 //! ```text
 //! inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME]
 //!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE]
-//!                 [--no-close-barrier] [--max-failures N] [-v]
+//!                 [--no-close-barrier] [--small-queues] [--max-failures N] [-v]
 //! ```
 //! `--backend linux` runs each scenario twice on Linux (two fresh directories and
 //! instances) and compares the two runs: this checks the expectations and that the
@@ -40,6 +40,8 @@ struct Opts {
     verbose: bool,
     /// Random failures reported in full; later ones get one line each.
     max_failures: u64,
+    /// Random scenarios may lower `max_queued_events` (machine-wide on Linux while they run).
+    small_queues: bool,
     /// Print this scenario file with the Linux outputs inserted as `>` lines.
     record: Option<PathBuf>,
     /// Print each selected scenario with the Linux outputs as `>` lines, run nothing else.
@@ -59,6 +61,7 @@ fn opts() -> Result<Opts, String> {
         verbose: false,
         show: false,
         max_failures: 10,
+        small_queues: false,
         record: None,
     };
     let mut args = std::env::args().skip(1);
@@ -74,6 +77,7 @@ fn opts() -> Result<Opts, String> {
             "--print-seed" => o.print_seed = Some(val()?.parse().map_err(|_| "bad --print-seed")?),
             "-v" | "--verbose" => o.verbose = true,
             "--show" => o.show = true,
+            "--small-queues" => o.small_queues = true,
             "--record" => o.record = Some(PathBuf::from(val()?)),
             "--max-failures" => {
                 o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?
@@ -81,7 +85,7 @@ fn opts() -> Result<Opts, String> {
             #[cfg(feature = "inotifyd")]
             "--no-close-barrier" => inotify_conformance::inotifyd::set_close_barrier(false),
             "-h" | "--help" => {
-                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--no-close-barrier] [--max-failures N] [-v]");
+                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--no-close-barrier] [--small-queues] [--max-failures N] [-v]");
                 std::process::exit(0);
             }
             _ => return Err(format!("unknown argument {a}")),
@@ -272,7 +276,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(seed) = o.print_seed {
-        print!("{}", gen::scenario(seed).to_text());
+        print!("{}", gen::scenario_with(seed, o.small_queues).to_text());
         return ExitCode::SUCCESS;
     }
     let mut t = Tally::default();
@@ -287,7 +291,7 @@ fn main() -> ExitCode {
     }
     if o.show {
         if let Some(seed) = o.seed {
-            show(&gen::scenario(seed));
+            show(&gen::scenario_with(seed, o.small_queues));
         }
         for sc in load(&o.dir)
             .unwrap_or_default()
@@ -299,7 +303,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(seed) = o.seed {
-        let sc = gen::scenario(seed);
+        let sc = gen::scenario_with(seed, o.small_queues);
         let v = run_one(&sc, &o.backend);
         t.record(&sc, &v, true, true);
     } else {
@@ -323,7 +327,7 @@ fn main() -> ExitCode {
             let mut kinds: std::collections::BTreeMap<(String, String, String), Vec<u64>> =
                 Default::default();
             for seed in o.start..o.start + o.random {
-                let sc = gen::scenario(seed);
+                let sc = gen::scenario_with(seed, o.small_queues);
                 let v = run_one(&sc, &o.backend);
                 if v.passed() || t.failed - before < o.max_failures {
                     t.record(&sc, &v, false, true);
