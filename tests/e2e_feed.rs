@@ -255,7 +255,7 @@ fn listing_a_watched_directory_is_an_access() {
             String::from_utf8_lossy(&name[..end]).into_owned()
         })
         .collect();
-    assert_eq!(names, ["x"]);
+    assert_eq!(names, [".", "..", "x"]);
     s.user.close(fd).unwrap();
     let at = format!("{w} ({root}/\"w\") dir");
     assert_eq!(
@@ -440,7 +440,24 @@ fn hostile_requests_get_errors_not_panics() {
     // Wrong kinds of handle.
     let dfd = u.open(&p("d"), O_RDONLY).unwrap();
     assert_eq!(u.read(dfd, &mut buf).unwrap_err().errno, EISDIR);
-    assert_eq!(u.write(dfd, b"x").unwrap_err().errno, EISDIR);
+    assert_eq!(u.write(dfd, b"x").unwrap_err().errno, EBADF);
+    assert_eq!(u.ftruncate(dfd, 0).unwrap_err().errno, EINVAL);
+    assert_eq!(
+        u.open(&p("d"), O_RDONLY | O_TRUNC).unwrap_err().errno,
+        EISDIR
+    );
+    assert_eq!(u.link(&p("d"), &p("f")).unwrap_err().errno, EEXIST);
+    assert_eq!(
+        u.link(&p("d"), &p("new")).unwrap_err().errno,
+        syscall::error::EPERM
+    );
+    std::fs::create_dir(s.host("d/s")).unwrap();
+    std::fs::write(s.host("d/s/f"), b"").unwrap();
+    assert_eq!(u.rename(&p("d"), &p("d/s/x")).unwrap_err().errno, EINVAL);
+    assert_eq!(
+        u.rename(&p("d/s/f"), &p("d/s")).unwrap_err().errno,
+        syscall::error::ENOTEMPTY
+    );
     let ffd = u.open(&p("f"), O_RDONLY).unwrap();
     assert_eq!(u.write(ffd, b"x").unwrap_err().errno, EBADF);
     assert_eq!(u.getdents(ffd, &mut buf, 19, 0).unwrap_err().errno, ENOTDIR);

@@ -664,7 +664,7 @@ impl HostFs {
         if flags & O_DIRECTORY != 0 && !is_dir && !stat_only {
             return Err(Error::new(ENOTDIR));
         }
-        if is_dir && want_write {
+        if is_dir && (want_write || flags & O_TRUNC != 0) {
             return Err(Error::new(EISDIR));
         }
         if !created {
@@ -849,6 +849,14 @@ impl HostFs {
         else {
             return Err(Error::new(EBUSY));
         };
+        // Linux checks ancestry before permissions and kinds: a directory into its own
+        // subtree, or a target that is an ancestor of the source.
+        if src.is_dir() && to.comps.starts_with(&from.comps) && to.comps != from.comps {
+            return Err(Error::new(EINVAL));
+        }
+        if from.comps.starts_with(&to.comps) && to.comps != from.comps {
+            return Err(Error::new(syscall::error::ENOTEMPTY));
+        }
         self.check_dir_writable(old_parent, ctx)?;
         self.check_dir_writable(new_parent, ctx)?;
         if let Some(dst) = &to.meta {
@@ -861,9 +869,6 @@ impl HostFs {
             if !src.is_dir() && dst.is_dir() {
                 return Err(Error::new(EISDIR));
             }
-        }
-        if src.is_dir() && to.comps.starts_with(&from.comps) {
-            return Err(Error::new(EINVAL));
         }
         fs::rename(self.host_path(&from.comps), self.host_path(&to.comps)).map_err(host_err)?;
         let old_dir = self.dir_ino(old_parent)?;
@@ -927,11 +932,11 @@ impl HostFs {
         if node.unlinked || node.pending_symlink {
             return Err(Error::new(ENOENT));
         }
-        if node.is_dir {
-            return Err(Error::new(EPERM));
-        }
         if to.meta.is_some() {
             return Err(Error::new(EEXIST));
+        }
+        if node.is_dir {
+            return Err(Error::new(EPERM));
         }
         let (ino, src) = (node.ino, node.comps.clone());
         let Some((new_name, new_parent)) = to.comps.split_last() else {
@@ -1073,6 +1078,19 @@ impl HostFs {
             let mut path = root;
             path.extend(&node.comps);
             node.dirents.clear();
+            // `.` and `..` come first, as on Linux (each getdents call is an access there,
+            // and listing an empty directory takes two calls).
+            let own = fs::symlink_metadata(&path).map_err(host_err)?.ino();
+            let parent = match path.parent() {
+                Some(p) if !node.comps.is_empty() => {
+                    fs::symlink_metadata(p).map_err(host_err)?.ino()
+                }
+                _ => own,
+            };
+            node.dirents
+                .push((own, ".".to_string(), DirentKind::Directory));
+            node.dirents
+                .push((parent, "..".to_string(), DirentKind::Directory));
             for entry in fs::read_dir(&path).map_err(host_err)? {
                 let entry = entry.map_err(host_err)?;
                 let Ok(name) = entry.file_name().into_string() else {
@@ -1211,10 +1229,13 @@ impl SchemeSync for HostFs {
         if node.pending_symlink {
             return self.write_symlink_target(id, buf, ctx);
         }
+        if !node.for_write {
+            return Err(Error::new(EBADF));
+        }
         if node.is_dir {
             return Err(Error::new(EISDIR));
         }
-        if !node.for_write || !node.io {
+        if !node.io {
             return Err(Error::new(EBADF));
         }
         let file = node.file.as_ref().ok_or(Error::new(EBADF))?;
@@ -1432,11 +1453,11 @@ impl SchemeSync for HostFs {
 
     fn ftruncate(&mut self, id: usize, len: u64, _ctx: &CallerCtx) -> Result<()> {
         let node = self.node(id)?;
-        if node.is_dir {
-            return Err(Error::new(EISDIR));
-        }
         if !node.for_write || !node.io {
             return Err(Error::new(EINVAL));
+        }
+        if node.is_dir {
+            return Err(Error::new(EISDIR));
         }
         let file = node.file.as_ref().ok_or(Error::new(EBADF))?;
         file.set_len(len).map_err(host_err)?;
