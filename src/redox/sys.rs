@@ -65,6 +65,7 @@ impl RedoxSys {
 
     /// Queues `fd` as readable unless it already is.
     fn mark_readable(&mut self, fd: usize) {
+        debug_assert!(self.watched.contains(&fd), "only watched fds are reported");
         if !self.readable.contains(&fd) {
             self.readable.push_back(fd);
         }
