@@ -88,6 +88,9 @@ fn random_mask(r: &mut Rng) -> u32 {
     if r.chance(1, 16) {
         m |= IN_DONT_FOLLOW;
     }
+    if r.chance(1, 20) {
+        m |= IN_MASK_CREATE;
+    }
     m
 }
 
@@ -257,8 +260,22 @@ impl Builder {
                     wd: WdRef::Named(w),
                 }
             }
-            84..=86 => Op::Stat {
+            84..=85 => Op::Stat {
                 path: self.any_path(subdir),
+            },
+            // A raw wd: the directory watches, a later one, or one never given.
+            86 => {
+                let inst = self.inst();
+                let wd = *self.r.pick(&[1, 2, 3, 4, 7, -1]);
+                Op::RmWatch {
+                    inst,
+                    wd: WdRef::Raw(wd),
+                }
+            }
+            87 => Op::Chown {
+                path: self.any_path(subdir),
+                uid: *self.r.pick(&[0u32, 1]),
+                gid: *self.r.pick(&[0u32, 1]),
             },
             _ => {
                 let inst = self.inst();
