@@ -17,9 +17,9 @@ REDOX_RUSTC=/usr/bin/rustc
 REDOX_CLIPPY_DRIVER=/usr/bin/clippy-driver
 # One target dir for both checks: std and shared dependencies are built once.
 REDOX_TARGET_DIR=${REDOX_TARGET_DIR:-$ROOT/target/redox}
-# The crates that run on Redox. bench/ and conformance/ are host tools: they drive the
-# Linux kernel's inotify as the oracle and are not meant for Redox.
-REDOX_PACKAGES=(inotifyd inotify-abi inotify-engine inotify-feed)
+# Every workspace crate runs on Redox except these host tools, which drive the Linux
+# kernel's inotify as the oracle.
+HOST_ONLY_PACKAGES=(inotify-bench inotify-conformance)
 REDOXFS_VERSION=0.9.1
 REDOXFS_WORK=$ROOT/target/redoxfs
 INOTIFYD_GIT=https://gitlab.redox-os.org/redox-os/inotifyd.git
@@ -84,16 +84,16 @@ build_std=(-Z build-std=std,panic_abort --target "$TARGET")
 
 check_inotifyd() {
     setup
-    local pkgs=()
-    for p in "${REDOX_PACKAGES[@]}"; do pkgs+=(-p "$p"); done
+    local pkgs=(--workspace)
+    for p in "${HOST_ONLY_PACKAGES[@]}"; do pkgs+=(--exclude "$p"); done
     cd "$ROOT"
-    log "cargo check ${REDOX_PACKAGES[*]} (--lib --bins --examples)"
+    log "cargo check, the workspace without ${HOST_ONLY_PACKAGES[*]} (--lib --bins --examples)"
     "$CARGO_BIN" check "${build_std[@]}" "${pkgs[@]}" --lib --bins --examples
     # cargo-clippy runs `$CARGO check` with clippy-driver as the workspace wrapper; Debian's
     # clippy-driver matches Debian's rustc, so std built by the check above is reused.
-    log "cargo clippy ${REDOX_PACKAGES[*]} (--lib --bins --examples) -D warnings"
-    CARGO=$CARGO_BIN /usr/bin/cargo-clippy clippy "${build_std[@]}" "${pkgs[@]}" --lib --bins --examples \
-        -- -D warnings
+    log "cargo clippy, the same crates, -D warnings"
+    CARGO=$CARGO_BIN /usr/bin/cargo-clippy clippy "${build_std[@]}" "${pkgs[@]}" --lib --bins \
+        --examples -- -D warnings
     log "check-redox: OK"
 }
 
