@@ -27,9 +27,9 @@ clippy:
 unit:
 	$(CARGO) test --workspace
 
-# inotifyd, inotify-abi, inotify-engine and inotify-feed for x86_64-unknown-redox: cargo check,
-# then clippy -D warnings (std built from source with Debian's rustc; installs it if missing).
-# Redox executables cannot be linked here (no relibc), so this is a compile check.
+# Every workspace crate but the host tools (bench, conformance) for x86_64-unknown-redox: cargo
+# check, then clippy -D warnings (std built from source with Debian's rustc; installs it if
+# missing). Redox executables cannot be linked here (no relibc), so this is a compile check.
 check-redox:
 	bash .ci/redox.sh check
 
