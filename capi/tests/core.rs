@@ -1,0 +1,192 @@
+//! The C API's core through the host kernel, inotifyd and `HostFs` over a temporary
+//! directory: the values and errno a C program on Redox gets.
+
+use std::ffi::{CStr, CString};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use inotify_abi::consts::*;
+use inotify_abi::event::Events;
+use inotify_capi::{add_watch, c_result, init, init1, rm_watch, IN_CLOEXEC, IN_NONBLOCK};
+use inotifyd::host::harness::Harness;
+use inotifyd::host::hostfs::HostFs;
+use inotifyd::host::{Process, SchemeThread, FD_CLOEXEC};
+use syscall::error::{EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTDIR};
+use syscall::flag::{F_GETFD, F_GETFL, O_NONBLOCK, O_RDONLY};
+
+/// inotifyd and a `HostFs` over a fresh directory; everything is torn down on drop.
+struct World {
+    /// The served directory.
+    dir: PathBuf,
+    /// The filesystem thread (joined on drop).
+    fs: Option<SchemeThread<HostFs>>,
+    /// The daemon and its kernel.
+    harness: Option<Harness>,
+}
+
+impl World {
+    /// Starts the daemon and serves a new directory holding `sub/` and `file`.
+    fn start(tag: &str) -> World {
+        let dir = std::env::temp_dir().join(format!("inotify-capi-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("file"), b"x").unwrap();
+        let harness = Harness::start(Default::default()).unwrap();
+        let fs = HostFs::new(&dir).unwrap().spawn(harness.kernel()).unwrap();
+        World {
+            dir,
+            fs: Some(fs),
+            harness: Some(harness),
+        }
+    }
+
+    /// A process running as the owner of the directory.
+    fn process(&self, pid: usize) -> Process {
+        let (uid, gid) = owner(&self.dir);
+        self.harness.as_ref().unwrap().process(pid, uid, gid)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(h) = self.harness.take() {
+            let kernel = h.kernel().clone();
+            drop(h);
+            let _ = kernel.shutdown_scheme("file");
+            if let Some(fs) = self.fs.take() {
+                if !std::thread::panicking() {
+                    fs.join();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The owner of a host path.
+fn owner(path: &std::path::Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.uid(), m.gid())
+}
+
+/// A C string.
+fn c(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+/// The errno of a failed core call.
+fn errno<T: std::fmt::Debug>(r: syscall::error::Result<T>) -> i32 {
+    r.unwrap_err().errno
+}
+
+/// Reads `(wd, mask, name)` records from a non-blocking instance until `n` have arrived.
+fn read_n(p: &Process, fd: i32, n: usize) -> Vec<(i32, u32, String)> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while out.len() < n {
+        match p.read(fd as usize, &mut buf) {
+            Ok(len) => out.extend(
+                Events::new(&buf[..len])
+                    .map(|e| (e.wd, e.mask, String::from_utf8_lossy(e.name).into_owned())),
+            ),
+            Err(e) if e.errno == EAGAIN => {
+                assert!(Instant::now() < deadline, "only {out:?} after 5 s");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn init1_flags() {
+    let w = World::start("init");
+    let p = w.process(100);
+    // Linux's IN_NONBLOCK (0o4000) is not a Redox flag.
+    assert_eq!(errno(init1(&p, IN_NONBLOCK_LINUX as i32)), EINVAL);
+    assert_eq!(errno(init1(&p, 1)), EINVAL);
+
+    let fd = init1(&p, (IN_NONBLOCK | IN_CLOEXEC) as i32).unwrap();
+    assert!(fd >= 3);
+    let fl = p.fcntl(fd as usize, F_GETFL, 0).unwrap();
+    assert_eq!(fl & O_NONBLOCK, O_NONBLOCK);
+    assert_eq!(p.fcntl(fd as usize, F_GETFD, 0).unwrap(), FD_CLOEXEC);
+
+    let blocking = init(&p).unwrap();
+    assert_ne!(blocking, fd);
+    assert_eq!(
+        p.fcntl(blocking as usize, F_GETFL, 0).unwrap() & O_NONBLOCK,
+        0
+    );
+    assert_eq!(p.fcntl(blocking as usize, F_GETFD, 0).unwrap(), 0);
+}
+
+#[test]
+fn add_watch_results_and_errno() {
+    let w = World::start("add");
+    let p = w.process(100);
+    let fd = init1(&p, IN_NONBLOCK as i32).unwrap();
+    let dir = c("/scheme/file/sub");
+    assert_eq!(add_watch(&p, fd, &dir, IN_CREATE), Ok(1));
+    assert_eq!(add_watch(&p, fd, &c("/file"), IN_MODIFY), Ok(2));
+    // The same object again: the same wd.
+    assert_eq!(add_watch(&p, fd, &c("/sub"), IN_DELETE), Ok(1));
+    assert_eq!(
+        errno(add_watch(&p, fd, &dir, IN_CREATE | IN_MASK_CREATE)),
+        EEXIST
+    );
+    assert_eq!(errno(add_watch(&p, fd, &c("/missing"), IN_CREATE)), ENOENT);
+    assert_eq!(
+        errno(add_watch(&p, fd, &c("/file"), IN_CREATE | IN_ONLYDIR)),
+        ENOTDIR
+    );
+    assert_eq!(errno(add_watch(&p, fd, &dir, 0)), EINVAL);
+    assert_eq!(errno(add_watch(&p, fd, &dir, 0x1000)), EINVAL);
+    let bad_utf8 = CStr::from_bytes_with_nul(b"/sub/\xff\0").unwrap();
+    assert_eq!(errno(add_watch(&p, fd, bad_utf8, IN_CREATE)), EINVAL);
+    assert_eq!(errno(add_watch(&p, -1, &dir, IN_CREATE)), EBADF);
+    assert_eq!(errno(add_watch(&p, 999, &dir, IN_CREATE)), EBADF);
+    // An open fd that is not an instance.
+    let file = p.open("/file", O_RDONLY).unwrap();
+    assert_eq!(errno(add_watch(&p, file as i32, &dir, IN_CREATE)), EINVAL);
+
+    // The C convention: -1 and errno.
+    let mut e = 0;
+    assert_eq!(
+        c_result(add_watch(&p, fd, &c("/missing"), IN_OPEN), &mut e),
+        -1
+    );
+    assert_eq!(e, ENOENT);
+    assert_eq!(c_result(add_watch(&p, fd, &dir, IN_CREATE), &mut e), 1);
+}
+
+#[test]
+fn events_then_rm_watch() {
+    let w = World::start("rm");
+    let p = w.process(100);
+    let worker = w.process(200);
+    let fd = init1(&p, IN_NONBLOCK as i32).unwrap();
+    let wd = add_watch(&p, fd, &c("/sub"), IN_CREATE | IN_DELETE).unwrap();
+    worker.create("/sub/a", 0o644).unwrap();
+    worker.unlink("/sub/a").unwrap();
+    assert_eq!(
+        read_n(&p, fd, 2),
+        vec![
+            (wd, IN_CREATE, "a".to_string()),
+            (wd, IN_DELETE, "a".to_string())
+        ]
+    );
+    assert_eq!(rm_watch(&p, fd, wd), Ok(0));
+    assert_eq!(read_n(&p, fd, 1), vec![(wd, IN_IGNORED, String::new())]);
+    assert_eq!(errno(rm_watch(&p, fd, wd)), EINVAL);
+    assert_eq!(errno(rm_watch(&p, fd, 12345)), EINVAL);
+    assert_eq!(errno(rm_watch(&p, -3, wd)), EBADF);
+    // Nothing after the watch is gone.
+    worker.create("/sub/b", 0o644).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut buf = [0u8; 256];
+    assert_eq!(p.read(fd as usize, &mut buf).unwrap_err().errno, EAGAIN);
+}
