@@ -1,7 +1,7 @@
 //! The C API's core through the host kernel, inotifyd and `HostFs` over a temporary
 //! directory: the values and errno a C program on Redox gets.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -145,7 +145,7 @@ fn add_watch_results_and_errno() {
     );
     assert_eq!(errno(add_watch(&p, fd, &dir, 0)), EINVAL);
     assert_eq!(errno(add_watch(&p, fd, &dir, 0x1000)), EINVAL);
-    let bad_utf8 = CStr::from_bytes_with_nul(b"/sub/\xff\0").unwrap();
+    let bad_utf8 = c"/sub/\xff";
     assert_eq!(errno(add_watch(&p, fd, bad_utf8, IN_CREATE)), EINVAL);
     assert_eq!(errno(add_watch(&p, -1, &dir, IN_CREATE)), EBADF);
     assert_eq!(errno(add_watch(&p, 999, &dir, IN_CREATE)), EBADF);

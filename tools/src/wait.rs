@@ -1,0 +1,261 @@
+//! `inotifywait`: waits for events on files and directories and prints them.
+//!
+//! ```text
+//! inotifywait [-m] [-q] [-t SECONDS] [-e EVENT[,EVENT...]]... PATH...
+//! ```
+//!
+//! One line per event, `WATCH EVENTS [NAME]`: the watched path as given (with `/` added
+//! for a directory), the event's bits comma-separated in Linux's order, and the child's name
+//! when there is one. Without `-m` the first event is printed and the program exits 0.
+//! Exit status: 0 an event arrived (or, with `-m`, every watch went away or `-t` seconds
+//! passed without an event), 1 an error, 2 `-t` seconds passed without an event (no `-m`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use inotify_abi::consts::{IN_ALL_EVENTS, IN_IGNORED};
+use inotifyd::client::{format, Inotify, Os, OwnedEvent, IN_CLOEXEC, IN_NONBLOCK};
+
+use crate::{events, next_events, parse_seconds, watch_name, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
+
+/// The usage text (`-h`).
+pub const USAGE: &str = "\
+usage: inotifywait [-m] [-q] [-t SECONDS] [-e EVENT[,EVENT...]]... PATH...
+  -m, --monitor       print events until every watch is gone (default: exit after one)
+  -q, --quiet         once: no set-up messages; twice: only events
+  -t, --timeout N     give up after N seconds without an event (0: never)
+  -e, --event LIST    events to watch (default: all): access modify attrib close_write
+                      close_nowrite close open moved_to moved_from move move_self create
+                      delete delete_self unmount
+  -r, --recursive     not supported (watch each directory explicitly)
+exit status: 0 an event, 1 an error, 2 the timeout passed
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `-m`: keep printing events.
+    pub monitor: bool,
+    /// `-q` count: 1 hides the set-up messages, 2 also the errors of watches.
+    pub quiet: u8,
+    /// `-t`: seconds without an event before giving up (`None` or 0: never).
+    pub timeout: Option<u64>,
+    /// `-e`: the events to watch (all when not given).
+    pub mask: u32,
+    /// `-r` was given (refused by [`run`]).
+    pub recursive: bool,
+    /// The paths to watch.
+    pub paths: Vec<String>,
+}
+
+/// What to do after parsing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Watch.
+    Run(Options),
+    /// Print [`USAGE`] and exit 0.
+    Help,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let mut opts = Options {
+        monitor: false,
+        quiet: 0,
+        timeout: None,
+        mask: 0,
+        recursive: false,
+        paths: Vec::new(),
+    };
+    let mut it = args.iter();
+    let mut only_paths = false;
+    while let Some(arg) = it.next() {
+        if only_paths || !arg.starts_with('-') || arg == "-" {
+            opts.paths.push(arg.clone());
+            continue;
+        }
+        match arg.as_str() {
+            "--" => only_paths = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            "-m" | "--monitor" => opts.monitor = true,
+            "-q" | "--quiet" => opts.quiet = opts.quiet.saturating_add(1),
+            "-r" | "--recursive" => opts.recursive = true,
+            "-t" | "--timeout" => {
+                let v = it.next().ok_or("-t needs a number of seconds")?;
+                opts.timeout = Some(parse_seconds(v)?);
+            }
+            "-e" | "--event" => {
+                let v = it.next().ok_or("-e needs a list of events")?;
+                opts.mask |= events::parse_list(v)?;
+            }
+            _ => return Err(format!("unknown option '{arg}'")),
+        }
+    }
+    if opts.paths.is_empty() {
+        return Err("no files specified to watch".into());
+    }
+    if opts.mask == 0 {
+        opts.mask = IN_ALL_EVENTS;
+    }
+    Ok(Command::Run(opts))
+}
+
+/// Runs `inotifywait` with `opts`: events to `out`, messages to `err`; `ready` is called
+/// once every watch is established. Returns the exit status.
+pub fn run<O: Os>(
+    os: O,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ready: &mut dyn FnMut(),
+) -> i32 {
+    if opts.recursive {
+        let _ = writeln!(err, "inotifywait: recursive watches (-r) are not supported");
+        return EXIT_ERROR;
+    }
+    let timeout = opts.timeout.filter(|&t| t > 0).map(Duration::from_secs);
+    let flags = IN_CLOEXEC | if timeout.is_some() { IN_NONBLOCK } else { 0 };
+    let ino = match Inotify::init1(os, flags) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "inotifywait: cannot initialize inotify ({e}); is inotifyd running?"
+            );
+            return EXIT_ERROR;
+        }
+    };
+    if opts.quiet == 0 {
+        let _ = writeln!(err, "Setting up watches.");
+    }
+    let mut names = BTreeMap::new();
+    for path in &opts.paths {
+        match ino.add_watch(path, opts.mask) {
+            Ok(wd) => {
+                names.insert(wd, watch_name(ino.os(), path));
+            }
+            Err(e) => {
+                if opts.quiet < 2 {
+                    let _ = writeln!(err, "Couldn't watch {path}: {e}");
+                }
+                return EXIT_ERROR;
+            }
+        }
+    }
+    if opts.quiet == 0 {
+        let _ = writeln!(err, "Watches established.");
+    }
+    ready();
+
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let events = match next_events(&ino, &mut buf, deadline) {
+            Ok(Some(events)) => events,
+            Ok(None) if opts.monitor => return EXIT_EVENT,
+            Ok(None) => return EXIT_TIMEOUT,
+            Err(e) => {
+                let _ = writeln!(err, "inotifywait: read: {e}");
+                return EXIT_ERROR;
+            }
+        };
+        for ev in &events {
+            let _ = writeln!(out, "{}", line(&names, ev));
+            if !opts.monitor {
+                let _ = out.flush();
+                return EXIT_EVENT;
+            }
+            if ev.mask & IN_IGNORED != 0 {
+                names.remove(&ev.wd);
+            }
+        }
+        let _ = out.flush();
+        if names.is_empty() {
+            return EXIT_EVENT;
+        }
+    }
+}
+
+/// The line for `ev`: its watch's name (empty for an overflow, whose wd is -1).
+pub fn line(names: &BTreeMap<i32, String>, ev: &OwnedEvent) -> String {
+    let watch = names.get(&ev.wd).map(String::as_str).unwrap_or("");
+    format::event(watch, ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inotify_abi::consts::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        let Command::Run(o) =
+            parse(&args("-m -q -q -t 5 -e create,delete -e modify a b/")).unwrap()
+        else {
+            panic!("not run");
+        };
+        assert_eq!(
+            o,
+            Options {
+                monitor: true,
+                quiet: 2,
+                timeout: Some(5),
+                mask: IN_CREATE | IN_DELETE | IN_MODIFY,
+                recursive: false,
+                paths: vec!["a".into(), "b/".into()],
+            }
+        );
+        let Command::Run(o) = parse(&args("--timeout 0 -- -odd")).unwrap() else {
+            panic!("not run");
+        };
+        assert_eq!(o.mask, IN_ALL_EVENTS);
+        assert_eq!(o.timeout, Some(0));
+        assert_eq!(o.paths, vec!["-odd".to_string()]);
+        assert_eq!(parse(&args("--help x")), Ok(Command::Help));
+    }
+
+    #[test]
+    fn refuses_bad_arguments() {
+        assert_eq!(
+            parse(&args("-m")),
+            Err("no files specified to watch".into())
+        );
+        assert_eq!(
+            parse(&args("-t x a")).unwrap_err(),
+            "invalid timeout 'x': a whole number of seconds"
+        );
+        assert_eq!(
+            parse(&args("a -t")),
+            Err("-t needs a number of seconds".into())
+        );
+        assert_eq!(
+            parse(&args("-e nope a")),
+            Err("invalid event 'nope'".into())
+        );
+        assert_eq!(parse(&args("-x a")), Err("unknown option '-x'".into()));
+    }
+
+    #[test]
+    fn lines_name_the_watch() {
+        let names = BTreeMap::from([(1, "dir/".to_string())]);
+        let ev = OwnedEvent {
+            wd: 1,
+            mask: IN_CLOSE_WRITE,
+            cookie: 0,
+            name: b"f".to_vec(),
+        };
+        assert_eq!(line(&names, &ev), "dir/ CLOSE_WRITE f");
+        let ev = OwnedEvent {
+            wd: -1,
+            mask: IN_Q_OVERFLOW,
+            cookie: 0,
+            name: Vec::new(),
+        };
+        assert_eq!(line(&names, &ev), " Q_OVERFLOW");
+    }
+}

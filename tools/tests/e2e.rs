@@ -1,0 +1,222 @@
+//! The tools end to end: inotifyd and `HostFs` over a temporary directory on the in-process
+//! kernel, the tool running in one process, the changes made by another; the exact output
+//! and exit status are checked.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use inotify_tools::{wait, watch, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
+use inotifyd::host::harness::Harness;
+use inotifyd::host::hostfs::HostFs;
+use inotifyd::host::{Process, SchemeThread};
+use syscall::flag::O_WRONLY;
+
+/// inotifyd and a `HostFs` over a fresh directory holding `sub/` and `file`.
+struct World {
+    /// The served directory.
+    dir: PathBuf,
+    /// The filesystem thread (joined on drop).
+    fs: Option<SchemeThread<HostFs>>,
+    /// The daemon and its kernel.
+    harness: Option<Harness>,
+}
+
+impl World {
+    /// Starts everything.
+    fn start(tag: &str) -> World {
+        let dir = std::env::temp_dir().join(format!("inotify-tools-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("file"), b"x").unwrap();
+        let harness = Harness::start(Default::default()).unwrap();
+        let fs = HostFs::new(&dir).unwrap().spawn(harness.kernel()).unwrap();
+        World {
+            dir,
+            fs: Some(fs),
+            harness: Some(harness),
+        }
+    }
+
+    /// A process running as the owner of the directory.
+    fn process(&self, pid: usize) -> Process {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&self.dir).unwrap();
+        self.harness
+            .as_ref()
+            .unwrap()
+            .process(pid, m.uid(), m.gid())
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(h) = self.harness.take() {
+            let kernel = h.kernel().clone();
+            drop(h);
+            let _ = kernel.shutdown_scheme("file");
+            if let Some(fs) = self.fs.take() {
+                if !thread::panicking() {
+                    fs.join();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What a run of a tool left: exit status, standard output, standard error.
+type Outcome = (i32, String, String);
+
+/// Starts a tool on its own thread in a new process; returns once its watches are set up
+/// (or it failed before that), with the handle giving its outcome.
+fn spawn_tool(
+    w: &World,
+    run: impl FnOnce(Process, &mut Vec<u8>, &mut Vec<u8>, &mut dyn FnMut()) -> i32 + Send + 'static,
+) -> thread::JoinHandle<Outcome> {
+    let p = w.process(100);
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(p, &mut out, &mut err, &mut || tx.send(()).unwrap());
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    });
+    // Either the watches are up, or the tool ended (the sender is dropped).
+    let _ = rx.recv_timeout(Duration::from_secs(10));
+    handle
+}
+
+/// inotifywait with these arguments.
+fn inotifywait(w: &World, args: &str) -> thread::JoinHandle<Outcome> {
+    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+    let wait::Command::Run(opts) = wait::parse(&args).unwrap() else {
+        panic!("help");
+    };
+    spawn_tool(w, move |p, out, err, ready| {
+        wait::run(p, &opts, out, err, ready)
+    })
+}
+
+/// inotifywatch with these arguments.
+fn inotifywatch(w: &World, args: &str) -> thread::JoinHandle<Outcome> {
+    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+    let watch::Command::Run(opts) = watch::parse(&args).unwrap() else {
+        panic!("help");
+    };
+    spawn_tool(w, move |p, out, err, ready| {
+        watch::run(p, &opts, out, err, ready)
+    })
+}
+
+/// The set-up messages of inotifywait.
+const WAIT_SETUP: &str = "Setting up watches.\nWatches established.\n";
+
+#[test]
+fn inotifywait_prints_the_first_event_and_exits_0() {
+    let w = World::start("first");
+    let tool = inotifywait(&w, "-t 10 /sub");
+    w.process(200).create("/sub/a", 0o644).unwrap();
+    assert_eq!(
+        tool.join().unwrap(),
+        (EXIT_EVENT, "/sub/ CREATE a\n".into(), WAIT_SETUP.into())
+    );
+}
+
+#[test]
+fn inotifywait_times_out_with_2() {
+    let w = World::start("timeout");
+    let tool = inotifywait(&w, "-q -t 1 -e delete /sub /file");
+    // An event the watch did not ask for does not end the wait.
+    w.process(200).create("/sub/a", 0o644).unwrap();
+    assert_eq!(
+        tool.join().unwrap(),
+        (EXIT_TIMEOUT, String::new(), String::new())
+    );
+}
+
+#[test]
+fn inotifywait_monitor() {
+    let w = World::start("monitor");
+    let tool = inotifywait(&w, "-m -t 1 -e create,delete,delete_self /sub /file");
+    let u = w.process(200);
+    u.mkdir("/sub/d", 0o755).unwrap();
+    u.create("/sub/a", 0o644).unwrap();
+    u.unlink("/sub/a").unwrap();
+    u.unlink("/file").unwrap();
+    let (code, out, err) = tool.join().unwrap();
+    assert_eq!((code, err.as_str()), (EXIT_EVENT, WAIT_SETUP));
+    assert_eq!(
+        out,
+        "/sub/ CREATE,ISDIR d\n\
+         /sub/ CREATE a\n\
+         /sub/ DELETE a\n\
+         /file DELETE_SELF\n\
+         /file IGNORED\n"
+    );
+}
+
+#[test]
+fn inotifywait_monitor_ends_when_every_watch_is_gone() {
+    let w = World::start("gone");
+    // No timeout: only the removal of the last watch ends the run.
+    let tool = inotifywait(&w, "-m -q -e delete_self /file");
+    w.process(200).unlink("/file").unwrap();
+    assert_eq!(
+        tool.join().unwrap(),
+        (
+            EXIT_EVENT,
+            "/file DELETE_SELF\n/file IGNORED\n".into(),
+            String::new()
+        )
+    );
+}
+
+#[test]
+fn inotifywait_errors_exit_1() {
+    let w = World::start("errors");
+    let (code, out, err) = inotifywait(&w, "/sub /missing").join().unwrap();
+    assert_eq!((code, out.as_str()), (EXIT_ERROR, ""));
+    assert_eq!(
+        err,
+        format!(
+            "Setting up watches.\nCouldn't watch /missing: {}\n",
+            syscall::error::Error::new(syscall::error::ENOENT)
+        )
+    );
+    let (code, _, err) = inotifywait(&w, "-r /sub").join().unwrap();
+    assert_eq!(code, EXIT_ERROR);
+    assert_eq!(
+        err,
+        "inotifywait: recursive watches (-r) are not supported\n"
+    );
+}
+
+#[test]
+fn inotifywatch_counts_per_watch() {
+    let w = World::start("watch");
+    let tool = inotifywatch(&w, "-t 1 /sub /file");
+    let u = w.process(200);
+    u.mkdir("/sub/d", 0o755).unwrap();
+    u.mkdir("/sub/e", 0o755).unwrap();
+    let fd = u.open("/file", O_WRONLY).unwrap();
+    u.write(fd, b"hello").unwrap();
+    u.close(fd).unwrap();
+    let (code, out, err) = tool.join().unwrap();
+    assert_eq!(code, EXIT_EVENT);
+    assert_eq!(
+        err,
+        "Establishing watches...\nFinished establishing watches, now collecting statistics.\n"
+    );
+    // /file: open, modify, close_write; /sub/: two creates (mkdir opens nothing).
+    assert_eq!(
+        out,
+        "total  modify  close_write  open  create  filename\n\
+         3      1       1            1     0       /file\n\
+         2      0       0            0     2       /sub/\n"
+    );
+}
