@@ -159,6 +159,7 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
     let mut handles: HashMap<String, Bound> = HashMap::new();
     let mut watches: HashMap<String, i32> = HashMap::new();
     let mut norm = Normaliser::default();
+    let mut leaked: Vec<Bound> = Vec::new();
     let mut outs = Vec::with_capacity(sc.steps.len());
     let unbound = |n: &str| StepOut::line(format!("(no handle {n})"));
     for step in &sc.steps {
@@ -180,11 +181,15 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
                 flags,
             } => match b.open(path, *flags, 0o644) {
                 Ok(fd) => {
-                    handles.insert(handle.clone(), Bound::File(fd));
+                    // A rebound name leaves its old file open, as a program would; it is
+                    // closed with the rest when the scenario ends.
+                    if let Some(old) = handles.insert(handle.clone(), Bound::File(fd)) {
+                        leaked.push(old);
+                    }
                     StepOut::line("ok")
                 }
                 Err(e) => {
-                    handles.remove(handle);
+                    leaked.extend(handles.remove(handle));
                     StepOut::line(e)
                 }
             },
@@ -236,11 +241,15 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
             }),
             Op::Init { inst, flags } => match b.init(*flags) {
                 Ok(fd) => {
-                    handles.insert(inst.clone(), Bound::Instance(fd, flags.nonblock));
+                    if let Some(old) =
+                        handles.insert(inst.clone(), Bound::Instance(fd, flags.nonblock))
+                    {
+                        leaked.push(old);
+                    }
                     StepOut::line("ok")
                 }
                 Err(e) => {
-                    handles.remove(inst);
+                    leaked.extend(handles.remove(inst));
                     StepOut::line(e)
                 }
             },
@@ -304,7 +313,7 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
         outs.push(out);
     }
     // Close what the scenario left open, instances last, so nothing leaks between runs.
-    let mut left: Vec<Bound> = handles.into_values().collect();
+    let mut left: Vec<Bound> = handles.into_values().chain(leaked).collect();
     left.sort_by_key(|h| matches!(h, Bound::Instance(..)));
     for h in left {
         let _ = match h {

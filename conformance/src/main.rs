@@ -3,7 +3,7 @@
 //! ```text
 //! inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME]
 //!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE]
-//!                 [--no-close-barrier] [--small-queues] [--max-failures N] [-v]
+//!                 [--no-close-barrier] [--small-queues] [--reduce] [--max-failures N] [-v]
 //! ```
 //! `--backend linux` runs each scenario twice on Linux (two fresh directories and
 //! instances) and compares the two runs: this checks the expectations and that the
@@ -42,6 +42,8 @@ struct Opts {
     max_failures: u64,
     /// Random scenarios may lower `max_queued_events` (machine-wide on Linux while they run).
     small_queues: bool,
+    /// With `--seed`: shrink a failing random scenario before printing it.
+    reduce: bool,
     /// Print this scenario file with the Linux outputs inserted as `>` lines.
     record: Option<PathBuf>,
     /// Print each selected scenario with the Linux outputs as `>` lines, run nothing else.
@@ -62,6 +64,7 @@ fn opts() -> Result<Opts, String> {
         show: false,
         max_failures: 10,
         small_queues: false,
+        reduce: false,
         record: None,
     };
     let mut args = std::env::args().skip(1);
@@ -78,6 +81,7 @@ fn opts() -> Result<Opts, String> {
             "-v" | "--verbose" => o.verbose = true,
             "--show" => o.show = true,
             "--small-queues" => o.small_queues = true,
+            "--reduce" => o.reduce = true,
             "--record" => o.record = Some(PathBuf::from(val()?)),
             "--max-failures" => {
                 o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?
@@ -85,7 +89,7 @@ fn opts() -> Result<Opts, String> {
             #[cfg(feature = "inotifyd")]
             "--no-close-barrier" => inotify_conformance::inotifyd::set_close_barrier(false),
             "-h" | "--help" => {
-                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--no-close-barrier] [--small-queues] [--max-failures N] [-v]");
+                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--no-close-barrier] [--small-queues] [--reduce] [--max-failures N] [-v]");
                 std::process::exit(0);
             }
             _ => return Err(format!("unknown argument {a}")),
@@ -207,6 +211,32 @@ impl Tally {
     }
 }
 
+/// Shrinks a failing scenario: drops steps one at a time, last first, keeping each removal
+/// after which the scenario still fails with its first undeclared difference on the same
+/// kind of operation. Repeats until no step can go. Returns `sc` unchanged if it passes.
+fn reduce(mut sc: Scenario, backend: &str) -> Scenario {
+    let kind = |sc: &Scenario| run_one(sc, backend).first.map(|(_, op, _, _)| op);
+    let Some(want) = kind(&sc) else {
+        return sc;
+    };
+    loop {
+        let mut shrunk = false;
+        let mut i = sc.steps.len();
+        while i > 0 {
+            i -= 1;
+            let mut trial = sc.clone();
+            trial.steps.remove(i);
+            if kind(&trial).as_ref() == Some(&want) {
+                sc = trial;
+                shrunk = true;
+            }
+        }
+        if !shrunk {
+            return sc;
+        }
+    }
+}
+
 /// Prints `sc` with its Linux outputs as `>` lines (to review what the oracle does).
 fn show(sc: &Scenario) {
     let outs = match Linux::new() {
@@ -303,7 +333,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(seed) = o.seed {
-        let sc = gen::scenario_with(seed, o.small_queues);
+        let mut sc = gen::scenario_with(seed, o.small_queues);
+        if o.reduce {
+            sc = reduce(sc, &o.backend);
+        }
         let v = run_one(&sc, &o.backend);
         t.record(&sc, &v, true, true);
     } else {
