@@ -2,7 +2,7 @@
 # full test run CI uses (.ci/run calls it).
 CARGO ?= cargo
 
-.PHONY: all build demo test fmt-check clippy unit check-redox check-redoxfs redoxfs-tree redoxfs-patch conformance conformance-long bench
+.PHONY: all build demo test fmt-check clippy unit check-redox check-redoxfs check-recipe redoxfs-tree redoxfs-patch conformance conformance-long bench
 
 all: build
 
@@ -16,7 +16,7 @@ demo:
 
 # Everything CI checks (.ci/run runs this on a fresh machine): formatting, host clippy, every
 # host test, the Redox compile checks, and the conformance run against the Linux kernel.
-test: fmt-check clippy unit check-redox check-redoxfs conformance
+test: fmt-check clippy unit check-redox check-redoxfs check-recipe conformance
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -37,6 +37,12 @@ check-redox:
 # (--lib --bins) against this checkout's abi/ and feed/.
 check-redoxfs:
 	bash .ci/redox.sh redoxfs
+
+# recipe.toml's build script run as the cookbook would, with the host as the target: every
+# file the package installs (daemon, tools, smoke check, C library and header, service) must
+# be staged. Needs an up-to-date Cargo.lock (the recipe builds with --locked).
+check-recipe:
+	bash .ci/redox.sh recipe
 
 # To change the redoxfs patch: `make redoxfs-tree`, edit target/redoxfs/patched, then
 # `make redoxfs-patch` rewrites recipes/redoxfs/inotify.patch; `make check-redoxfs` checks it.

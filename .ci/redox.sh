@@ -3,6 +3,7 @@
 #
 #   .ci/redox.sh check      inotifyd and its crates: cargo check, then clippy -D warnings
 #   .ci/redox.sh redoxfs    redoxfs 0.9.1 from crates.io + recipes/redoxfs/inotify.patch
+#   .ci/redox.sh recipe     recipe.toml's build script, run with the host as the target
 #   .ci/redox.sh redoxfs-tree   only prepares target/redoxfs/{orig,patched} (to edit the patch)
 #   .ci/redox.sh redoxfs-diff   writes recipes/redoxfs/inotify.patch from those two trees
 #
@@ -178,6 +179,44 @@ check_redoxfs() {
     log "check-redoxfs: OK"
 }
 
+# Runs recipe.toml's build script the way the cookbook would, with the host standing in for
+# Redox: COOKBOOK_CARGO is cargo with the host target added (the cookbook's redoxer adds
+# x86_64-unknown-redox), and the stage must end up with every file the package promises.
+check_recipe() {
+    local work=$ROOT/target/recipe
+    rm -rf "$work/stage" "$work/script.sh"
+    mkdir -p "$work/stage" "$work/build"
+    # The script is the TOML multi-line string after `script = """`.
+    sed -n '/^script = """$/,/^"""$/p' "$ROOT/recipe.toml" | sed '1d;$d' >"$work/script.sh"
+    [ -s "$work/script.sh" ] || { log "no build script found in recipe.toml"; exit 1; }
+    local host
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    cat >"$work/cargo" <<'EOF'
+#!/usr/bin/env bash
+# Stands in for the cookbook's redoxer: cargo with the target added.
+sub=$1
+shift
+exec cargo "$sub" --target "$TARGET" "$@"
+EOF
+    chmod +x "$work/cargo"
+    log "running recipe.toml's script (host target $host)"
+    (cd "$work/build" &&
+        COOKBOOK_CARGO=$work/cargo COOKBOOK_SOURCE=$ROOT COOKBOOK_STAGE=$work/stage \
+            COOKBOOK_BUILD=$work/build TARGET=$host CARGO_TARGET_DIR=$work/build/target \
+            bash -euo pipefail "$work/script.sh")
+    local f missing=0
+    for f in usr/bin/inotifyd usr/bin/inotifywait usr/bin/inotifywatch usr/bin/inotify-smoke \
+        usr/lib/libinotify_capi.a usr/include/sys/inotify.h \
+        usr/lib/init.d/05_inotifyd.service; do
+        if [ ! -s "$work/stage/$f" ]; then
+            log "missing from the stage: /$f"
+            missing=1
+        fi
+    done
+    [ "$missing" = 0 ] || exit 1
+    log "check-recipe: OK ($(cd "$work/stage" && find . -type f | wc -l) files staged)"
+}
+
 # Writes the patch from target/redoxfs/{orig,patched} (after editing the patched tree).
 diff_redoxfs() {
     cd "$REDOXFS_WORK"
@@ -196,10 +235,11 @@ diff_redoxfs() {
 case "${1:-}" in
 check) check_inotifyd ;;
 redoxfs) check_redoxfs ;;
+recipe) check_recipe ;;
 redoxfs-tree) prepare_redoxfs ;;
 redoxfs-diff) diff_redoxfs ;;
 *)
-    echo "usage: $0 check|redoxfs|redoxfs-tree|redoxfs-diff" >&2
+    echo "usage: $0 check|redoxfs|recipe|redoxfs-tree|redoxfs-diff" >&2
     exit 2
     ;;
 esac
