@@ -182,12 +182,22 @@ check_redoxfs() {
 # Runs recipe.toml's build script the way the cookbook would, with the host standing in for
 # Redox: COOKBOOK_CARGO is cargo with the host target added (the cookbook's redoxer adds
 # x86_64-unknown-redox), and the stage must end up with every file the package promises.
+# The source is the committed tree (`git archive HEAD`), as the cookbook fetches it, so a
+# stale committed Cargo.lock fails here as it would there.
 check_recipe() {
     local work=$ROOT/target/recipe
-    rm -rf "$work/stage" "$work/script.sh"
-    mkdir -p "$work/stage" "$work/build"
+    rm -rf "$work/stage" "$work/script.sh" "$work/source"
+    mkdir -p "$work/stage" "$work/build" "$work/source"
+    local source=$ROOT
+    if git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+        git -C "$ROOT" archive HEAD | tar -x -C "$work/source"
+        source=$work/source
+        log "source: the committed tree ($(git -C "$ROOT" rev-parse --short HEAD))"
+    else
+        log "source: the working tree (not a git checkout)"
+    fi
     # The script is the TOML multi-line string after `script = """`.
-    sed -n '/^script = """$/,/^"""$/p' "$ROOT/recipe.toml" | sed '1d;$d' >"$work/script.sh"
+    sed -n '/^script = """$/,/^"""$/p' "$source/recipe.toml" | sed '1d;$d' >"$work/script.sh"
     [ -s "$work/script.sh" ] || { log "no build script found in recipe.toml"; exit 1; }
     local host
     host=$(rustc -vV | sed -n 's/^host: //p')
@@ -201,7 +211,7 @@ EOF
     chmod +x "$work/cargo"
     log "running recipe.toml's script (host target $host)"
     (cd "$work/build" &&
-        COOKBOOK_CARGO=$work/cargo COOKBOOK_SOURCE=$ROOT COOKBOOK_STAGE=$work/stage \
+        COOKBOOK_CARGO=$work/cargo COOKBOOK_SOURCE=$source COOKBOOK_STAGE=$work/stage \
             COOKBOOK_BUILD=$work/build TARGET=$host CARGO_TARGET_DIR=$work/build/target \
             bash -euo pipefail "$work/script.sh")
     local f missing=0
