@@ -1,7 +1,8 @@
 //! `inotifyd`: serves `/scheme/inotify`.
 //!
-//! On Redox: create the scheme socket, register the name `inotify`, then run the request
-//! loop ([`inotifyd::daemon::run`]) until the socket closes. On any other system the daemon
+//! On Redox: create the scheme socket, register the name `inotify`, enter the null
+//! namespace (`setrens(0, 0)`: every later resource comes from fds clients send), then run
+//! the request loop ([`inotifyd::daemon::run`]) until the socket closes. On any other system the daemon
 //! has nothing to serve; `make demo` runs the same scheme code over a host directory.
 
 #[cfg(target_os = "redox")]
@@ -31,6 +32,11 @@ fn main() {
     let sys = RedoxSys::new(socket).unwrap_or_else(|e| fail("setting up the event queue", e));
     if let Err(e) = publish(sys.socket(), &mut Root) {
         fail("publishing /scheme/inotify", e);
+    }
+    // From here on the daemon works only with fds it holds or is sent: drop the right to
+    // open anything by name, so a compromised daemon cannot reach other schemes.
+    if let Err(e) = libredox::call::setrens(0, 0) {
+        fail("entering the null namespace", e.into());
     }
     let mut scheme = InotifyScheme::new(sys, Limits::default());
     if let Err(e) = inotifyd::daemon::run(&mut scheme) {
