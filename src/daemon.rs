@@ -3,7 +3,9 @@
 //! ```text
 //! loop {
 //!     match sys.wait() {
-//!         Request(req)   => Call: dispatch to the scheme; a read that would block is kept
+//!         Request(req)   => Call: pull the feeds first if it observes a queue (read, fstat,
+//!                                 fevent, call); dispatch to the scheme; a read that would
+//!                                 block is kept
 //!                           Cancellation{id}: answer the kept request with ECANCELED (EINTR)
 //!                           SendFd: add_watch;  OnClose{id}: forget the handle
 //!         Readable(feed) => pull facts into the engine
@@ -152,6 +154,9 @@ impl<'s, S: Sys> Daemon<'s, S> {
 
     /// Runs `op`; keeps it when it would block, else answers it.
     fn dispatch(&mut self, caller: CallerCtx, mut op: Op) {
+        if observes_queue(&op) {
+            self.scheme.pull_all_feeds();
+        }
         let res = op.handle_sync_dont_consume(&caller, self.scheme, &mut self.state);
         match res {
             SchemeResponse::Regular(Err(e))
@@ -239,6 +244,18 @@ impl<'s, S: Sys> Daemon<'s, S> {
             log::warn!("sending a response: {e}");
         }
     }
+}
+
+/// Whether `op` reports queue state (events, readiness, bytes queued). Such requests first
+/// pull every feed: a filesystem records a fact and posts its feed's readiness before it
+/// answers the operation, but on Redox that readiness and the program's next request to
+/// inotifyd can arrive in either order, and the program must see the events of operations
+/// that already returned (as on Linux, where they are queued synchronously).
+fn observes_queue(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Read(_) | Op::Fstat(_) | Op::Fevent { .. } | Op::Call(_)
+    )
 }
 
 /// `on_sendfd`, spelled out so the trait method is not confused with an inherent one.

@@ -49,6 +49,8 @@ pub struct Feeds {
     by_fd: HashMap<usize, FsId>,
     /// Read buffer (allocated on first pull).
     buf: Vec<u8>,
+    /// Scratch list of feed fds for [`Feeds::pull_all`].
+    scratch_fds: Vec<usize>,
 }
 
 /// The scheme name in an `fpath` answer: `/scheme/<name>[/...]` or legacy `<name>:[...]`.
@@ -138,6 +140,20 @@ impl Feeds {
             let feed = &mut self.feeds[fs as usize];
             apply_batches(feed, engine, fs, &self.buf[..n]);
         }
+    }
+
+    /// Pulls every feed (see [`pull`](Self::pull)). Called before a request that observes a
+    /// queue, so facts a filesystem recorded before answering an operation are events by the
+    /// time the same program reads: on Redox the feed's readiness and the program's next
+    /// request can reach the daemon in either order.
+    pub fn pull_all(&mut self, sys: &mut impl Sys, engine: &mut Engine) {
+        let mut fds = core::mem::take(&mut self.scratch_fds);
+        fds.extend(self.feeds.iter().filter_map(|f| f.fd));
+        for &fd in &fds {
+            self.pull(sys, engine, fd);
+        }
+        fds.clear();
+        self.scratch_fds = fds;
     }
 
     /// The feed of `fs` ended (the filesystem went away): every watch on it ends as on an

@@ -131,6 +131,11 @@ impl<S: Sys> InotifyScheme<S> {
         self.feeds.pull(&mut self.sys, &mut self.engine, fd);
     }
 
+    /// Pulls every feed into the engine (see `Feeds::pull_all`).
+    pub fn pull_all_feeds(&mut self) {
+        self.feeds.pull_all(&mut self.sys, &mut self.engine);
+    }
+
     /// Sends the engine's pending interest changes to the feeds.
     pub fn flush_interest(&mut self) {
         self.engine.take_interest(&mut self.interest);
