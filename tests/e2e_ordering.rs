@@ -15,7 +15,10 @@ fn a_read_sees_facts_whose_readiness_has_not_arrived() {
     w.user.create(&w.p("a"), 0o644).unwrap();
     // One non-blocking read, no retry: the event must already be there.
     let mut buf = vec![0u8; 4096];
-    let evs = w.inotify.read_events(&mut buf).expect("the CREATE is queued");
+    let evs = w
+        .inotify
+        .read_events(&mut buf)
+        .expect("the CREATE is queued");
     assert_eq!(
         evs.iter().map(line).collect::<Vec<_>>(),
         [format!("{d} CREATE a")]
