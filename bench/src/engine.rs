@@ -58,6 +58,7 @@ fn iteration(ino: u64) -> [Fact<'static>; 5] {
         is_dir: false,
         dir: DIR,
         name: NAME,
+        detached: false,
     };
     [
         Fact::Created {
@@ -325,7 +326,7 @@ pub fn pipeline(effort: Effort) -> f64 {
         one(&mut e, &mut producer);
     }
     let mut ns = Vec::new();
-    for _ in 0..effort.rounds {
+    for _ in 0..ROUNDS_FACTOR * effort.rounds {
         let mut events = 0;
         let t = Instant::now();
         for _ in 0..passes {

@@ -36,6 +36,7 @@ fn modified(ino: u64, dir: u64) -> Fact<'static> {
         is_dir: false,
         dir,
         name: NAME,
+        detached: false,
     })
 }
 
