@@ -35,6 +35,10 @@
 //!     40    8 aux3       Renamed: links left on the replaced inode
 //!     48    . name, name2, padding
 //! ```
+//!
+//! Flag bits are per kind: bit 1 is `F_FREED` on `Unlinked` and `F_DETACHED` on `Opened`,
+//! `Accessed`, `Modified` and `Closed`; every other kind must leave it clear. A parser
+//! refuses a bit the record's kind does not define.
 
 use crate::consts::NAME_MAX;
 use crate::{get_u16, get_u32, get_u64, put, WireError};
@@ -52,8 +56,14 @@ pub const MAX_RECORD_LEN: usize = (RECORD_HEADER_LEN + 2 * NAME_MAX).div_ceil(8)
 
 /// The subject is a directory.
 pub const F_ISDIR: u8 = 1 << 0;
-/// Unlinked: the inode was freed now (no links and no open handles).
+/// Unlinked: the inode is gone now: no links left and no open handle holds the removed
+/// name (handles opened through other, earlier removed names may still hold the inode).
 pub const F_FREED: u8 = 1 << 1;
+/// Opened, Accessed, Modified, Closed: the name the handle was opened through has been
+/// removed (unlinked, or replaced by a rename) since; Linux's `d_unlinked()` on the open
+/// file's dentry. IN_EXCL_UNLINK watches skip such facts. Same bit as [`F_FREED`], which
+/// only `Unlinked` uses.
+pub const F_DETACHED: u8 = 1 << 1;
 /// Closed: the handle had been opened for writing.
 pub const F_WROTE: u8 = 1 << 2;
 /// Times: the access time was set.
@@ -64,7 +74,7 @@ pub const F_MTIME: u8 = 1 << 4;
 pub const F_REPLACED: u8 = 1 << 5;
 /// Renamed: the replaced target is a directory.
 pub const F_REPLACED_ISDIR: u8 = 1 << 6;
-/// Renamed: the replaced target was freed now.
+/// Renamed: the replaced target is gone now (see [`Replaced::freed`]).
 pub const F_REPLACED_FREED: u8 = 1 << 7;
 
 /// Record kinds.
@@ -79,7 +89,7 @@ pub enum Kind {
     Unlinked = 3,
     /// A name was moved, possibly over an existing one.
     Renamed = 4,
-    /// An inode with no links left lost its last open handle and was freed.
+    /// The last handle holding a removed name of an inode with no links left was closed.
     Freed = 5,
     /// An inode was opened.
     Opened = 6,
@@ -133,6 +143,11 @@ pub struct Subject<'a> {
     pub dir: u64,
     /// Its name in `dir`, empty when unknown.
     pub name: &'a [u8],
+    /// The handle's name was removed since it was opened ([`F_DETACHED`]). Only `Opened`,
+    /// `Accessed`, `Modified` and `Closed` carry it; it must be `false` in `Attrib` and
+    /// `Times` (Linux reports attribute changes without the open file's path, so they reach
+    /// IN_EXCL_UNLINK watches), where `emit` refuses it.
+    pub detached: bool,
 }
 
 /// The target a rename replaced.
@@ -144,7 +159,8 @@ pub struct Replaced {
     pub is_dir: bool,
     /// Links it has left.
     pub links_left: u64,
-    /// Whether it was freed now.
+    /// Whether it is gone now: no links left and no open handle holds the replaced name
+    /// (else a `Freed` follows when the last handle holding it closes).
     pub freed: bool,
 }
 
@@ -183,7 +199,8 @@ pub enum Fact<'a> {
         is_dir: bool,
         /// Links the inode has left.
         links_left: u64,
-        /// Whether the inode was freed now (else it stays while handles are open).
+        /// Whether the inode is gone now: no links left and no open handle holds this very
+        /// name (else a `Freed` follows when the last handle holding it closes).
         freed: bool,
     },
     /// `old_name` in `old_dir` became `new_name` in `new_dir`.
@@ -203,7 +220,10 @@ pub enum Fact<'a> {
         /// The target that was replaced, if any.
         replaced: Option<Replaced>,
     },
-    /// An unlinked inode lost its last handle.
+    /// The last open handle holding a removed name of an inode with no links left was
+    /// closed (Linux: that name's dentry is released while `i_nlink == 0`). One inode can
+    /// get several, one per such name; the first (or an `Unlinked` with `freed`) ends its
+    /// watches, later ones find none.
     Freed {
         /// The inode.
         ino: u64,
@@ -268,11 +288,24 @@ fn flag(on: bool, bit: u8) -> u8 {
 fn subject_raw<'a>(kind: Kind, at: &Subject<'a>, extra: u8) -> Raw<'a> {
     Raw {
         kind: kind as u8,
-        flags: flag(at.is_dir, F_ISDIR) | extra,
+        flags: flag(at.is_dir, F_ISDIR) | flag(at.detached, F_DETACHED) | extra,
         ino: at.ino,
         dir: at.dir,
         name: at.name,
         ..Raw::default()
+    }
+}
+
+/// The flag bits a record of `kind` may carry.
+fn allowed_flags(kind: Kind) -> u8 {
+    match kind {
+        Kind::Created | Kind::Freed | Kind::Attrib => F_ISDIR,
+        Kind::Opened | Kind::Accessed | Kind::Modified => F_ISDIR | F_DETACHED,
+        Kind::Linked | Kind::Unmounted | Kind::Lost => 0,
+        Kind::Unlinked => F_ISDIR | F_FREED,
+        Kind::Renamed => F_ISDIR | F_REPLACED | F_REPLACED_ISDIR | F_REPLACED_FREED,
+        Kind::Times => F_ISDIR | F_ATIME | F_MTIME,
+        Kind::Closed => F_ISDIR | F_WROTE | F_DETACHED,
     }
 }
 
@@ -382,10 +415,15 @@ impl<'a> Fact<'a> {
     }
 
     /// Writes the record at the start of `out`; returns its length. Names longer than
-    /// `NAME_MAX` or containing NUL or `/` are `Malformed`.
+    /// `NAME_MAX` or containing NUL or `/`, and a detached `Attrib` or `Times` subject, are
+    /// `Malformed`.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, WireError> {
         let raw = self.to_raw();
         if !valid_name(raw.name) || !valid_name(raw.name2) {
+            return Err(WireError::Malformed);
+        }
+        let kind = Kind::from_raw(raw.kind).ok_or(WireError::Malformed)?;
+        if raw.flags & !allowed_flags(kind) != 0 {
             return Err(WireError::Malformed);
         }
         let body = RECORD_HEADER_LEN + raw.name.len() + raw.name2.len();
@@ -442,16 +480,7 @@ impl<'a> Fact<'a> {
         let aux2 = get_u64(buf, 32);
         let aux3 = get_u64(buf, 40);
         let is_dir = flags & F_ISDIR != 0;
-        let allowed = match kind {
-            Kind::Created | Kind::Freed | Kind::Opened | Kind::Accessed | Kind::Modified => F_ISDIR,
-            Kind::Attrib => F_ISDIR,
-            Kind::Linked | Kind::Unmounted | Kind::Lost => 0,
-            Kind::Unlinked => F_ISDIR | F_FREED,
-            Kind::Renamed => F_ISDIR | F_REPLACED | F_REPLACED_ISDIR | F_REPLACED_FREED,
-            Kind::Times => F_ISDIR | F_ATIME | F_MTIME,
-            Kind::Closed => F_ISDIR | F_WROTE,
-        };
-        if flags & !allowed != 0 {
+        if flags & !allowed_flags(kind) != 0 {
             return Err(WireError::Malformed);
         }
         let named = matches!(
@@ -478,6 +507,7 @@ impl<'a> Fact<'a> {
             is_dir,
             dir,
             name,
+            detached: flags & F_DETACHED != 0,
         };
         let fact = match kind {
             Kind::Created => Fact::Created {
@@ -721,12 +751,17 @@ impl Interest {
 mod tests {
     use super::*;
 
-    fn samples() -> [Fact<'static>; 14] {
+    fn samples() -> [Fact<'static>; 17] {
         let at = Subject {
             ino: 7,
             is_dir: false,
             dir: 2,
             name: b"f",
+            detached: false,
+        };
+        let gone = Subject {
+            detached: true,
+            ..at
         };
         [
             Fact::Created {
@@ -781,8 +816,15 @@ mod tests {
                 is_dir: true,
                 dir: 0,
                 name: b"",
+                detached: false,
             }),
             Fact::Modified(at),
+            Fact::Opened(gone),
+            Fact::Modified(gone),
+            Fact::Closed {
+                at: gone,
+                wrote: false,
+            },
             Fact::Attrib(at),
             Fact::Times {
                 at,
@@ -815,7 +857,7 @@ mod tests {
         }
         BatchHeader {
             first_seq: 40,
-            count: 14,
+            count: 17,
             total_len: at as u32,
         }
         .emit(&mut buf)
@@ -827,7 +869,7 @@ mod tests {
             .zip(samples())
             .map(|(a, b)| assert_eq!(a, Ok(b)))
             .count();
-        assert_eq!(parsed, 14);
+        assert_eq!(parsed, 17);
     }
 
     #[test]
@@ -870,6 +912,45 @@ mod tests {
             is_dir: false,
         };
         assert_eq!(f.emit(&mut [0u8; 512]), Err(WireError::Malformed));
+    }
+
+    #[test]
+    fn detached_is_only_valid_on_handle_facts() {
+        let at = Subject {
+            ino: 7,
+            is_dir: false,
+            dir: 2,
+            name: b"f",
+            detached: true,
+        };
+        let mut buf = [0u8; 128];
+        let n = Fact::Accessed(at).emit(&mut buf).unwrap();
+        assert_eq!(buf[1], F_DETACHED);
+        assert_eq!(Fact::parse(&buf[..n]), Ok((Fact::Accessed(at), n)));
+        // Attribute changes never carry it: emit and parse refuse it.
+        assert_eq!(Fact::Attrib(at).emit(&mut buf), Err(WireError::Malformed));
+        let times = Fact::Times {
+            at,
+            atime: true,
+            mtime: true,
+        };
+        assert_eq!(times.emit(&mut buf), Err(WireError::Malformed));
+        let plain = Subject {
+            detached: false,
+            ..at
+        };
+        let n = Fact::Attrib(plain).emit(&mut buf).unwrap();
+        buf[1] |= F_DETACHED;
+        assert_eq!(Fact::parse(&buf[..n]), Err(WireError::Malformed));
+        // On Unlinked the same bit is F_FREED; on Freed it is undefined.
+        let n = Fact::Freed {
+            ino: 7,
+            is_dir: false,
+        }
+        .emit(&mut buf)
+        .unwrap();
+        buf[1] = F_FREED;
+        assert_eq!(Fact::parse(&buf[..n]), Err(WireError::Malformed));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! Operations are done the way a Redox program does them (relibc's shapes): `mkdir` is
 //! `open(O_CREAT | O_EXCL | O_DIRECTORY)`, `chmod`/`chown`/`utimes` are an `O_PATH` open plus
 //! `fchmod`/`fchown`/`futimens`, `truncate(path)` is an `O_WRONLY` open plus `ftruncate`
-//! (Redox has no path truncate call), `rename`/`link` are an `O_PATH | O_NOFOLLOW` open plus
-//! `frename`/`flink`, `stat` is an `O_PATH | O_NOFOLLOW` open plus `fstat`.
+//! (Redox has no path truncate call), `link` is an `O_PATH | O_NOFOLLOW` open plus `flink`,
+//! `stat` is an `O_PATH | O_NOFOLLOW` open plus `fstat`. `rename` opens both parent
+//! directories and sends one `Frenameat` (`renameat` on the parents, as Linux resolves it);
+//! relibc's `rename` today opens the source instead and sends `frename` (docs/redox.md).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

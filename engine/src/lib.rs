@@ -17,7 +17,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use inotify_abi::consts::{IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID_MASK};
 
 use errno::{EEXIST, EINVAL, EMFILE, ENOSPC, ENOTDIR};
@@ -133,9 +133,6 @@ pub struct Engine {
     inodes: InodeIndex,
     /// Per-uid instance and watch counts.
     users: HashMap<u32, UserCount>,
-    /// Inodes whose last link is gone while something still holds them open (for
-    /// IN_EXCL_UNLINK); they leave on `Freed`, reuse of the number, or unmount.
-    unlinked: HashSet<InodeKey>,
     /// The next rename cookie (never 0).
     cookie: u32,
     /// Events dropped on full queues.
@@ -157,7 +154,6 @@ impl Engine {
             watches: WatchSlab::default(),
             inodes: InodeIndex::default(),
             users: HashMap::new(),
-            unlinked: HashSet::new(),
             cookie: 1,
             drops: 0,
             woken: Vec::new(),
@@ -342,7 +338,6 @@ impl Engine {
             + self.inodes.heap_bytes()
             + self.instances.heap_bytes()
             + self.users.allocation_size()
-            + self.unlinked.allocation_size()
             + (self.woken.capacity() + self.scratch.capacity()) * 4
             + self.interest.capacity() * core::mem::size_of::<InterestChange>()
     }

@@ -34,11 +34,8 @@ impl Engine {
     pub(crate) fn translate(&mut self, fs: FsId, fact: &Fact<'_>) {
         match *fact {
             Fact::Created {
-                dir,
-                name,
-                ino,
-                is_dir,
-            } => self.created(fs, dir, name, ino, is_dir),
+                dir, name, is_dir, ..
+            } => self.created(fs, dir, name, is_dir),
             Fact::Linked { dir, name, ino } => self.linked(fs, dir, name, ino),
             Fact::Unlinked {
                 dir,
@@ -103,21 +100,24 @@ impl Engine {
 
     /// An event about an inode through one of its names: the parent's watches get it with
     /// the name first, then the inode's own watches without (fsnotify_handle_event sends
-    /// the parent mark first; observed). `path` marks the events Linux sends with a path,
-    /// which IN_EXCL_UNLINK silences for an unlinked-but-open inode on both kinds of watch
-    /// (observed: write, read and close were dropped on the directory's and the file's
-    /// EXCL_UNLINK watches, fchmod still reached both).
+    /// the parent mark first; observed). `path` marks the events Linux sends with the open
+    /// file's path, which IN_EXCL_UNLINK silences on both kinds of watch when the file's
+    /// name was removed (`detached`; observed: write, read and close were dropped on the
+    /// directory's and the file's EXCL_UNLINK watches, fchmod and ftruncate still reached
+    /// both, and a file opened through another, still linked name kept reporting).
     fn subject_event(&mut self, fs: FsId, at: &Subject<'_>, ev: u32, path: bool) {
         let ev = ev | isdir(at.is_dir);
-        let excl = if path { Excl::PathOf(at.ino) } else { Excl::No };
+        let excl = if path && at.detached {
+            Excl::Detached
+        } else {
+            Excl::No
+        };
         self.dir_event(fs, at.dir, ev, 0, at.name, excl);
         self.notify_inode(InodeKey { fs, ino: at.ino }, ev, 0, &[], excl);
     }
 
     /// Created: IN_CREATE (+IN_ISDIR) on the directory.
-    fn created(&mut self, fs: FsId, dir: u64, name: &[u8], ino: u64, is_dir: bool) {
-        // A new inode under a number that was unlinked-but-open means the old one is gone.
-        self.forget_unlinked(InodeKey { fs, ino });
+    fn created(&mut self, fs: FsId, dir: u64, name: &[u8], is_dir: bool) {
         self.dir_event(fs, dir, IN_CREATE | isdir(is_dir), 0, name, Excl::No);
     }
 
@@ -125,7 +125,6 @@ impl Engine {
     /// Linux fsnotify_link() sends the link-count event first; observed on this kernel.
     fn linked(&mut self, fs: FsId, dir: u64, name: &[u8], ino: u64) {
         let key = InodeKey { fs, ino };
-        self.forget_unlinked(key);
         self.notify_inode(key, IN_ATTRIB, 0, &[], Excl::No);
         self.dir_event(fs, dir, IN_CREATE, 0, name, Excl::No);
     }
@@ -136,8 +135,10 @@ impl Engine {
     ///   IN_DELETE (dir): d_delete() frees the inode before fsnotify_delete() runs;
     /// - directory (rmdir): no IN_ATTRIB; IN_DELETE_SELF, IN_IGNORED, then
     ///   IN_DELETE|IN_ISDIR;
-    /// - last link but still open: IN_ATTRIB, IN_DELETE now; IN_DELETE_SELF and IN_IGNORED
-    ///   come with the later `Freed`.
+    /// - last link while an open file holds this very name: IN_ATTRIB, IN_DELETE now;
+    ///   IN_DELETE_SELF and IN_IGNORED come with the `Freed` at its last close. (Files
+    ///   holding only names removed earlier do not delay them: Linux sends DELETE_SELF when
+    ///   the dentry of the last name goes negative with no links left.)
     #[allow(clippy::too_many_arguments)]
     fn unlinked(
         &mut self,
@@ -154,12 +155,8 @@ impl Engine {
             // vfs_unlink() calls fsnotify_link_count(); vfs_rmdir() does not.
             self.notify_inode(key, IN_ATTRIB, 0, &[], Excl::No);
         }
-        if links_left == 0 {
-            if freed {
-                self.inode_freed(key);
-            } else {
-                self.unlinked.insert(key);
-            }
+        if links_left == 0 && freed {
+            self.inode_freed(key);
         }
         self.dir_event(fs, dir, IN_DELETE | isdir(is_dir), 0, name, Excl::No);
     }
@@ -186,9 +183,6 @@ impl Engine {
         if let Some(r) = replaced {
             let target = InodeKey { fs, ino: r.ino };
             self.notify_inode(target, IN_ATTRIB | isdir(r.is_dir), 0, &[], Excl::No);
-            if r.links_left == 0 && !r.freed {
-                self.unlinked.insert(target);
-            }
         }
         self.notify_inode(InodeKey { fs, ino }, IN_MOVE_SELF, 0, &[], Excl::No);
         if let Some(r) = replaced {
@@ -223,7 +217,6 @@ impl Engine {
         }
         doomed.clear();
         self.scratch = doomed;
-        self.unlinked.retain(|k| k.fs != fs);
     }
 
     /// Lost: the feed dropped records, so every instance watching something on `fs` may
@@ -241,12 +234,5 @@ impl Engine {
         }
         seen.clear();
         self.scratch = seen;
-    }
-
-    /// Forgets that `key` was unlinked-but-open.
-    fn forget_unlinked(&mut self, key: InodeKey) {
-        if !self.unlinked.is_empty() {
-            self.unlinked.remove(&key);
-        }
     }
 }

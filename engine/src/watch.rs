@@ -19,6 +19,12 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// `Watch::inst` of a free slab record.
 pub(crate) const FREE: u32 = u32::MAX;
 
+/// Whether watch `w` must skip an event because of IN_EXCL_UNLINK.
+#[inline]
+fn excluded(w: &Watch, excl: Excl) -> bool {
+    excl == Excl::Detached && w.mask & IN_EXCL_UNLINK != 0
+}
+
 /// Mask bits a watch keeps from `inotify_add_watch` (events and the two sticky flags);
 /// `IN_ISDIR` is added when the watched inode is a directory.
 pub(crate) const KEPT_BITS: u32 = IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK;
@@ -130,15 +136,15 @@ impl WatchSlab {
     }
 }
 
-/// Whether a watch with `IN_EXCL_UNLINK` must stay silent for this event: set for the events
-/// Linux sends with a path (open, read, write, close) about an inode that is unlinked but
-/// still open.
-#[derive(Debug, Clone, Copy)]
+/// Whether watches with `IN_EXCL_UNLINK` must stay silent for an event: Linux's check of
+/// `d_unlinked()` on the path of the open file an event comes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Excl {
-    /// The event has no path: EXCL_UNLINK does not filter it.
+    /// Every watch asking for the event gets it.
     No,
-    /// The event is about this inode through a path.
-    PathOf(u64),
+    /// The event comes through an open file whose name was removed: IN_EXCL_UNLINK watches
+    /// skip it.
+    Detached,
 }
 
 impl Engine {
@@ -283,7 +289,7 @@ impl Engine {
 
     /// Sends `ev` to every watch on `key` that asks for it, in the way Linux's
     /// `fsnotify_handle_inode_event` + `inotify_handle_inode_event` do: the mask must
-    /// intersect, EXCL_UNLINK filters path events about unlinked inodes, and an IN_ONESHOT
+    /// intersect, EXCL_UNLINK filters events through a detached open file, and an IN_ONESHOT
     /// watch is removed (IN_IGNORED) after its event, even one that merged or was dropped.
     pub(crate) fn notify_inode(
         &mut self,
@@ -298,7 +304,7 @@ impl Engine {
             let w = self.watches.recs[i as usize];
             // Captured first: a one-shot removal below takes `i` off the chain.
             let next = w.next;
-            if w.mask & ev & IN_ALL_EVENTS != 0 && !self.excluded(&w, key.fs, excl) {
+            if w.mask & ev & IN_ALL_EVENTS != 0 && !excluded(&w, excl) {
                 self.queue_event(w.inst, w.wd, ev, cookie, name);
                 if w.mask & IN_ONESHOT != 0 {
                     self.remove_watch(i);
@@ -308,25 +314,10 @@ impl Engine {
         }
     }
 
-    /// Whether watch `w` must skip the event because of IN_EXCL_UNLINK.
-    #[inline]
-    fn excluded(&self, w: &Watch, fs: FsId, excl: Excl) -> bool {
-        match excl {
-            Excl::PathOf(ino) => {
-                w.mask & IN_EXCL_UNLINK != 0
-                    && !self.unlinked.is_empty()
-                    && self.unlinked.contains(&InodeKey { fs, ino })
-            }
-            Excl::No => false,
-        }
-    }
-
-    /// The inode's last link is gone and nothing holds it: IN_DELETE_SELF (to watches asking
-    /// for it) then IN_IGNORED on every watch of `key`, which all go away.
+    /// The inode's last link is gone and its last name is released: IN_DELETE_SELF (to
+    /// watches asking for it) then IN_IGNORED on every watch of `key`, which all go away, so
+    /// a later `Freed` of the same inode finds nothing and sends nothing.
     pub(crate) fn inode_freed(&mut self, key: InodeKey) {
-        if !self.unlinked.is_empty() {
-            self.unlinked.remove(&key);
-        }
         let mut i = self.inodes.head(&self.watches.recs, key);
         while i != NIL {
             let w = self.watches.recs[i as usize];

@@ -207,7 +207,7 @@ fn unlinked_but_open_dies_at_freed() {
 }
 
 #[test]
-fn excl_unlink_silences_path_events_of_unlinked_inodes() {
+fn excl_unlink_silences_path_events_through_detached_handles() {
     let (mut e, i) = setup();
     e.add_watch(i, dir(DIR), IN_ALL_EVENTS | IN_EXCL_UNLINK)
         .unwrap();
@@ -233,13 +233,15 @@ fn excl_unlink_silences_path_events_of_unlinked_inodes() {
             freed: false,
         },
     );
+    e.apply(FS, &Fact::Modified(gone(FILE, DIR, "f")));
+    e.apply(FS, &Fact::Accessed(gone(FILE, DIR, "f")));
+    // ftruncate through the open file: the producer does not mark it detached.
     e.apply(FS, &Fact::Modified(at(FILE, DIR, "f")));
-    e.apply(FS, &Fact::Accessed(at(FILE, DIR, "f")));
     e.apply(FS, &Fact::Attrib(at(FILE, DIR, "f")));
     e.apply(
         FS,
         &Fact::Closed {
-            at: at(FILE, DIR, "f"),
+            at: gone(FILE, DIR, "f"),
             wrote: true,
         },
     );
@@ -251,12 +253,14 @@ fn excl_unlink_silences_path_events_of_unlinked_inodes() {
         },
     );
     // Observed on this kernel with both watches EXCL_UNLINK: write, read and close silent;
-    // fchmod still reaches both.
+    // ftruncate and fchmod still reach both.
     assert_eq!(
         drain(&mut e, i),
         vec![
             ev(2, IN_ATTRIB, 0, ""),
             ev(1, IN_DELETE, 0, "f"),
+            ev(1, IN_MODIFY, 0, "f"),
+            ev(2, IN_MODIFY, 0, ""),
             ev(1, IN_ATTRIB, 0, "f"),
             ev(2, IN_ATTRIB, 0, ""),
             ev(2, IN_DELETE_SELF, 0, ""),
@@ -270,11 +274,13 @@ fn excl_unlink_silences_path_events_of_unlinked_inodes() {
             ev(1, IN_DELETE, 0, "f"),
             ev(1, IN_MODIFY, 0, "f"),
             ev(1, IN_ACCESS, 0, "f"),
+            ev(1, IN_MODIFY, 0, "f"),
             ev(1, IN_ATTRIB, 0, "f"),
             ev(1, IN_CLOSE_WRITE, 0, "f"),
         ]
     );
-    // After Freed the number is no longer "unlinked": a new file under it is heard again.
+    // The flag is per handle, not per inode: a new file under the same number, or a handle
+    // opened through a name that still exists, is heard.
     e.apply(
         FS,
         &Fact::Created {
@@ -288,6 +294,33 @@ fn excl_unlink_silences_path_events_of_unlinked_inodes() {
     assert_eq!(
         drain(&mut e, i),
         vec![ev(1, IN_CREATE, 0, "n"), ev(1, IN_MODIFY, 0, "n")]
+    );
+}
+
+#[test]
+fn excl_unlink_is_per_name_while_other_links_remain() {
+    // Linux: `s` and `c` name one inode; a file opened as `s` goes silent on EXCL_UNLINK
+    // watches once `s` is removed, a file opened as `c` does not.
+    let (mut e, i) = setup();
+    e.add_watch(i, dir(DIR), IN_ALL_EVENTS | IN_EXCL_UNLINK)
+        .unwrap();
+    e.apply(
+        FS,
+        &Fact::Unlinked {
+            dir: DIR,
+            name: b"s",
+            ino: FILE,
+            is_dir: false,
+            links_left: 1,
+            freed: false,
+        },
+    );
+    for at in [gone(FILE, DIR, "s"), at(FILE, DIR, "c")] {
+        e.apply(FS, &Fact::Closed { at, wrote: true });
+    }
+    assert_eq!(
+        drain(&mut e, i),
+        vec![ev(1, IN_DELETE, 0, "s"), ev(1, IN_CLOSE_WRITE, 0, "c")]
     );
 }
 
@@ -538,6 +571,7 @@ fn directory_subjects_carry_isdir() {
         is_dir: true,
         dir: DIR,
         name: b"sub",
+        detached: false,
     };
     e.apply(FS, &Fact::Accessed(sub));
     e.apply(
@@ -1006,6 +1040,7 @@ fn random_calls_and_facts_keep_the_engine_consistent() {
             is_dir: rnd(2) == 0,
             dir: d,
             name: b"n",
+            detached: rnd(4) == 0,
         };
         match rnd(16) {
             0 => {
@@ -1152,4 +1187,47 @@ fn oneshot_parent_and_child_each_fire_once() {
             ev(2, IN_IGNORED, 0, "")
         ]
     );
+}
+
+#[test]
+fn last_name_released_while_an_earlier_name_is_still_open() {
+    // Linux: `f` was removed while open; removing `g`, the last name, which no open file
+    // holds, ends the inode's watches at once; the later close of the file opened as `f`
+    // and its `Freed` find no watch left and send nothing more.
+    let (mut e, i) = setup();
+    e.add_watch(i, file(FILE), IN_ALL_EVENTS).unwrap();
+    e.apply(
+        FS,
+        &Fact::Unlinked {
+            dir: DIR,
+            name: b"g",
+            ino: FILE,
+            is_dir: false,
+            links_left: 0,
+            freed: true,
+        },
+    );
+    e.apply(
+        FS,
+        &Fact::Closed {
+            at: gone(FILE, DIR, "f"),
+            wrote: false,
+        },
+    );
+    e.apply(
+        FS,
+        &Fact::Freed {
+            ino: FILE,
+            is_dir: false,
+        },
+    );
+    assert_eq!(
+        drain(&mut e, i),
+        vec![
+            ev(1, IN_ATTRIB, 0, ""),
+            ev(1, IN_DELETE_SELF, 0, ""),
+            ev(1, IN_IGNORED, 0, ""),
+        ]
+    );
+    assert_eq!(e.watch_count(), 0);
 }

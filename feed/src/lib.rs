@@ -28,7 +28,7 @@ use alloc::boxed::Box;
 use alloc::vec;
 use core::hash::{BuildHasherDefault, Hasher};
 
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use inotify_abi::feed::{
     BatchHeader, Fact, Interest, BATCH_HEADER_LEN, MAX_RECORD_LEN, RECORD_HEADER_LEN,
 };
@@ -93,9 +93,6 @@ pub struct Producer {
     recorded: u64,
     /// Watched inodes with their reference counts.
     interest: InterestSet,
-    /// Inodes whose last link went while they were open, in a recorded fact: their `Freed`
-    /// is recorded too, watched or not, so the daemon can forget them.
-    orphans: HashSet<u64, BuildHasherDefault<InoHasher>>,
 }
 
 impl Producer {
@@ -114,7 +111,6 @@ impl Producer {
             dropped: 0,
             recorded: 0,
             interest: InterestSet::default(),
-            orphans: HashSet::default(),
         }
     }
 
@@ -131,14 +127,11 @@ impl Producer {
     }
 
     /// Whether `fact` concerns a watched inode: its inode, its parent directory, the new
-    /// parent of a rename, or the inode a rename replaced. `Unmounted` and `Lost` always are,
-    /// and so is the `Freed` of an inode whose unlink (with handles still open) was recorded.
+    /// parent of a rename, or the inode a rename replaced. `Unmounted` and `Lost` always are.
+    /// A `Freed` matters only while its inode is watched: the daemon keeps no other state
+    /// about inodes.
     #[inline]
     pub fn is_relevant(&self, fact: &Fact<'_>) -> bool {
-        if let Fact::Freed { ino, .. } = *fact {
-            return self.is_watched(ino)
-                || (!self.orphans.is_empty() && self.orphans.contains(&ino));
-        }
         if self.interest.is_empty() {
             return matches!(fact, Fact::Unmounted | Fact::Lost { .. });
         }
@@ -184,7 +177,6 @@ impl Producer {
 
     /// The slow half of [`record`](Self::record): the fact is known to be relevant.
     fn record_relevant(&mut self, fact: &Fact<'_>) -> bool {
-        self.track_orphans(fact);
         let was_empty = self.queued == 0;
         if self.pending_lost > 0 && !self.push_lost() {
             self.drop_one();
@@ -197,30 +189,6 @@ impl Producer {
             }
         }
         was_empty && self.queued > 0
-    }
-
-    /// Remembers inodes a relevant fact left without links but still open, and forgets them
-    /// at their `Freed`.
-    fn track_orphans(&mut self, fact: &Fact<'_>) {
-        match *fact {
-            Fact::Unlinked {
-                ino,
-                links_left: 0,
-                freed: false,
-                ..
-            } => {
-                self.orphans.insert(ino);
-            }
-            Fact::Renamed {
-                replaced: Some(r), ..
-            } if r.links_left == 0 && !r.freed => {
-                self.orphans.insert(r.ino);
-            }
-            Fact::Freed { ino, .. } => {
-                self.orphans.remove(&ino);
-            }
-            _ => {}
-        }
     }
 
     /// Counts one dropped fact.
@@ -450,6 +418,7 @@ mod tests {
             is_dir: false,
             dir,
             name,
+            detached: false,
         })
     }
 
@@ -689,59 +658,28 @@ mod tests {
     }
 
     #[test]
-    fn freed_follows_a_recorded_unlink_of_an_open_inode() {
+    fn freed_is_kept_only_while_the_inode_is_watched() {
         let mut p = Producer::new(4096);
         watch(&mut p, 2);
-        let unlinked = |ino| Fact::Unlinked {
+        p.record(&Fact::Unlinked {
             dir: 2,
             name: b"f",
-            ino,
+            ino: 5,
             is_dir: false,
             links_left: 0,
             freed: false,
-        };
-        p.record(&unlinked(5));
-        // Unwatched, but its unlink was recorded: the daemon must learn it is gone, even
-        // after the directory's watch went.
-        assert_eq!(p.write_interest(&msg(&[Interest::Remove(2)])), Ok(16));
-        assert!(!p.record(&Fact::Freed {
-            ino: 5,
-            is_dir: false
-        }));
-        assert!(!p.record(&Fact::Freed {
-            ino: 5,
-            is_dir: false
-        })); // once
-        assert!(!p.record(&Fact::Freed {
-            ino: 6,
-            is_dir: false
-        })); // never reported
+        });
+        // Its directory is watched, the inode is not: its Freed has no watch to end.
+        let freed = |ino| Fact::Freed { ino, is_dir: false };
+        assert!(!p.is_relevant(&freed(5)));
+        watch(&mut p, 6);
+        assert!(p.is_relevant(&freed(6)));
+        p.record(&freed(5));
+        p.record(&freed(6));
         let mut out = [0u8; 1024];
         let (_, facts) = read_all(&mut p, &mut out);
         assert_eq!(facts.len(), 2);
-        assert_eq!(facts[1], "Freed { ino: 5, is_dir: false }");
-        // A replaced rename target too.
-        watch(&mut p, 2);
-        p.record(&Fact::Renamed {
-            old_dir: 2,
-            old_name: b"a",
-            new_dir: 2,
-            new_name: b"b",
-            ino: 9,
-            is_dir: false,
-            replaced: Some(Replaced {
-                ino: 11,
-                is_dir: false,
-                links_left: 0,
-                freed: false,
-            }),
-        });
-        assert!(!p.record(&Fact::Freed {
-            ino: 11,
-            is_dir: false
-        }));
-        let (_, facts) = read_all(&mut p, &mut out);
-        assert_eq!(facts.len(), 2);
+        assert_eq!(facts[1], "Freed { ino: 6, is_dir: false }");
     }
 
     #[test]

@@ -143,6 +143,7 @@ fn feed_end_to_end() {
         is_dir: false,
         dir: 2,
         name: b"f",
+        detached: false,
     };
     let facts = [
         Fact::Created {

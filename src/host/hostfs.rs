@@ -21,7 +21,7 @@
 //! `open(O_CREAT | O_SYMLINK)` + `write(target)`; those handles report only the creation
 //! (`mkdir` and `symlink` give one `IN_CREATE` on Linux), never an open, a write or a close.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::fs::{
@@ -91,8 +91,12 @@ enum NodeFact {
     Opened,
     /// `Fact::Accessed`.
     Accessed,
-    /// `Fact::Modified`.
-    Modified,
+    /// `Fact::Modified` by a write: detached when the handle's name was removed (Linux
+    /// reports writes with the open file's path).
+    Written,
+    /// `Fact::Modified` by a truncation: never detached (Linux reports it as an attribute
+    /// change of the dentry, which IN_EXCL_UNLINK does not filter).
+    Truncated,
 }
 
 /// What a handle refers to.
@@ -129,8 +133,16 @@ struct Node {
     /// Reports no open, access, modify or close facts (O_STAT opens, the scheme root,
     /// mkdir and symlink handles).
     silent: bool,
-    /// The name it was reached by was removed (unlink, or replaced by a rename).
+    /// The name it was reached by was removed (unlink, or replaced by a rename): Linux's
+    /// `d_unlinked()` on the open file's dentry.
     unlinked: bool,
+    /// Which removal detached it (0 while attached): the handles detached by one removal
+    /// share one number and hold one (Linux: one dentry) removed name.
+    detach_id: u64,
+    /// Uid and gid of the caller that opened it: the credentials of the two-handle calls
+    /// (`frenameat`, `flinkat`), whose requests carry a handle id where the caller's
+    /// credentials would be.
+    opener: (u32, u32),
     /// `O_CREAT | O_SYMLINK` handle: the link is created at the first write of its target.
     pending_symlink: bool,
     /// Directory listing snapshot taken at `getdents` offset 0.
@@ -138,14 +150,28 @@ struct Node {
 }
 
 impl Node {
-    /// The fact subject for this handle.
+    /// The fact subject for an open, access, write or close through this handle.
     fn subject(&self) -> Subject<'_> {
         Subject {
             ino: self.ino,
             is_dir: self.is_dir,
             dir: self.dir,
             name: self.name.as_bytes(),
+            detached: self.unlinked,
         }
+    }
+
+    /// The fact subject for an attribute change through this handle (never detached).
+    fn attr_subject(&self) -> Subject<'_> {
+        Subject {
+            detached: false,
+            ..self.subject()
+        }
+    }
+
+    /// Whether this handle holds the (still linked) name `comps` of inode `ino`.
+    fn holds(&self, comps: &[String], ino: u64) -> bool {
+        !self.unlinked && !self.pending_symlink && self.ino == ino && self.comps == comps
     }
 
     /// Whether it was opened with read access.
@@ -175,10 +201,8 @@ pub struct HostFs {
     next_id: usize,
     /// Feed handle ids.
     feeds: BTreeSet<usize>,
-    /// Open node handles per inode.
-    open_count: HashMap<u64, usize>,
-    /// Inodes with no links left that still have open handles (`Freed` at their last close).
-    orphans: HashSet<u64>,
+    /// The last [`Node::detach_id`] handed out.
+    last_detach: u64,
     /// Whether the host process may chown (it is root).
     host_is_root: bool,
     /// The producer, shared so tests and tools can look at its counters.
@@ -286,8 +310,7 @@ impl HostFs {
             handles: BTreeMap::new(),
             next_id: 1,
             feeds: BTreeSet::new(),
-            open_count: HashMap::new(),
-            orphans: HashSet::new(),
+            last_detach: 0,
             host_is_root,
             producer: Arc::new(Mutex::new(Producer::new(feed_capacity))),
             notifier: None,
@@ -363,7 +386,8 @@ impl HostFs {
         let fact = match what {
             NodeFact::Opened => Fact::Opened(at),
             NodeFact::Accessed => Fact::Accessed(at),
-            NodeFact::Modified => Fact::Modified(at),
+            NodeFact::Written => Fact::Modified(at),
+            NodeFact::Truncated => Fact::Modified(node.attr_subject()),
         };
         let edge = self.lock_producer().record(&fact);
         if edge {
@@ -396,11 +420,6 @@ impl HostFs {
     fn insert(&mut self, handle: Handle) -> usize {
         let id = self.next_id;
         self.next_id += 1;
-        if let Handle::Node(node) = &handle {
-            if !node.pending_symlink {
-                *self.open_count.entry(node.ino).or_insert(0) += 1;
-            }
-        }
         self.handles.insert(id, handle);
         id
     }
@@ -421,6 +440,20 @@ impl HostFs {
             Some(Handle::Feed) => Err(Error::new(EINVAL)),
             None => Err(Error::new(EBADF)),
         }
+    }
+
+    /// `ctx` with the credentials handle `id` was opened with: two-handle requests carry the
+    /// second handle's id where the caller's uid and gid would be (redox-scheme 0.12), so
+    /// those calls act with the credentials of the caller that opened the first handle
+    /// (`Process::rename` opens it just before).
+    fn opener_ctx(&self, id: usize, ctx: &CallerCtx) -> Result<CallerCtx> {
+        let (uid, gid) = self.node(id)?.opener;
+        Ok(CallerCtx {
+            pid: ctx.pid,
+            uid,
+            gid,
+            id: ctx.id,
+        })
     }
 
     /// The components of directory handle `id` (a base for relative lookups).
@@ -651,7 +684,7 @@ impl HostFs {
                 check_last_component(path)?;
                 match self.create(&found, flags, ctx)? {
                     Some((meta, silent)) => (meta, true, silent),
-                    None => return self.open_pending_symlink(found, flags),
+                    None => return self.open_pending_symlink(found, flags, ctx),
                 }
             }
             None => return Err(Error::new(ENOENT)),
@@ -705,6 +738,8 @@ impl HostFs {
             for_write: want_write,
             silent: stat_only || silent_create,
             unlinked: false,
+            detach_id: 0,
+            opener: (ctx.uid, ctx.gid),
             pending_symlink: false,
             dirents: Vec::new(),
         };
@@ -712,7 +747,7 @@ impl HostFs {
         let id = self.insert(Handle::Node(node));
         self.report_node(id, NodeFact::Opened);
         if truncate {
-            self.report_node(id, NodeFact::Modified);
+            self.report_node(id, NodeFact::Truncated);
         }
         let flags = if positioned {
             NewFdFlags::POSITIONED
@@ -724,7 +759,12 @@ impl HostFs {
 
     /// A handle for `open(O_CREAT | O_SYMLINK)` of a new name: the symlink is made when its
     /// target is written.
-    fn open_pending_symlink(&mut self, found: Lookup, flags: usize) -> Result<OpenResult> {
+    fn open_pending_symlink(
+        &mut self,
+        found: Lookup,
+        flags: usize,
+        ctx: &CallerCtx,
+    ) -> Result<OpenResult> {
         let (dir, name) = match found.comps.split_last() {
             Some((name, parent)) => (self.dir_ino(parent)?, name.clone()),
             None => return Err(Error::new(EEXIST)),
@@ -742,6 +782,8 @@ impl HostFs {
             for_write: true,
             silent: true,
             unlinked: false,
+            detach_id: 0,
+            opener: (ctx.uid, ctx.gid),
             pending_symlink: true,
             dirents: Vec::new(),
         };
@@ -769,7 +811,6 @@ impl HostFs {
         node.ino = meta.ino();
         node.file = file;
         node.pending_symlink = false;
-        *self.open_count.entry(meta.ino()).or_insert(0) += 1;
         self.report(&Fact::Created {
             dir,
             name: name.as_bytes(),
@@ -779,17 +820,41 @@ impl HostFs {
         Ok(buf.len())
     }
 
-    /// Whether `ino` has an open node handle.
-    fn is_open(&self, ino: u64) -> bool {
-        self.open_count.get(&ino).is_some_and(|&n| n > 0)
+    /// Whether an open handle holds the name `comps` of inode `ino` (Linux: the name's
+    /// dentry is in use, so removing it leaves the inode's end to the last close).
+    fn name_held(&self, comps: &[String], ino: u64) -> bool {
+        self.handles
+            .values()
+            .any(|h| matches!(h, Handle::Node(n) if n.holds(comps, ino)))
     }
 
-    /// Marks the handles reached through `comps` on `ino` as unlinked.
+    /// Whether a `Freed` is due at the close of `node`: its name was removed, no other open
+    /// handle holds that removed name, and the inode has no links left.
+    fn frees_at_close(&self, node: &Node) -> bool {
+        if !node.unlinked || node.pending_symlink {
+            return false;
+        }
+        debug_assert_ne!(node.detach_id, 0);
+        let shared = self
+            .handles
+            .values()
+            .any(|h| matches!(h, Handle::Node(n) if n.unlinked && n.detach_id == node.detach_id));
+        let links = match node.file.as_ref().map(File::metadata) {
+            Some(Ok(meta)) => meta.nlink(),
+            _ => 0,
+        };
+        !shared && links == 0
+    }
+
+    /// Detaches the handles holding the name `comps` of `ino`: the name was removed.
     fn mark_unlinked(&mut self, comps: &[String], ino: u64) {
+        self.last_detach += 1;
+        let id = self.last_detach;
         for h in self.handles.values_mut() {
             if let Handle::Node(n) = h {
-                if n.ino == ino && n.comps == comps {
+                if n.holds(comps, ino) {
                     n.unlinked = true;
+                    n.detach_id = id;
                 }
             }
         }
@@ -825,10 +890,7 @@ impl HostFs {
         let dir = self.dir_ino(parent)?;
         let ino = meta.ino();
         let links_left = links_after_unlink(&meta);
-        let freed = links_left == 0 && !self.is_open(ino);
-        if links_left == 0 && !freed {
-            self.orphans.insert(ino);
-        }
+        let freed = links_left == 0 && !self.name_held(&found.comps, ino);
         self.mark_unlinked(&found.comps, ino);
         self.report(&Fact::Unlinked {
             dir,
@@ -879,13 +941,10 @@ impl HostFs {
                 ino: dst.ino(),
                 is_dir: dst.is_dir(),
                 links_left,
-                freed: links_left == 0 && !self.is_open(dst.ino()),
+                freed: links_left == 0 && !self.name_held(&to.comps, dst.ino()),
             }
         });
         if let Some(r) = replaced {
-            if r.links_left == 0 && !r.freed {
-                self.orphans.insert(r.ino);
-            }
             self.mark_unlinked(&to.comps, r.ino);
         }
         self.move_handles(&from.comps, &to.comps, src.ino(), new_dir, new_name);
@@ -1001,6 +1060,7 @@ impl HostFs {
                 is_dir,
                 dir,
                 name: &name,
+                detached: false,
             }));
         }
     }
@@ -1014,13 +1074,15 @@ impl HostFs {
                 is_dir,
                 dir,
                 name: name.as_bytes(),
+                detached: false,
             };
             self.report(&Fact::Times { at, atime, mtime });
         }
     }
 
     /// Closes a node handle: `Closed` unless silent, then `Freed` when it was the last
-    /// handle on an inode with no links left.
+    /// handle holding a removed name of an inode with no links left (Linux: the dentry of
+    /// that name is released with `i_nlink == 0`).
     fn close_node(&mut self, node: Node) {
         if !node.silent {
             let wrote = node.for_write;
@@ -1029,24 +1091,11 @@ impl HostFs {
                 wrote,
             });
         }
-        if node.pending_symlink {
-            return;
-        }
-        let last = match self.open_count.get_mut(&node.ino) {
-            Some(n) => {
-                *n -= 1;
-                *n == 0
-            }
-            None => false,
-        };
-        if last {
-            self.open_count.remove(&node.ino);
-            if self.orphans.remove(&node.ino) {
-                self.report(&Fact::Freed {
-                    ino: node.ino,
-                    is_dir: node.is_dir,
-                });
-            }
+        if self.frees_at_close(&node) {
+            self.report(&Fact::Freed {
+                ino: node.ino,
+                is_dir: node.is_dir,
+            });
         }
     }
 
@@ -1134,6 +1183,8 @@ impl SchemeSync for HostFs {
             for_write: false,
             silent: true,
             unlinked: false,
+            detach_id: 0,
+            opener: (0, 0),
             pending_symlink: false,
             dirents: Vec::new(),
         })))
@@ -1246,7 +1297,7 @@ impl SchemeSync for HostFs {
         };
         let n = file.write_at(buf, offset).map_err(host_err)?;
         if n > 0 {
-            self.report_node(id, NodeFact::Modified);
+            self.report_node(id, NodeFact::Written);
         }
         Ok(n)
     }
@@ -1336,6 +1387,7 @@ impl SchemeSync for HostFs {
         ctx: &CallerCtx,
     ) -> Result<usize> {
         check_last_component(path)?;
+        let ctx = &self.opener_ctx(id, ctx)?;
         let base = self.base_dir(dirid)?;
         let to = self.lookup(&base, path, false, ctx)?;
         self.link(id, to, ctx)
@@ -1387,6 +1439,7 @@ impl SchemeSync for HostFs {
         }
         check_last_component(old_path)?;
         check_last_component(new_path)?;
+        let ctx = &self.opener_ctx(old_dir, ctx)?;
         let old_base = self.base_dir(old_dir)?;
         let new_base = self.base_dir(new_dir)?;
         let from = self.lookup(&old_base, old_path, false, ctx)?;
@@ -1461,7 +1514,7 @@ impl SchemeSync for HostFs {
         }
         let file = node.file.as_ref().ok_or(Error::new(EBADF))?;
         file.set_len(len).map_err(host_err)?;
-        self.report_node(id, NodeFact::Modified);
+        self.report_node(id, NodeFact::Truncated);
         Ok(())
     }
 

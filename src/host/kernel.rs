@@ -585,6 +585,18 @@ pub fn split_path(path: &str) -> Result<(&str, &str)> {
     }
 }
 
+/// Splits a path into its parent directory and its last component, which keeps any
+/// trailing slashes (`/scheme/x/d/s/` -> `/scheme/x/d/`, `s/`; `/scheme/x/f` -> `/scheme/x/`,
+/// `f`; legacy `x:f` -> `x:`, `f`).
+pub fn split_parent(path: &str) -> (&str, &str) {
+    let trimmed = path.trim_end_matches('/');
+    let cut = if trimmed.contains('/') { '/' } else { ':' };
+    match trimmed.rfind(cut) {
+        Some(i) => path.split_at(i + 1),
+        None => ("", path),
+    }
+}
+
 impl Process {
     /// A process of `kernel`.
     fn new(kernel: Arc<KernelInner>, pid: usize, uid: u32, gid: u32) -> Self {
@@ -1195,13 +1207,21 @@ impl Process {
         }
     }
 
-    /// `rename(old, new)` the Redox way: open `old` with `O_PATH | O_NOFOLLOW`, `frename`,
-    /// close.
+    /// `rename(old, new)` as `renameat` on the two parent directories: both parents are
+    /// opened (`O_PATH | O_DIRECTORY`, old first), then one `Frenameat` names the last
+    /// components. As on Linux, a parent that cannot be resolved (`ENOENT`, `ENOTDIR`, ...)
+    /// is reported before anything about the names themselves, which the scheme resolves.
     pub fn rename(&self, old: &str, new: &str) -> Result<()> {
-        let fd = self.open(old, O_PATH | O_NOFOLLOW)?;
-        let res = self.frename(fd, new);
-        self.close(fd)?;
-        res
+        let (old_parent, old_name) = split_parent(old);
+        let (new_parent, new_name) = split_parent(new);
+        let old_dir = self.open(old_parent, O_PATH | O_DIRECTORY)?;
+        let res = self
+            .open(new_parent, O_PATH | O_DIRECTORY)
+            .and_then(|new_dir| {
+                let res = self.frenameat(old_dir, old_name, new_dir, new_name, 0);
+                self.close(new_dir).and(res)
+            });
+        self.close(old_dir).and(res)
     }
 
     /// `link(old, new)`: open `old` with `O_PATH | O_NOFOLLOW`, `flink`, close.

@@ -266,6 +266,27 @@ fn paths_split_into_scheme_and_rest() {
 }
 
 #[test]
+fn paths_split_into_parent_and_last_component() {
+    assert_eq!(split_parent("/scheme/echo/d/f"), ("/scheme/echo/d/", "f"));
+    assert_eq!(split_parent("/scheme/echo/d/s/"), ("/scheme/echo/d/", "s/"));
+    assert_eq!(split_parent("/scheme/echo/f"), ("/scheme/echo/", "f"));
+    assert_eq!(split_parent("/scheme/echo/a:b"), ("/scheme/echo/", "a:b"));
+    assert_eq!(split_parent("echo:f"), ("echo:", "f"));
+    assert_eq!(split_parent("f"), ("", "f"));
+}
+
+#[test]
+fn rename_is_frenameat_on_both_parents() {
+    let (kernel, seen, _) = echo_kernel();
+    let p = kernel.process(9, 1000, 100);
+    p.rename("/scheme/echo/d/x", "echo:y").unwrap();
+    // Both parent handles were closed again.
+    assert_eq!(p.close(3).unwrap_err(), Error::new(EBADF));
+    let ops = seen.lock().unwrap().ops.clone();
+    assert_eq!(ops, ["frenameat 11 x 12 y 0"]);
+}
+
+#[test]
 fn open_write_read_close_round_trip() {
     let (kernel, seen, _) = echo_kernel();
     let p = kernel.process(42, 1000, 100);

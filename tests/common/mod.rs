@@ -136,6 +136,7 @@ pub fn at(ino: u64, dir: u64, name: &'static str) -> Subject<'static> {
         is_dir: false,
         dir,
         name: name.as_bytes(),
+        detached: false,
     }
 }
 
@@ -146,6 +147,7 @@ pub fn at_dir(ino: u64, dir: u64, name: &'static str) -> Subject<'static> {
         is_dir: true,
         dir,
         name: name.as_bytes(),
+        detached: false,
     }
 }
 

@@ -79,5 +79,14 @@ pub fn at(ino: u64, dir: u64, name: &'static str) -> Subject<'static> {
         is_dir: false,
         dir,
         name: name.as_bytes(),
+        detached: false,
+    }
+}
+
+/// A subject reached through a handle opened as `name` in `dir`, a name removed since.
+pub fn gone(ino: u64, dir: u64, name: &'static str) -> Subject<'static> {
+    Subject {
+        detached: true,
+        ..at(ino, dir, name)
     }
 }
