@@ -227,11 +227,100 @@ fn facts_of_a_watched_directory_in_order() {
             format!("Created {w}/\"e\" -> {e}"),
             format!("Opened {ea}"),
             format!("Renamed {w}/\"c\" -> {w}/\"e\" ino={a} replaced={e} links=0"),
-            format!("Closed {ea} wrote"),
+            format!("Closed {ea} detached wrote"),
             format!("Freed {e}"),
             format!("Opened {ae}"),
             format!("Unlinked {w}/\"e\" -> {a} links=0"),
-            format!("Closed {ae}"),
+            format!("Closed {ae} detached"),
+            format!("Freed {a}"),
+        ]
+    );
+}
+
+#[test]
+fn unlink_is_per_name_the_handle_was_opened_through() {
+    let mut s = Setup::new("pername", 4096);
+    let u = s.user.clone();
+    u.mkdir(&p("w"), 0o755).unwrap();
+    u.create(&p("w/c"), 0o644).unwrap();
+    u.link(&p("w/c"), &p("w/s")).unwrap();
+    let w = s.watch("w");
+    let c = s.watch("w/c");
+    let hs = u.open(&p("w/s"), O_RDWR).unwrap();
+    let hc = u.open(&p("w/c"), O_RDWR).unwrap();
+    u.unlink(&p("w/s")).unwrap();
+    // Through the removed name: detached, except the truncation and attribute changes,
+    // which Linux reports without the open file's path.
+    assert_eq!(u.write(hs, b"x"), Ok(1));
+    u.ftruncate(hs, 0).unwrap();
+    u.fchmod(hs, 0o600).unwrap();
+    // Through the remaining name: attached.
+    assert_eq!(u.write(hc, b"y"), Ok(1));
+    u.close(hs).unwrap();
+    // The last name goes while `hc` holds it: no Freed yet, it comes at that close.
+    u.unlink(&p("w/c")).unwrap();
+    u.close(hc).unwrap();
+    let (cs, cc) = (format!("{c} ({w}/\"s\")"), format!("{c} ({w}/\"c\")"));
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Opened {cs}"),
+            format!("Opened {cc}"),
+            format!("Unlinked {w}/\"s\" -> {c} links=1"),
+            format!("Modified {cs} detached"),
+            format!("Modified {cs}"),
+            format!("Attrib {cs}"),
+            format!("Modified {cc}"),
+            format!("Closed {cs} detached wrote"),
+            format!("Unlinked {w}/\"c\" -> {c} links=0"),
+            format!("Closed {cc} detached wrote"),
+            format!("Freed {c}"),
+        ]
+    );
+
+    // The last name goes while only a handle on an earlier removed name is open: the inode
+    // is gone at once (freed), and the close of that handle sends a Freed nobody needs.
+    u.create(&p("w/f"), 0o644).unwrap();
+    u.link(&p("w/f"), &p("w/g")).unwrap();
+    let f = s.watch("w/f");
+    let hf = u.open(&p("w/f"), O_RDONLY).unwrap();
+    u.unlink(&p("w/f")).unwrap();
+    u.unlink(&p("w/g")).unwrap();
+    u.close(hf).unwrap();
+    let ff = format!("{f} ({w}/\"f\")");
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Created {w}/\"f\" -> {f}"),
+            format!("Opened {ff}"),
+            format!("Closed {ff} wrote"),
+            format!("Linked {w}/\"g\" -> {f}"),
+            format!("Opened {ff}"),
+            format!("Unlinked {w}/\"f\" -> {f} links=1"),
+            format!("Unlinked {w}/\"g\" -> {f} links=0 freed"),
+            format!("Closed {ff} detached"),
+            format!("Freed {f}"),
+        ]
+    );
+
+    // A handle's name follows a rename: removing the new name waits for its close.
+    u.create(&p("w/a"), 0o644).unwrap();
+    let a = s.watch("w/a");
+    let ha = u.open(&p("w/a"), O_RDONLY).unwrap();
+    u.rename(&p("w/a"), &p("w/b")).unwrap();
+    u.unlink(&p("w/b")).unwrap();
+    u.close(ha).unwrap();
+    let (aa, ab) = (format!("{a} ({w}/\"a\")"), format!("{a} ({w}/\"b\")"));
+    assert_eq!(
+        s.facts(),
+        [
+            format!("Created {w}/\"a\" -> {a}"),
+            format!("Opened {aa}"),
+            format!("Closed {aa} wrote"),
+            format!("Opened {aa}"),
+            format!("Renamed {w}/\"a\" -> {w}/\"b\" ino={a}"),
+            format!("Unlinked {w}/\"b\" -> {a} links=0"),
+            format!("Closed {ab} detached"),
             format!("Freed {a}"),
         ]
     );

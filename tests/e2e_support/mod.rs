@@ -231,14 +231,16 @@ pub fn describe(fact: &Fact<'_>) -> String {
     }
 }
 
-/// A subject as `ino (dir/"name")`, with ` dir` for directories.
+/// A subject as `ino (dir/"name")`, with ` dir` for directories and ` detached` when the
+/// handle's name was removed.
 pub fn subject(at: &Subject<'_>) -> String {
     format!(
-        "{} ({}/{:?}){}",
+        "{} ({}/{:?}){}{}",
         at.ino,
         at.dir,
         String::from_utf8_lossy(at.name),
-        if at.is_dir { " dir" } else { "" }
+        if at.is_dir { " dir" } else { "" },
+        if at.detached { " detached" } else { "" }
     )
 }
 
