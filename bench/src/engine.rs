@@ -293,8 +293,9 @@ pub fn run(effort: Effort) -> Vec<Figure> {
 /// The whole in-process pipeline per event, without IPC: the filesystem side records the
 /// same facts with `Producer::record` (the watched directory is in its interest set), the
 /// daemon side takes them with `Producer::read_batch` into 64 KiB and runs a [`pass`] over
-/// the batch. Median ns per event read over the rounds.
-pub fn pipeline(effort: Effort) -> f64 {
+/// the batch. Returns the median ns per event read over the rounds, and the feed records per
+/// event.
+pub fn pipeline(effort: Effort) -> (f64, f64) {
     use inotify_abi::feed::{Interest, INTEREST_LEN};
     use inotify_feed::Producer;
 
@@ -326,12 +327,15 @@ pub fn pipeline(effort: Effort) -> f64 {
         one(&mut e, &mut producer);
     }
     let mut ns = Vec::new();
+    let recorded0 = producer.recorded();
+    let mut total = 0;
     for _ in 0..ROUNDS_FACTOR * effort.rounds {
         let mut events = 0;
         let t = Instant::now();
         for _ in 0..passes {
             events += one(&mut e, &mut producer);
         }
+        total += events;
         ns.push(t.elapsed().as_nanos() as f64 / events.max(1) as f64);
         assert_eq!(
             events,
@@ -339,5 +343,6 @@ pub fn pipeline(effort: Effort) -> f64 {
             "every fact became an event"
         );
     }
-    median(&ns)
+    let records = (producer.recorded() - recorded0) as f64 / total.max(1) as f64;
+    (median(&ns), records)
 }

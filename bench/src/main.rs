@@ -56,13 +56,13 @@ fn guarded(name: &'static str, unit: &'static str, f: impl FnOnce() -> Vec<Figur
     }
 }
 
-/// Runs `f`; NaN if it panics.
-fn guarded_value(f: impl FnOnce() -> f64) -> f64 {
+/// Runs `f`; NaNs if it panics.
+fn guarded_value(f: impl FnOnce() -> (f64, f64)) -> (f64, f64) {
     let prev = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let out = panic::catch_unwind(AssertUnwindSafe(f));
     panic::set_hook(prev);
-    out.unwrap_or(f64::NAN)
+    out.unwrap_or((f64::NAN, f64::NAN))
 }
 
 fn emit(figs: Vec<Figure>, all: &mut Vec<Figure>) {
@@ -137,7 +137,7 @@ fn main() {
     if want("linux") && want("engine") {
         let l = value(&all, "linux_marginal_ns_per_event");
         let e = value(&all, "engine_ns_per_event");
-        let p = guarded_value(|| engine::pipeline(effort));
+        let (p, records) = guarded_value(|| engine::pipeline(effort));
         let ratio = Figure::new("ratio_linux_over_engine", l / e, "x")
             .detail(format!(
                 "linux_marginal_ns_per_event {} / engine_ns_per_event {}",
@@ -146,8 +146,10 @@ fn main() {
             ))
             .detail(format!(
                 "whole pipeline in one process, no IPC (Producer::record + read_batch + parse + \
-                 apply + read): {} ns per event; Linux / pipeline = {} x",
+                 apply + read): {} ns per event ({} feed records per event); Linux / \
+                 pipeline = {} x",
                 fmt_num(p),
+                fmt_num(records),
                 fmt_num(l / p)
             ));
         emit(vec![ratio], &mut all);
