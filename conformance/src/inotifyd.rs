@@ -7,7 +7,8 @@
 //! (Redox has no path truncate call), `link` is an `O_PATH | O_NOFOLLOW` open plus `flink`,
 //! `stat` is an `O_PATH | O_NOFOLLOW` open plus `fstat`. `rename` opens both parent
 //! directories and sends one `Frenameat` (`renameat` on the parents, as Linux resolves it);
-//! relibc's `rename` today opens the source instead and sends `frename` (docs/redox.md).
+//! relibc's `rename` today opens the source instead and sends `frename`
+//! (`docs/semantics.md`, "Rename").
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
