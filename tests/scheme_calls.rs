@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use inotify_abi::consts::*;
 use inotify_abi::proto::{CallRepr, FEED_DUP_NAME};
-use inotify_engine::Fact;
+use inotify_engine::{Fact, Subject};
 use inotifyd::client::{self, Inotify, IN_CLOEXEC, IN_NONBLOCK};
 use inotifyd::host::FD_CLOEXEC;
 use syscall::error::*;
@@ -273,7 +273,11 @@ fn excl_unlink_silences_unlinked_children() {
     let wd_excl = excl
         .add_watch("/d", IN_DELETE | IN_MODIFY | IN_EXCL_UNLINK)
         .unwrap();
-    let f = at(ino::F, ino::D, "f");
+    // A write through a handle opened as `f`, after `f` was removed.
+    let f = Subject {
+        detached: true,
+        ..at(ino::F, ino::D, "f")
+    };
     env.push(&[
         Fact::Unlinked {
             dir: ino::D,
