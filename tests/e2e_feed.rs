@@ -547,6 +547,39 @@ fn hostile_requests_get_errors_not_panics() {
         u.rename(&p("d/s/f"), &p("d/s")).unwrap_err().errno,
         syscall::error::ENOTEMPTY
     );
+    // renameat resolves both parents before the source name, as Linux does.
+    assert_eq!(
+        u.rename(&p("d/missing"), &p("d/s/f/x")).unwrap_err().errno,
+        ENOTDIR
+    );
+    let root = u.open(&p(""), O_PATH | O_DIRECTORY).unwrap();
+    assert_eq!(
+        u.frenameat(root, "d/missing", root, "d/s/f/x", 0)
+            .unwrap_err()
+            .errno,
+        ENOTDIR
+    );
+    assert_eq!(
+        u.frenameat(root, "d/missing", root, "nodir/x", 0)
+            .unwrap_err()
+            .errno,
+        ENOENT
+    );
+    assert_eq!(
+        u.frenameat(root, "d/missing", root, "d/x", 0)
+            .unwrap_err()
+            .errno,
+        ENOENT
+    );
+    // The credentials are those the first directory handle was opened with.
+    assert_eq!(
+        u.frenameat(root, "d/s/f", dfd, "s/g", 0).unwrap_err().errno,
+        EACCES
+    );
+    let (r, r_root) = (&s.root, s.root.open(&p(""), O_PATH | O_DIRECTORY).unwrap());
+    let r_d = r.open(&p("d"), O_PATH | O_DIRECTORY).unwrap();
+    r.frenameat(r_root, "d/s/f", r_d, "s/g", 0).unwrap();
+    assert!(s.host("d/s/g").exists() && !s.host("d/s/f").exists());
     let ffd = u.open(&p("f"), O_RDONLY).unwrap();
     assert_eq!(u.write(ffd, b"x").unwrap_err().errno, EBADF);
     assert_eq!(u.getdents(ffd, &mut buf, 19, 0).unwrap_err().errno, ENOTDIR);

@@ -456,6 +456,28 @@ impl HostFs {
         })
     }
 
+    /// Resolves the parent directory of `path` from `base`, as Linux's `filename_parentat`:
+    /// every component but the last, which is returned as written (with any trailing
+    /// slashes). `ENOTDIR` when the parent is not a directory.
+    fn parent_of<'p>(
+        &self,
+        base: &[String],
+        path: &'p str,
+        ctx: &CallerCtx,
+    ) -> Result<(Vec<String>, &'p str)> {
+        let trimmed = path.trim_end_matches('/');
+        let Some(cut) = trimmed.rfind('/') else {
+            return Ok((base.to_vec(), path));
+        };
+        let (parent, last) = (&path[..=cut], &path[cut + 1..]);
+        let found = self.lookup(base, parent, true, ctx)?;
+        match found.meta {
+            Some(meta) if meta.is_dir() => Ok((found.comps, last)),
+            Some(_) => Err(Error::new(ENOTDIR)),
+            None => Err(Error::new(ENOENT)),
+        }
+    }
+
     /// The components of directory handle `id` (a base for relative lookups).
     fn base_dir(&self, id: usize) -> Result<Vec<String>> {
         let node = self.node(id)?;
@@ -1442,8 +1464,11 @@ impl SchemeSync for HostFs {
         let ctx = &self.opener_ctx(old_dir, ctx)?;
         let old_base = self.base_dir(old_dir)?;
         let new_base = self.base_dir(new_dir)?;
-        let from = self.lookup(&old_base, old_path, false, ctx)?;
-        let to = self.lookup(&new_base, new_path, false, ctx)?;
+        // Linux's order: both parents (old first), then the source name, then the target.
+        let (old_parent, old_last) = self.parent_of(&old_base, old_path, ctx)?;
+        let (new_parent, new_last) = self.parent_of(&new_base, new_path, ctx)?;
+        let from = self.lookup(&old_parent, old_last, false, ctx)?;
+        let to = self.lookup(&new_parent, new_last, false, ctx)?;
         self.rename(from, to, ctx)
     }
 
