@@ -5,11 +5,13 @@
 //! kernel, with inotifyd and `HostFs` serving a temporary directory. Output goes to the
 //! writers the caller gives, so the tests see exactly what a terminal would.
 //!
+//! - [`cli`] holds what both tools share: the common options, the start of a run, `main`.
 //! - [`events`] holds the event names on the command line (`-e create,modify`).
 //! - [`wait`] is `inotifywait`.
 //! - [`watch`] is `inotifywatch`.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod events;
 pub mod wait;
 pub mod watch;

@@ -12,12 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use inotify_abi::consts::{IN_ALL_EVENTS, IN_IGNORED};
-use inotifyd::client::{format, Inotify, Os, OwnedEvent, IN_CLOEXEC, IN_NONBLOCK};
+use inotify_abi::consts::IN_IGNORED;
+use inotifyd::client::{format, Os, OwnedEvent};
 
-use crate::{events, next_events, parse_seconds, watch_name, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
+use crate::cli::{parse_common, Setup, Started, Tool};
+use crate::{next_events, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
 
 /// The usage text (`-h`).
 pub const USAGE: &str = "\
@@ -50,55 +51,56 @@ pub struct Options {
 }
 
 /// What to do after parsing.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Command {
-    /// Watch.
-    Run(Options),
-    /// Print [`USAGE`] and exit 0.
-    Help,
-}
+pub type Command = crate::cli::Command<Options>;
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, String> {
-    let mut opts = Options {
-        monitor: false,
-        quiet: 0,
-        timeout: None,
-        mask: 0,
-        recursive: false,
-        paths: Vec::new(),
+    let (mut monitor, mut quiet) = (false, 0u8);
+    let common = parse_common(args, &mut |arg| match arg {
+        "-m" | "--monitor" => {
+            monitor = true;
+            true
+        }
+        "-q" | "--quiet" => {
+            quiet = quiet.saturating_add(1);
+            true
+        }
+        _ => false,
+    })?;
+    let Some(common) = common else {
+        return Ok(Command::Help);
     };
-    let mut it = args.iter();
-    let mut only_paths = false;
-    while let Some(arg) = it.next() {
-        if only_paths || !arg.starts_with('-') || arg == "-" {
-            opts.paths.push(arg.clone());
-            continue;
-        }
-        match arg.as_str() {
-            "--" => only_paths = true,
-            "-h" | "--help" => return Ok(Command::Help),
-            "-m" | "--monitor" => opts.monitor = true,
-            "-q" | "--quiet" => opts.quiet = opts.quiet.saturating_add(1),
-            "-r" | "--recursive" => opts.recursive = true,
-            "-t" | "--timeout" => {
-                let v = it.next().ok_or("-t needs a number of seconds")?;
-                opts.timeout = Some(parse_seconds(v)?);
-            }
-            "-e" | "--event" => {
-                let v = it.next().ok_or("-e needs a list of events")?;
-                opts.mask |= events::parse_list(v)?;
-            }
-            _ => return Err(format!("unknown option '{arg}'")),
-        }
+    Ok(Command::Run(Options {
+        monitor,
+        quiet,
+        timeout: common.timeout,
+        mask: common.mask,
+        recursive: common.recursive,
+        paths: common.paths,
+    }))
+}
+
+/// `inotifywait` as a [`Tool`], for the binary's `main`.
+pub struct Wait;
+
+impl Tool for Wait {
+    const NAME: &'static str = "inotifywait";
+    const USAGE: &'static str = USAGE;
+    type Options = Options;
+
+    fn parse(args: &[String]) -> Result<Command, String> {
+        parse(args)
     }
-    if opts.paths.is_empty() {
-        return Err("no files specified to watch".into());
+
+    fn run<O: Os>(
+        os: O,
+        opts: &Options,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+        ready: &mut dyn FnMut(),
+    ) -> i32 {
+        run(os, opts, out, err, ready)
     }
-    if opts.mask == 0 {
-        opts.mask = IN_ALL_EVENTS;
-    }
-    Ok(Command::Run(opts))
 }
 
 /// Runs `inotifywait` with `opts`: events to `out`, messages to `err`; `ready` is called
@@ -110,42 +112,24 @@ pub fn run<O: Os>(
     err: &mut dyn Write,
     ready: &mut dyn FnMut(),
 ) -> i32 {
-    if opts.recursive {
-        let _ = writeln!(err, "inotifywait: recursive watches (-r) are not supported");
-        return EXIT_ERROR;
-    }
-    let timeout = opts.timeout.filter(|&t| t > 0).map(Duration::from_secs);
-    let flags = IN_CLOEXEC | if timeout.is_some() { IN_NONBLOCK } else { 0 };
-    let ino = match Inotify::init1(os, flags) {
-        Ok(i) => i,
-        Err(e) => {
-            let _ = writeln!(
-                err,
-                "inotifywait: cannot initialize inotify ({e}); is inotifyd running?"
-            );
-            return EXIT_ERROR;
-        }
+    let setup = Setup {
+        prog: Wait::NAME,
+        recursive: opts.recursive,
+        timeout: opts.timeout,
+        mask: opts.mask,
+        paths: &opts.paths,
+        before: (opts.quiet == 0).then_some("Setting up watches."),
+        after: (opts.quiet == 0).then_some("Watches established."),
+        report_failures: opts.quiet < 2,
     };
-    if opts.quiet == 0 {
-        let _ = writeln!(err, "Setting up watches.");
-    }
-    let mut names = BTreeMap::new();
-    for path in &opts.paths {
-        match ino.add_watch(path, opts.mask) {
-            Ok(wd) => {
-                names.insert(wd, watch_name(ino.os(), path));
-            }
-            Err(e) => {
-                if opts.quiet < 2 {
-                    let _ = writeln!(err, "Couldn't watch {path}: {e}");
-                }
-                return EXIT_ERROR;
-            }
-        }
-    }
-    if opts.quiet == 0 {
-        let _ = writeln!(err, "Watches established.");
-    }
+    let Started {
+        ino,
+        mut names,
+        timeout,
+    } = match setup.start(os, err) {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
     ready();
 
     let mut buf = vec![0u8; 64 * 1024];

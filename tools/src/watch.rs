@@ -10,13 +10,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use inotify_abi::consts::{IN_ALL_EVENTS, IN_IGNORED};
-use inotifyd::client::{Inotify, Os, OwnedEvent, IN_CLOEXEC, IN_NONBLOCK};
+use inotify_abi::consts::IN_IGNORED;
+use inotifyd::client::{Os, OwnedEvent};
 
-use crate::events::{self, SINGLE_EVENTS};
-use crate::{next_events, parse_seconds, watch_name, EXIT_ERROR, EXIT_EVENT};
+use crate::cli::{parse_common, Setup, Started, Tool};
+use crate::events::SINGLE_EVENTS;
+use crate::{next_events, EXIT_ERROR, EXIT_EVENT};
 
 /// The usage text (`-h`).
 pub const USAGE: &str = "\
@@ -40,51 +41,42 @@ pub struct Options {
 }
 
 /// What to do after parsing.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Command {
-    /// Collect and print.
-    Run(Options),
-    /// Print [`USAGE`] and exit 0.
-    Help,
-}
+pub type Command = crate::cli::Command<Options>;
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, String> {
-    let mut opts = Options {
-        timeout: None,
-        mask: 0,
-        recursive: false,
-        paths: Vec::new(),
+    let Some(common) = parse_common(args, &mut |_| false)? else {
+        return Ok(Command::Help);
     };
-    let mut it = args.iter();
-    let mut only_paths = false;
-    while let Some(arg) = it.next() {
-        if only_paths || !arg.starts_with('-') || arg == "-" {
-            opts.paths.push(arg.clone());
-            continue;
-        }
-        match arg.as_str() {
-            "--" => only_paths = true,
-            "-h" | "--help" => return Ok(Command::Help),
-            "-r" | "--recursive" => opts.recursive = true,
-            "-t" | "--timeout" => {
-                let v = it.next().ok_or("-t needs a number of seconds")?;
-                opts.timeout = Some(parse_seconds(v)?);
-            }
-            "-e" | "--event" => {
-                let v = it.next().ok_or("-e needs a list of events")?;
-                opts.mask |= events::parse_list(v)?;
-            }
-            _ => return Err(format!("unknown option '{arg}'")),
-        }
+    Ok(Command::Run(Options {
+        timeout: common.timeout,
+        mask: common.mask,
+        recursive: common.recursive,
+        paths: common.paths,
+    }))
+}
+
+/// `inotifywatch` as a [`Tool`], for the binary's `main`.
+pub struct Watch;
+
+impl Tool for Watch {
+    const NAME: &'static str = "inotifywatch";
+    const USAGE: &'static str = USAGE;
+    type Options = Options;
+
+    fn parse(args: &[String]) -> Result<Command, String> {
+        parse(args)
     }
-    if opts.paths.is_empty() {
-        return Err("no files specified to watch".into());
+
+    fn run<O: Os>(
+        os: O,
+        opts: &Options,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+        ready: &mut dyn FnMut(),
+    ) -> i32 {
+        run(os, opts, out, err, ready)
     }
-    if opts.mask == 0 {
-        opts.mask = IN_ALL_EVENTS;
-    }
-    Ok(Command::Run(opts))
 }
 
 /// Event counts per watch.
@@ -170,42 +162,24 @@ pub fn run<O: Os>(
     err: &mut dyn Write,
     ready: &mut dyn FnMut(),
 ) -> i32 {
-    if opts.recursive {
-        let _ = writeln!(
-            err,
-            "inotifywatch: recursive watches (-r) are not supported"
-        );
-        return EXIT_ERROR;
-    }
-    let timeout = opts.timeout.filter(|&t| t > 0).map(Duration::from_secs);
-    let flags = IN_CLOEXEC | if timeout.is_some() { IN_NONBLOCK } else { 0 };
-    let ino = match Inotify::init1(os, flags) {
-        Ok(i) => i,
-        Err(e) => {
-            let _ = writeln!(
-                err,
-                "inotifywatch: cannot initialize inotify ({e}); is inotifyd running?"
-            );
-            return EXIT_ERROR;
-        }
+    let setup = Setup {
+        prog: Watch::NAME,
+        recursive: opts.recursive,
+        timeout: opts.timeout,
+        mask: opts.mask,
+        paths: &opts.paths,
+        before: Some("Establishing watches..."),
+        after: Some("Finished establishing watches, now collecting statistics."),
+        report_failures: true,
     };
-    let _ = writeln!(err, "Establishing watches...");
-    let mut names = BTreeMap::new();
-    for path in &opts.paths {
-        match ino.add_watch(path, opts.mask) {
-            Ok(wd) => {
-                names.insert(wd, watch_name(ino.os(), path));
-            }
-            Err(e) => {
-                let _ = writeln!(err, "Couldn't watch {path}: {e}");
-                return EXIT_ERROR;
-            }
-        }
-    }
-    let _ = writeln!(
-        err,
-        "Finished establishing watches, now collecting statistics."
-    );
+    let Started {
+        ino,
+        names,
+        timeout,
+    } = match setup.start(os, err) {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
     ready();
 
     let deadline = timeout.map(|t| Instant::now() + t);
