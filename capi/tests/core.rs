@@ -2,72 +2,19 @@
 //! directory: the values and errno a C program on Redox gets.
 
 use std::ffi::CString;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use inotify_abi::consts::*;
 use inotify_abi::event::Events;
 use inotify_capi::{add_watch, c_result, init, init1, rm_watch, IN_CLOEXEC, IN_NONBLOCK};
-use inotifyd::host::harness::Harness;
-use inotifyd::host::hostfs::HostFs;
-use inotifyd::host::{Process, SchemeThread, FD_CLOEXEC};
+use inotifyd::host::harness::ServedDir;
+use inotifyd::host::{Process, FD_CLOEXEC};
 use syscall::error::{EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTDIR};
 use syscall::flag::{F_GETFD, F_GETFL, O_NONBLOCK, O_RDONLY};
 
-/// inotifyd and a `HostFs` over a fresh directory; everything is torn down on drop.
-struct World {
-    /// The served directory.
-    dir: PathBuf,
-    /// The filesystem thread (joined on drop).
-    fs: Option<SchemeThread<HostFs>>,
-    /// The daemon and its kernel.
-    harness: Option<Harness>,
-}
-
-impl World {
-    /// Starts the daemon and serves a new directory holding `sub/` and `file`.
-    fn start(tag: &str) -> World {
-        let dir = std::env::temp_dir().join(format!("inotify-capi-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sub")).unwrap();
-        std::fs::write(dir.join("file"), b"x").unwrap();
-        let harness = Harness::start(Default::default()).unwrap();
-        let fs = HostFs::new(&dir).unwrap().spawn(harness.kernel()).unwrap();
-        World {
-            dir,
-            fs: Some(fs),
-            harness: Some(harness),
-        }
-    }
-
-    /// A process running as the owner of the directory.
-    fn process(&self, pid: usize) -> Process {
-        let (uid, gid) = owner(&self.dir);
-        self.harness.as_ref().unwrap().process(pid, uid, gid)
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(h) = self.harness.take() {
-            let kernel = h.kernel().clone();
-            drop(h);
-            let _ = kernel.shutdown_scheme("file");
-            if let Some(fs) = self.fs.take() {
-                if !std::thread::panicking() {
-                    fs.join();
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The owner of a host path.
-fn owner(path: &std::path::Path) -> (u32, u32) {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).unwrap();
-    (m.uid(), m.gid())
+/// inotifyd and a `HostFs` over a fresh directory holding `sub/` and `file`.
+fn world(tag: &str) -> ServedDir {
+    ServedDir::start("capi", tag)
 }
 
 /// A C string.
@@ -103,7 +50,7 @@ fn read_n(p: &Process, fd: i32, n: usize) -> Vec<(i32, u32, String)> {
 
 #[test]
 fn init1_flags() {
-    let w = World::start("init");
+    let w = world("init");
     let p = w.process(100);
     // Linux's IN_NONBLOCK (0o4000) is not a Redox flag.
     assert_eq!(errno(init1(&p, IN_NONBLOCK_LINUX as i32)), EINVAL);
@@ -126,7 +73,7 @@ fn init1_flags() {
 
 #[test]
 fn add_watch_results_and_errno() {
-    let w = World::start("add");
+    let w = world("add");
     let p = w.process(100);
     let fd = init1(&p, IN_NONBLOCK as i32).unwrap();
     let dir = c("/scheme/file/sub");
@@ -165,7 +112,7 @@ fn add_watch_results_and_errno() {
 
 #[test]
 fn events_then_rm_watch() {
-    let w = World::start("rm");
+    let w = world("rm");
     let p = w.process(100);
     let worker = w.process(200);
     let fd = init1(&p, IN_NONBLOCK as i32).unwrap();

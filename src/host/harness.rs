@@ -4,14 +4,17 @@
 //! ([`crate::daemon::run`] over [`HostSys`]) on its own thread; [`Harness::process`] gives
 //! client processes with chosen credentials. Filesystems (the fake one of the scheme tests, or
 //! the host-directory one of the end-to-end tests) register on [`Harness::kernel`] like any
-//! other scheme.
+//! other scheme. [`ServedDir`] is the whole chain over a fresh host directory: inotifyd and
+//! a `HostFs` serving it as `file`.
 
+use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 
 use inotify_engine::Limits;
 use syscall::error::Result;
 
-use super::{HostSys, Kernel, Process};
+use super::hostfs::HostFs;
+use super::{HostSys, Kernel, Process, SchemeThread};
 use crate::scheme::InotifyScheme;
 
 /// The scheme name the daemon registers.
@@ -91,5 +94,67 @@ impl Drop for Harness {
             return;
         }
         let _ = self.stop_inner();
+    }
+}
+
+/// inotifyd and a `HostFs` serving a fresh host directory (holding `sub/` and `file`) as
+/// `file`, on one kernel. Dropping it stops the daemon, then the filesystem, then removes
+/// the directory.
+pub struct ServedDir {
+    /// The served directory.
+    dir: PathBuf,
+    /// The filesystem thread (joined on drop).
+    fs: Option<SchemeThread<HostFs>>,
+    /// The daemon and its kernel.
+    harness: Option<Harness>,
+}
+
+impl ServedDir {
+    /// Starts the daemon and serves a new directory `inotify-<prefix>-<pid>-<tag>` under the
+    /// system temporary directory (removed first if it exists), holding `sub/` and `file`.
+    /// Panics when any of it cannot be set up (a test fixture).
+    pub fn start(prefix: &str, tag: &str) -> ServedDir {
+        let dir =
+            std::env::temp_dir().join(format!("inotify-{prefix}-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("file"), b"x").unwrap();
+        let harness = Harness::start(Default::default()).unwrap();
+        let fs = HostFs::new(&dir).unwrap().spawn(harness.kernel()).unwrap();
+        ServedDir {
+            dir,
+            fs: Some(fs),
+            harness: Some(harness),
+        }
+    }
+
+    /// The served directory on the host.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A process running as the owner of the directory.
+    pub fn process(&self, pid: usize) -> Process {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&self.dir).unwrap();
+        let harness = self.harness.as_ref();
+        debug_assert!(harness.is_some(), "the daemon runs until drop");
+        harness.unwrap().process(pid, m.uid(), m.gid())
+    }
+}
+
+impl Drop for ServedDir {
+    fn drop(&mut self) {
+        if let Some(h) = self.harness.take() {
+            let kernel = h.kernel().clone();
+            drop(h);
+            let _ = kernel.shutdown_scheme("file");
+            if let Some(fs) = self.fs.take() {
+                if !thread::panicking() {
+                    fs.join();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

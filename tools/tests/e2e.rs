@@ -2,68 +2,18 @@
 //! kernel, the tool running in one process, the changes made by another; the exact output
 //! and exit status are checked.
 
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use inotify_tools::{wait, watch, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
-use inotifyd::host::harness::Harness;
-use inotifyd::host::hostfs::HostFs;
-use inotifyd::host::{Process, SchemeThread};
+use inotifyd::host::harness::ServedDir;
+use inotifyd::host::Process;
 use syscall::flag::O_WRONLY;
 
 /// inotifyd and a `HostFs` over a fresh directory holding `sub/` and `file`.
-struct World {
-    /// The served directory.
-    dir: PathBuf,
-    /// The filesystem thread (joined on drop).
-    fs: Option<SchemeThread<HostFs>>,
-    /// The daemon and its kernel.
-    harness: Option<Harness>,
-}
-
-impl World {
-    /// Starts everything.
-    fn start(tag: &str) -> World {
-        let dir = std::env::temp_dir().join(format!("inotify-tools-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sub")).unwrap();
-        std::fs::write(dir.join("file"), b"x").unwrap();
-        let harness = Harness::start(Default::default()).unwrap();
-        let fs = HostFs::new(&dir).unwrap().spawn(harness.kernel()).unwrap();
-        World {
-            dir,
-            fs: Some(fs),
-            harness: Some(harness),
-        }
-    }
-
-    /// A process running as the owner of the directory.
-    fn process(&self, pid: usize) -> Process {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(&self.dir).unwrap();
-        self.harness
-            .as_ref()
-            .unwrap()
-            .process(pid, m.uid(), m.gid())
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(h) = self.harness.take() {
-            let kernel = h.kernel().clone();
-            drop(h);
-            let _ = kernel.shutdown_scheme("file");
-            if let Some(fs) = self.fs.take() {
-                if !thread::panicking() {
-                    fs.join();
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn world(tag: &str) -> ServedDir {
+    ServedDir::start("tools", tag)
 }
 
 /// What a run of a tool left: exit status, standard output, standard error.
@@ -72,7 +22,7 @@ type Outcome = (i32, String, String);
 /// Starts a tool on its own thread in a new process; returns once its watches are set up
 /// (or it failed before that), with the handle giving its outcome.
 fn spawn_tool(
-    w: &World,
+    w: &ServedDir,
     run: impl FnOnce(Process, &mut Vec<u8>, &mut Vec<u8>, &mut dyn FnMut()) -> i32 + Send + 'static,
 ) -> thread::JoinHandle<Outcome> {
     let p = w.process(100);
@@ -92,7 +42,7 @@ fn spawn_tool(
 }
 
 /// inotifywait with these arguments.
-fn inotifywait(w: &World, args: &str) -> thread::JoinHandle<Outcome> {
+fn inotifywait(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome> {
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
     let wait::Command::Run(opts) = wait::parse(&args).unwrap() else {
         panic!("help");
@@ -103,7 +53,7 @@ fn inotifywait(w: &World, args: &str) -> thread::JoinHandle<Outcome> {
 }
 
 /// inotifywatch with these arguments.
-fn inotifywatch(w: &World, args: &str) -> thread::JoinHandle<Outcome> {
+fn inotifywatch(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome> {
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
     let watch::Command::Run(opts) = watch::parse(&args).unwrap() else {
         panic!("help");
@@ -118,7 +68,7 @@ const WAIT_SETUP: &str = "Setting up watches.\nWatches established.\n";
 
 #[test]
 fn inotifywait_prints_the_first_event_and_exits_0() {
-    let w = World::start("first");
+    let w = world("first");
     let tool = inotifywait(&w, "-t 10 /sub");
     w.process(200).create("/sub/a", 0o644).unwrap();
     assert_eq!(
@@ -129,7 +79,7 @@ fn inotifywait_prints_the_first_event_and_exits_0() {
 
 #[test]
 fn inotifywait_times_out_with_2() {
-    let w = World::start("timeout");
+    let w = world("timeout");
     let tool = inotifywait(&w, "-q -t 1 -e delete /sub /file");
     // An event the watch did not ask for does not end the wait.
     w.process(200).create("/sub/a", 0o644).unwrap();
@@ -141,7 +91,7 @@ fn inotifywait_times_out_with_2() {
 
 #[test]
 fn inotifywait_monitor() {
-    let w = World::start("monitor");
+    let w = world("monitor");
     let tool = inotifywait(&w, "-m -t 1 -e create,delete,delete_self /sub /file");
     let u = w.process(200);
     u.mkdir("/sub/d", 0o755).unwrap();
@@ -162,7 +112,7 @@ fn inotifywait_monitor() {
 
 #[test]
 fn inotifywait_monitor_ends_when_every_watch_is_gone() {
-    let w = World::start("gone");
+    let w = world("gone");
     // No timeout: only the removal of the last watch ends the run.
     let tool = inotifywait(&w, "-m -q -e delete_self /file");
     w.process(200).unlink("/file").unwrap();
@@ -178,7 +128,7 @@ fn inotifywait_monitor_ends_when_every_watch_is_gone() {
 
 #[test]
 fn inotifywait_errors_exit_1() {
-    let w = World::start("errors");
+    let w = world("errors");
     let (code, out, err) = inotifywait(&w, "/sub /missing").join().unwrap();
     assert_eq!((code, out.as_str()), (EXIT_ERROR, ""));
     assert_eq!(
@@ -198,7 +148,7 @@ fn inotifywait_errors_exit_1() {
 
 #[test]
 fn inotifywatch_counts_per_watch() {
-    let w = World::start("watch");
+    let w = world("watch");
     let tool = inotifywatch(&w, "-t 1 /sub /file");
     let u = w.process(200);
     u.mkdir("/sub/d", 0o755).unwrap();
