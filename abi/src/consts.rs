@@ -76,6 +76,32 @@ pub const IN_WATCH_FLAGS: u32 =
 pub const IN_VALID_MASK: u32 =
     IN_ALL_EVENTS | IN_WATCH_FLAGS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED | IN_ISDIR;
 
+/// Every named single bit with its C name, in bit order (the order masks are printed in).
+pub const MASK_NAMES: [(&str, u32); 22] = [
+    ("IN_ACCESS", IN_ACCESS),
+    ("IN_MODIFY", IN_MODIFY),
+    ("IN_ATTRIB", IN_ATTRIB),
+    ("IN_CLOSE_WRITE", IN_CLOSE_WRITE),
+    ("IN_CLOSE_NOWRITE", IN_CLOSE_NOWRITE),
+    ("IN_OPEN", IN_OPEN),
+    ("IN_MOVED_FROM", IN_MOVED_FROM),
+    ("IN_MOVED_TO", IN_MOVED_TO),
+    ("IN_CREATE", IN_CREATE),
+    ("IN_DELETE", IN_DELETE),
+    ("IN_DELETE_SELF", IN_DELETE_SELF),
+    ("IN_MOVE_SELF", IN_MOVE_SELF),
+    ("IN_UNMOUNT", IN_UNMOUNT),
+    ("IN_Q_OVERFLOW", IN_Q_OVERFLOW),
+    ("IN_IGNORED", IN_IGNORED),
+    ("IN_ONLYDIR", IN_ONLYDIR),
+    ("IN_DONT_FOLLOW", IN_DONT_FOLLOW),
+    ("IN_EXCL_UNLINK", IN_EXCL_UNLINK),
+    ("IN_MASK_CREATE", IN_MASK_CREATE),
+    ("IN_MASK_ADD", IN_MASK_ADD),
+    ("IN_ISDIR", IN_ISDIR),
+    ("IN_ONESHOT", IN_ONESHOT),
+];
+
 /// Linux's `IN_NONBLOCK` for `inotify_init1` (= Linux `O_NONBLOCK`).
 pub const IN_NONBLOCK_LINUX: u32 = 0o4000;
 /// Linux's `IN_CLOEXEC` for `inotify_init1` (= Linux `O_CLOEXEC`).
@@ -83,3 +109,22 @@ pub const IN_CLOEXEC_LINUX: u32 = 0o2000000;
 
 /// Longest name an event carries (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_names_are_the_valid_bits_in_order() {
+        let mut all = 0;
+        let mut last = 0;
+        for (name, bit) in MASK_NAMES {
+            assert_eq!(bit.count_ones(), 1, "{name}");
+            assert!(bit > last, "{name} out of order");
+            assert!(name.starts_with("IN_"), "{name}");
+            all |= bit;
+            last = bit;
+        }
+        assert_eq!(all, IN_VALID_MASK);
+    }
+}

@@ -2,32 +2,6 @@
 
 use inotify_abi::consts::*;
 
-/// Every named mask bit, in bit order (the order masks are printed in).
-pub const MASK_BITS: [(&str, u32); 22] = [
-    ("IN_ACCESS", IN_ACCESS),
-    ("IN_MODIFY", IN_MODIFY),
-    ("IN_ATTRIB", IN_ATTRIB),
-    ("IN_CLOSE_WRITE", IN_CLOSE_WRITE),
-    ("IN_CLOSE_NOWRITE", IN_CLOSE_NOWRITE),
-    ("IN_OPEN", IN_OPEN),
-    ("IN_MOVED_FROM", IN_MOVED_FROM),
-    ("IN_MOVED_TO", IN_MOVED_TO),
-    ("IN_CREATE", IN_CREATE),
-    ("IN_DELETE", IN_DELETE),
-    ("IN_DELETE_SELF", IN_DELETE_SELF),
-    ("IN_MOVE_SELF", IN_MOVE_SELF),
-    ("IN_UNMOUNT", IN_UNMOUNT),
-    ("IN_Q_OVERFLOW", IN_Q_OVERFLOW),
-    ("IN_IGNORED", IN_IGNORED),
-    ("IN_ONLYDIR", IN_ONLYDIR),
-    ("IN_DONT_FOLLOW", IN_DONT_FOLLOW),
-    ("IN_EXCL_UNLINK", IN_EXCL_UNLINK),
-    ("IN_MASK_CREATE", IN_MASK_CREATE),
-    ("IN_MASK_ADD", IN_MASK_ADD),
-    ("IN_ISDIR", IN_ISDIR),
-    ("IN_ONESHOT", IN_ONESHOT),
-];
-
 /// Named groups accepted when parsing (never printed).
 const MASK_GROUPS: [(&str, u32); 4] = [
     ("IN_ALL_EVENTS", IN_ALL_EVENTS),
@@ -45,7 +19,7 @@ pub fn parse_mask(s: &str) -> Result<u32, String> {
             mask |= u32::from_str_radix(hex, 16).map_err(|_| format!("bad hex mask `{part}`"))?;
         } else if let Ok(n) = part.parse::<u32>() {
             mask |= n;
-        } else if let Some((_, v)) = MASK_BITS
+        } else if let Some((_, v)) = MASK_NAMES
             .iter()
             .chain(MASK_GROUPS.iter())
             .find(|(n, _)| *n == part)
@@ -66,7 +40,7 @@ pub fn mask_name(mask: u32) -> String {
         parts.push("IN_ALL_EVENTS".to_string());
         rest &= !IN_ALL_EVENTS;
     }
-    for (name, bit) in MASK_BITS {
+    for (name, bit) in MASK_NAMES {
         if rest & bit == 0 {
             continue;
         }

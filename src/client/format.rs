@@ -8,37 +8,12 @@ use inotify_abi::consts::*;
 
 use super::OwnedEvent;
 
-/// Every named bit, in Linux's order.
-pub const MASK_NAMES: [(u32, &str); 22] = [
-    (IN_ACCESS, "ACCESS"),
-    (IN_MODIFY, "MODIFY"),
-    (IN_ATTRIB, "ATTRIB"),
-    (IN_CLOSE_WRITE, "CLOSE_WRITE"),
-    (IN_CLOSE_NOWRITE, "CLOSE_NOWRITE"),
-    (IN_OPEN, "OPEN"),
-    (IN_MOVED_FROM, "MOVED_FROM"),
-    (IN_MOVED_TO, "MOVED_TO"),
-    (IN_CREATE, "CREATE"),
-    (IN_DELETE, "DELETE"),
-    (IN_DELETE_SELF, "DELETE_SELF"),
-    (IN_MOVE_SELF, "MOVE_SELF"),
-    (IN_UNMOUNT, "UNMOUNT"),
-    (IN_Q_OVERFLOW, "Q_OVERFLOW"),
-    (IN_IGNORED, "IGNORED"),
-    (IN_ONLYDIR, "ONLYDIR"),
-    (IN_DONT_FOLLOW, "DONT_FOLLOW"),
-    (IN_EXCL_UNLINK, "EXCL_UNLINK"),
-    (IN_MASK_CREATE, "MASK_CREATE"),
-    (IN_MASK_ADD, "MASK_ADD"),
-    (IN_ISDIR, "ISDIR"),
-    (IN_ONESHOT, "ONESHOT"),
-];
-
 /// The names of the bits in `mask`, comma-separated; unknown bits as one hex value.
 pub fn mask(mask: u32) -> String {
     let mut out = String::new();
     let mut known = 0;
-    for (bit, name) in MASK_NAMES {
+    for (c_name, bit) in MASK_NAMES {
+        let name = c_name.strip_prefix("IN_").unwrap_or(c_name);
         known |= bit;
         if mask & bit != 0 {
             if !out.is_empty() {
