@@ -13,18 +13,6 @@ use syscall::flag::{
     F_GETFD, F_GETFL, MODE_CHR, MODE_TYPE, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
 };
 
-/// Writes a tunable as `p`.
-fn set_tunable(p: &inotifyd::host::Process, name: &str, value: &str) {
-    let fd = p
-        .open(&format!("/scheme/inotify/{name}"), O_WRONLY)
-        .expect("open tunable");
-    assert_eq!(
-        p.write(fd, value.as_bytes()).expect("write tunable"),
-        value.len()
-    );
-    p.close(fd).unwrap();
-}
-
 #[test]
 fn init1_accepts_only_nonblock_and_cloexec() {
     let env = Env::start();
@@ -385,18 +373,8 @@ fn fstat_fpath_and_queued_bytes() {
     assert_eq!(ino.queued_bytes().unwrap(), 0);
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     env.push(&[
-        Fact::Created {
-            dir: ino::D,
-            name: b"a",
-            ino: 50,
-            is_dir: false,
-        },
-        Fact::Created {
-            dir: ino::D,
-            name: b"a-longer-name-0123",
-            ino: 51,
-            is_dir: false,
-        },
+        created(ino::D, b"a", 50),
+        created(ino::D, b"a-longer-name-0123", 51),
     ]);
     common::sync(&p);
     assert_eq!(ino.queued_bytes().unwrap(), 32 + 48);

@@ -17,12 +17,7 @@ fn directory_watch_reports_named_child_events() {
     assert_eq!(wd, 1);
     let f = at(ino::F, ino::D, "f");
     env.push(&[
-        Fact::Created {
-            dir: ino::D,
-            name: b"new",
-            ino: 50,
-            is_dir: false,
-        },
+        created(ino::D, b"new", 50),
         Fact::Created {
             dir: ino::D,
             name: b"newdir",
@@ -90,12 +85,7 @@ fn only_the_asked_events_are_delivered() {
     env.push(&[
         Fact::Opened(f),
         Fact::Modified(f),
-        Fact::Created {
-            dir: ino::D,
-            name: b"x",
-            ino: 50,
-            is_dir: false,
-        },
+        created(ino::D, b"x", 50),
         Fact::Closed { at: f, wrote: true },
     ]);
     assert_eq!(drain(&ino), [ev(wd, IN_CREATE, "x")]);
@@ -367,20 +357,10 @@ fn rm_watch_queues_ignored_and_keeps_earlier_events() {
     let p = env.user(10, USER);
     let ino = nonblocking(&p);
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"a",
-        ino: 50,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"a", 50)]);
     common::sync(&p);
     ino.rm_watch(wd).unwrap();
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"b",
-        ino: 51,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"b", 51)]);
     assert_eq!(
         drain(&ino),
         [ev(wd, IN_CREATE, "a"), ev(wd, IN_IGNORED, "")]

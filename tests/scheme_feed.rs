@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use inotify_abi::consts::*;
-use inotify_abi::feed::{BatchHeader, Fact, Interest, BATCH_HEADER_LEN, MAX_RECORD_LEN};
+use inotify_abi::feed::{BatchHeader, Interest, BATCH_HEADER_LEN, MAX_RECORD_LEN};
 use inotifyd::host::fakefs::FakeFs;
 
 #[test]
@@ -55,12 +55,7 @@ fn a_malformed_batch_is_dropped_and_later_facts_are_delivered() {
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     env.fs
         .push_raw_batch(b"this is not a batch at all, just bytes");
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"after",
-        ino: 50,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"after", 50)]);
     // The loss is visible, then events flow again.
     assert_eq!(
         drain(&ino),
@@ -77,32 +72,11 @@ fn a_malformed_record_drops_the_rest_of_its_batch() {
     // Batch: a good record, a record of unknown kind, another good record.
     let mut buf = vec![0u8; BATCH_HEADER_LEN + 3 * MAX_RECORD_LEN];
     let mut at = BATCH_HEADER_LEN;
-    at += Fact::Created {
-        dir: ino::D,
-        name: b"one",
-        ino: 50,
-        is_dir: false,
-    }
-    .emit(&mut buf[at..])
-    .unwrap();
+    at += created(ino::D, b"one", 50).emit(&mut buf[at..]).unwrap();
     let bad = at;
-    at += Fact::Created {
-        dir: ino::D,
-        name: b"bad",
-        ino: 51,
-        is_dir: false,
-    }
-    .emit(&mut buf[at..])
-    .unwrap();
+    at += created(ino::D, b"bad", 51).emit(&mut buf[at..]).unwrap();
     buf[bad] = 99;
-    at += Fact::Created {
-        dir: ino::D,
-        name: b"lost",
-        ino: 52,
-        is_dir: false,
-    }
-    .emit(&mut buf[at..])
-    .unwrap();
+    at += created(ino::D, b"lost", 52).emit(&mut buf[at..]).unwrap();
     let first_seq = env.fs.next_seq();
     BatchHeader {
         first_seq,
@@ -113,12 +87,7 @@ fn a_malformed_record_drops_the_rest_of_its_batch() {
     .unwrap();
     env.fs.push_raw_batch(&buf[..at]);
     env.fs.skip_seqs(3);
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"later",
-        ino: 53,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"later", 53)]);
     assert_eq!(
         drain(&ino),
         [
@@ -135,20 +104,10 @@ fn a_sequence_gap_is_an_overflow() {
     let p = env.user(10, USER);
     let ino = nonblocking(&p);
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"a",
-        ino: 50,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"a", 50)]);
     assert_eq!(drain(&ino), [ev(wd, IN_CREATE, "a")]);
     env.fs.skip_seqs(4);
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"b",
-        ino: 51,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"b", 51)]);
     assert_eq!(
         drain(&ino),
         [ev(-1, IN_Q_OVERFLOW, ""), ev(wd, IN_CREATE, "b")]
@@ -167,19 +126,9 @@ fn loss_on_one_filesystem_does_not_touch_instances_watching_another() {
     let wd_there = there.add_watch("/scheme/other/d", IN_CREATE).unwrap();
     assert_eq!(other.interests(), [Interest::Add(ino::D)]);
     // Same inode number on both filesystems: events do not cross.
-    other.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"x",
-        ino: 50,
-        is_dir: false,
-    }]);
+    other.push(&[created(ino::D, b"x", 50)]);
     env.fs.push_raw_batch(b"garbage");
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"y",
-        ino: 50,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"y", 50)]);
     assert_eq!(drain(&there), [ev(wd_there, IN_CREATE, "x")]);
     assert_eq!(
         drain(&here),
@@ -208,22 +157,11 @@ fn the_daemon_survives_hostile_feed_bytes() {
     bad_version[4] = 9;
     env.fs.push_raw_batch(&bad_version);
     let mut buf = vec![0u8; BATCH_HEADER_LEN + MAX_RECORD_LEN];
-    let n = Fact::Created {
-        dir: ino::D,
-        name: b"a/b",
-        ino: 50,
-        is_dir: false,
-    }
-    .emit(&mut buf[BATCH_HEADER_LEN..]);
+    let n = created(ino::D, b"a/b", 50).emit(&mut buf[BATCH_HEADER_LEN..]);
     assert!(n.is_err(), "the encoder refuses it; build it by hand");
-    let len = Fact::Created {
-        dir: ino::D,
-        name: b"axb",
-        ino: 50,
-        is_dir: false,
-    }
-    .emit(&mut buf[BATCH_HEADER_LEN..])
-    .unwrap();
+    let len = created(ino::D, b"axb", 50)
+        .emit(&mut buf[BATCH_HEADER_LEN..])
+        .unwrap();
     buf[BATCH_HEADER_LEN + 48 + 1] = b'/';
     let first_seq = env.fs.next_seq();
     BatchHeader {
@@ -235,12 +173,7 @@ fn the_daemon_survives_hostile_feed_bytes() {
     .unwrap();
     env.fs.push_raw_batch(&buf[..BATCH_HEADER_LEN + len]);
     env.fs.skip_seqs(1);
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"ok",
-        ino: 60,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"ok", 60)]);
     let got = drain(&ino);
     assert_eq!(got.last(), Some(&ev(wd, IN_CREATE, "ok")));
     assert!(
@@ -286,12 +219,7 @@ fn a_filesystem_that_goes_away_unmounts_its_watches() {
     let w2 = ino.add_watch("/d/f", IN_MODIFY).unwrap();
     // The filesystem's daemon stops; the next readiness of its feed finds it gone.
     env.h.kernel().shutdown_scheme("file").unwrap();
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"x",
-        ino: 50,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"x", 50)]);
     let got = drain(&ino);
     assert_eq!(got.len(), 4, "{got:?}");
     for (wd, isdir) in [(w1, IN_ISDIR), (w2, 0)] {
@@ -307,11 +235,6 @@ fn a_filesystem_that_goes_away_unmounts_its_watches() {
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     assert_eq!(wd, 3);
     assert_eq!(again.feed_opens(), 1);
-    again.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"y",
-        ino: 50,
-        is_dir: false,
-    }]);
+    again.push(&[created(ino::D, b"y", 50)]);
     assert_eq!(drain(&ino), [ev(wd, IN_CREATE, "y")]);
 }

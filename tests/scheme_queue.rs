@@ -6,17 +6,6 @@ mod common;
 use common::*;
 use inotify_abi::consts::*;
 use inotify_engine::Fact;
-use syscall::flag::{O_RDONLY, O_WRONLY};
-
-fn tunable(p: &inotifyd::host::Process, name: &str) -> String {
-    let fd = p
-        .open(&format!("/scheme/inotify/{name}"), O_RDONLY)
-        .unwrap();
-    let mut buf = [0u8; 32];
-    let n = p.read(fd, &mut buf).unwrap();
-    p.close(fd).unwrap();
-    String::from_utf8(buf[..n].to_vec()).unwrap()
-}
 
 #[test]
 fn identical_consecutive_events_coalesce() {
@@ -70,22 +59,13 @@ fn overflow_with_the_limit_lowered_at_run_time() {
     let p = env.user(10, USER);
     let ino = nonblocking(&p);
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
-    let fd = root
-        .open("/scheme/inotify/max_queued_events", O_WRONLY)
-        .unwrap();
-    root.write(fd, b"3\n").unwrap();
-    root.close(fd).unwrap();
+    set_tunable(&root, "max_queued_events", "3\n");
     assert_eq!(tunable(&p, "max_queued_events"), "3\n");
     let names: [&'static [u8]; 6] = [b"a", b"b", b"c", b"d", b"e", b"f"];
     let facts: Vec<Fact> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| Fact::Created {
-            dir: ino::D,
-            name: n,
-            ino: 50 + i as u64,
-            is_dir: false,
-        })
+        .map(|(i, n)| created(ino::D, n, 50 + i as u64))
         .collect();
     env.push(&facts);
     let got = drain(&ino);
@@ -101,12 +81,7 @@ fn overflow_with_the_limit_lowered_at_run_time() {
     // Three events were dropped.
     assert_eq!(tunable(&p, "event_drops"), "3\n");
     // Room again: events flow.
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"g",
-        ino: 60,
-        is_dir: false,
-    }]);
+    env.push(&[created(ino::D, b"g", 60)]);
     assert_eq!(drain(&ino), [ev(wd, IN_CREATE, "g")]);
 }
 
@@ -117,29 +92,10 @@ fn overflow_is_appended_once() {
     let p = env.user(10, USER);
     let ino = nonblocking(&p);
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
-    let fd = root
-        .open("/scheme/inotify/max_queued_events", O_WRONLY)
-        .unwrap();
-    root.write(fd, b"1").unwrap();
-    root.close(fd).unwrap();
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"a",
-        ino: 50,
-        is_dir: false,
-    }]);
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"b",
-        ino: 51,
-        is_dir: false,
-    }]);
-    env.push(&[Fact::Created {
-        dir: ino::D,
-        name: b"c",
-        ino: 52,
-        is_dir: false,
-    }]);
+    set_tunable(&root, "max_queued_events", "1");
+    env.push(&[created(ino::D, b"a", 50)]);
+    env.push(&[created(ino::D, b"b", 51)]);
+    env.push(&[created(ino::D, b"c", 52)]);
     assert_eq!(
         drain(&ino),
         [ev(wd, IN_CREATE, "a"), ev(-1, IN_Q_OVERFLOW, "")]

@@ -19,22 +19,13 @@ use syscall::flag::EventFlags;
 /// either way; this only makes the blocked path the one usually taken).
 const SETTLE: Duration = Duration::from_millis(50);
 
-fn created(name: &'static [u8], ino: u64) -> Fact<'static> {
-    Fact::Created {
-        dir: ino::D,
-        name,
-        ino,
-        is_dir: false,
-    }
-}
-
 #[test]
 fn a_buffer_too_small_for_the_first_record_is_einval() {
     let env = Env::start();
     let p = env.user(10, USER);
     let ino = nonblocking(&p);
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
-    env.push(&[created(b"name", 50)]);
+    env.push(&[created(ino::D, b"name", 50)]);
     common::sync(&p);
     // The record is 16 + 16 bytes.
     assert_eq!(errno(ino.read_raw(&mut [0u8; 17])), EINVAL);
@@ -53,7 +44,11 @@ fn a_read_returns_the_whole_records_that_fit() {
     let p = env.user(10, USER);
     let ino = nonblocking(&p);
     let wd = ino.add_watch("/d", IN_CREATE | IN_DELETE_SELF).unwrap();
-    env.push(&[created(b"a", 50), created(b"b", 51), created(b"c", 52)]);
+    env.push(&[
+        created(ino::D, b"a", 50),
+        created(ino::D, b"b", 51),
+        created(ino::D, b"c", 52),
+    ]);
     common::sync(&p);
     // 48 bytes hold one 32-byte record and half of the next: one record.
     let mut buf = [0u8; 48];
@@ -102,7 +97,7 @@ fn a_blocked_read_is_woken_by_an_event() {
         still_blocked(&reader, SETTLE),
         "an empty blocking read waits"
     );
-    env.push(&[created(b"x", 50)]);
+    env.push(&[created(ino::D, b"x", 50)]);
     assert_eq!(finish(reader).unwrap(), [ev(wd, IN_CREATE, "x")]);
 }
 
@@ -117,10 +112,10 @@ fn blocked_reads_are_served_oldest_first() {
     assert!(still_blocked(&r1, 4 * SETTLE));
     let r2 = spawn_read(&p, ino.raw_fd(), 4096);
     assert!(still_blocked(&r2, SETTLE));
-    env.push(&[created(b"one", 50)]);
+    env.push(&[created(ino::D, b"one", 50)]);
     assert_eq!(finish(r1).unwrap(), [ev(wd, IN_CREATE, "one")]);
     assert!(still_blocked(&r2, SETTLE), "the second read still waits");
-    env.push(&[created(b"two", 51)]);
+    env.push(&[created(ino::D, b"two", 51)]);
     assert_eq!(finish(r2).unwrap(), [ev(wd, IN_CREATE, "two")]);
 }
 
@@ -132,7 +127,7 @@ fn a_blocked_read_too_small_for_the_event_gets_einval() {
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     let reader = spawn_read(&p, ino.raw_fd(), 17);
     assert!(still_blocked(&reader, SETTLE));
-    env.push(&[created(b"name", 50)]);
+    env.push(&[created(ino::D, b"name", 50)]);
     assert_eq!(errno(finish(reader)), EINVAL);
     // The event stays queued for a read that can hold it.
     assert_eq!(
@@ -163,7 +158,7 @@ fn a_blocked_read_is_interrupted_with_eintr() {
         .expect("the read did not return");
     assert_eq!(errno(res), EINTR);
     // The cancelled read took nothing: the next event goes to the next read.
-    env.push(&[created(b"after", 50)]);
+    env.push(&[created(ino::D, b"after", 50)]);
     assert_eq!(
         ino.read_events(&mut [0u8; 64]).unwrap(),
         [ev(wd, IN_CREATE, "after")]
@@ -182,14 +177,14 @@ fn fevent_reports_readiness_and_posts_on_the_empty_to_readable_edge() {
         .unwrap();
     // Empty: not readable.
     assert_eq!(queue.try_next(), None);
-    env.push(&[created(b"a", 50)]);
+    env.push(&[created(ino::D, b"a", 50)]);
     common::sync(&p);
     assert_eq!(
         queue.try_next(),
         Some((ino.raw_fd(), EventFlags::EVENT_READ))
     );
     // More events on a non-empty queue: no new post (edge only).
-    env.push(&[created(b"b", 51)]);
+    env.push(&[created(ino::D, b"b", 51)]);
     common::sync(&p);
     assert_eq!(queue.try_next(), None);
     assert_eq!(
@@ -197,7 +192,7 @@ fn fevent_reports_readiness_and_posts_on_the_empty_to_readable_edge() {
         [ev(wd, IN_CREATE, "a"), ev(wd, IN_CREATE, "b")]
     );
     // Drained: the next event is a new edge.
-    env.push(&[created(b"c", 52)]);
+    env.push(&[created(ino::D, b"c", 52)]);
     common::sync(&p);
     assert_eq!(
         queue.try_next(),

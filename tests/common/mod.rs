@@ -129,6 +129,16 @@ pub fn evc(wd: i32, mask: u32, cookie: u32, name: &str) -> OwnedEvent {
     }
 }
 
+/// A file `name` created in `dir` with inode number `ino`.
+pub fn created(dir: u64, name: &'static [u8], ino: u64) -> Fact<'static> {
+    Fact::Created {
+        dir,
+        name,
+        ino,
+        is_dir: false,
+    }
+}
+
 /// A subject named `name` in `dir`.
 pub fn at(ino: u64, dir: u64, name: &'static str) -> Subject<'static> {
     Subject {
@@ -169,6 +179,29 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+}
+
+/// Writes a tunable as `p`.
+pub fn set_tunable(p: &Process, name: &str, value: &str) {
+    let fd = p
+        .open(&format!("/scheme/inotify/{name}"), syscall::flag::O_WRONLY)
+        .expect("open tunable");
+    assert_eq!(
+        p.write(fd, value.as_bytes()).expect("write tunable"),
+        value.len()
+    );
+    p.close(fd).unwrap();
+}
+
+/// Reads a tunable as `p`.
+pub fn tunable(p: &Process, name: &str) -> String {
+    let fd = p
+        .open(&format!("/scheme/inotify/{name}"), syscall::flag::O_RDONLY)
+        .unwrap();
+    let mut buf = [0u8; 32];
+    let n = p.read(fd, &mut buf).unwrap();
+    p.close(fd).unwrap();
+    String::from_utf8(buf[..n].to_vec()).unwrap()
 }
 
 /// A round trip to the daemon: when it returns, every request `p` sent before was handled.
