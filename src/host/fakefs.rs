@@ -35,6 +35,7 @@ use syscall::Stat;
 
 use super::kernel::{FeventPoster, Kernel};
 use super::runner::{spawn_scheme_thread, SchemeThread};
+use crate::scheme::copy_at;
 
 /// The id `openat` gets for the scheme root.
 pub const ROOT_ID: usize = 0;
@@ -656,10 +657,7 @@ impl SchemeSync for FakeScheme {
             Body::Symlink(target) => target.as_bytes(),
             Body::Dir(_) => return Err(Error::new(EISDIR)),
         };
-        let start = (offset as usize).min(bytes.len());
-        let n = buf.len().min(bytes.len() - start);
-        buf[..n].copy_from_slice(&bytes[start..start + n]);
-        Ok(n)
+        Ok(copy_at(bytes, offset, buf))
     }
 
     fn write(

@@ -37,6 +37,7 @@ use inotify_abi::proto::FEED_DUP_NAME;
 use inotify_feed::Producer;
 
 use super::{spawn_scheme_thread, Kernel, SchemeThread};
+use crate::scheme::copy_at;
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult};
 use syscall::dirent::{DirEntry, DirentBuf, DirentKind};
@@ -1266,12 +1267,7 @@ impl SchemeSync for HostFs {
             // Reading a symlink opened with O_SYMLINK gives its target.
             let target = fs::read_link(self.host_path(&node.comps)).map_err(host_err)?;
             let bytes = target.as_os_str().as_encoded_bytes();
-            let start = usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            let n = (bytes.len() - start).min(buf.len());
-            buf[..n].copy_from_slice(&bytes[start..start + n]);
-            return Ok(n);
+            return Ok(copy_at(bytes, offset, buf));
         }
         if !node.readable() || !node.io {
             return Err(Error::new(EBADF));
