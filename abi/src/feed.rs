@@ -309,8 +309,43 @@ fn allowed_flags(kind: Kind) -> u8 {
     }
 }
 
+/// `0x01` in every byte of a word.
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+/// `0x80` in every byte of a word.
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+/// `'/'` in every byte of a word.
+const SLASHES: u64 = u64::from_ne_bytes([b'/'; 8]);
+
+/// Whether some byte of `w` is NUL or `'/'`: the "word has a zero byte" test on `w` and on
+/// `w ^ SLASHES` (exact for the yes/no answer: a byte can only borrow into the bytes above a
+/// true zero byte).
+#[inline]
+fn has_nul_or_slash(w: u64) -> bool {
+    let s = w ^ SLASHES;
+    ((w.wrapping_sub(ONES) & !w) | (s.wrapping_sub(ONES) & !s)) & HIGHS != 0
+}
+
+/// Whether `name` can be a directory entry name: at most `NAME_MAX` bytes, no NUL, no `/`.
+/// Checks 8 bytes per step; the last partial word is filled with a harmless byte.
+#[inline]
 fn valid_name(name: &[u8]) -> bool {
-    name.len() <= NAME_MAX && !name.contains(&0) && !name.contains(&b'/')
+    if name.len() > NAME_MAX {
+        return false;
+    }
+    let mut words = name.chunks_exact(8);
+    for chunk in &mut words {
+        let w = u64::from_ne_bytes(chunk.try_into().expect("8-byte chunk"));
+        if has_nul_or_slash(w) {
+            return false;
+        }
+    }
+    let tail = words.remainder();
+    if tail.is_empty() {
+        return true;
+    }
+    let mut last = [b'a'; 8];
+    last[..tail.len()].copy_from_slice(tail);
+    !has_nul_or_slash(u64::from_ne_bytes(last))
 }
 
 impl<'a> Fact<'a> {
@@ -450,15 +485,29 @@ impl<'a> Fact<'a> {
     /// Parses the record at the start of `buf`; returns the fact and the record length.
     /// Every field is validated: unknown kinds or flags, bad lengths, names with NUL or `/`,
     /// or names where the kind has none, are `Malformed`.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<(Fact<'a>, usize), WireError> {
-        if buf.len() < RECORD_HEADER_LEN {
+        let Some(h) = buf.first_chunk::<RECORD_HEADER_LEN>() else {
             return Err(WireError::Truncated);
-        }
-        let kind = Kind::from_raw(buf[0]).ok_or(WireError::Malformed)?;
-        let flags = buf[1];
-        let n1 = get_u16(buf, 2) as usize;
-        let n2 = get_u16(buf, 4) as usize;
-        let rec_len = get_u16(buf, 6) as usize;
+        };
+        let u16_at = |at: usize| u16::from_ne_bytes([h[at], h[at + 1]]) as usize;
+        let u64_at = |at: usize| {
+            u64::from_ne_bytes([
+                h[at],
+                h[at + 1],
+                h[at + 2],
+                h[at + 3],
+                h[at + 4],
+                h[at + 5],
+                h[at + 6],
+                h[at + 7],
+            ])
+        };
+        let kind = Kind::from_raw(h[0]).ok_or(WireError::Malformed)?;
+        let flags = h[1];
+        let n1 = u16_at(2);
+        let n2 = u16_at(4);
+        let rec_len = u16_at(6);
         if n1 > NAME_MAX || n2 > NAME_MAX {
             return Err(WireError::Malformed);
         }
@@ -474,11 +523,11 @@ impl<'a> Fact<'a> {
         if !valid_name(name) || !valid_name(name2) {
             return Err(WireError::Malformed);
         }
-        let ino = get_u64(buf, 8);
-        let dir = get_u64(buf, 16);
-        let aux = get_u64(buf, 24);
-        let aux2 = get_u64(buf, 32);
-        let aux3 = get_u64(buf, 40);
+        let ino = u64_at(8);
+        let dir = u64_at(16);
+        let aux = u64_at(24);
+        let aux2 = u64_at(32);
+        let aux3 = u64_at(40);
         let is_dir = flags & F_ISDIR != 0;
         if flags & !allowed_flags(kind) != 0 {
             return Err(WireError::Malformed);
@@ -651,6 +700,7 @@ pub struct Facts<'a> {
 
 impl<'a> Iterator for Facts<'a> {
     type Item = Result<Fact<'a>, WireError>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.left == 0 {
             return None;
@@ -870,6 +920,27 @@ mod tests {
             .map(|(a, b)| assert_eq!(a, Ok(b)))
             .count();
         assert_eq!(parsed, 17);
+    }
+
+    #[test]
+    fn valid_name_matches_a_bytewise_check() {
+        let bytewise = |n: &[u8]| n.len() <= NAME_MAX && n.iter().all(|&b| b != 0 && b != b'/');
+        for len in 0..=24 {
+            let base = [b'a'; 24];
+            assert!(valid_name(&base[..len]));
+            for at in 0..len {
+                for bad in [0u8, b'/', 0x2e, 0x30, 0x80, 0xaf, 0xff, 0x01] {
+                    let mut name = base;
+                    name[at] = bad;
+                    assert_eq!(valid_name(&name[..len]), bytewise(&name[..len]), "{name:?}");
+                }
+            }
+        }
+        assert!(valid_name(&[0xff; NAME_MAX]));
+        assert!(!valid_name(&[b'a'; NAME_MAX + 1]));
+        let mut last = [b'a'; NAME_MAX];
+        last[NAME_MAX - 1] = b'/';
+        assert!(!valid_name(&last));
     }
 
     #[test]

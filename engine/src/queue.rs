@@ -1,26 +1,42 @@
-//! One instance's event queue, kept in wire format.
+//! One instance's event queue, kept compact and padded on the way out.
 //!
-//! Unread records sit back to back in one byte buffer (`buf[head..]`), exactly as `read`
-//! hands them out, so a read is one copy, FIONREAD is a subtraction, and coalescing compares
-//! against the last record in place. Nothing is allocated per event: the buffer grows by half
-//! its size when full (at most 48 bytes of buffer per queued 32-byte record), slides its
-//! unread part to the front when at least half of it has been read, and is released when a
-//! read empties a large one.
+//! Unread records sit back to back in a vector of 16-byte blocks (`buf[head..]`). A record is
+//! one header block (`wd`, `mask`, `cookie`, the name's real length) followed by the name in
+//! as many blocks as it fills, the last one zero-filled: 32 bytes for a 16-byte name, where
+//! the wire record takes 48 (Linux pads the name to `roundup(len + 1, 16)`, so a name whose
+//! length is a multiple of 16 gets one more block of NULs). `read` writes each record out in
+//! Linux's layout, block by block, adding that last block when needed; the queue keeps a
+//! running count of the wire bytes for FIONREAD. Coalescing compares against the last record
+//! in place. Nothing is allocated per event: the buffer grows by half its size when full,
+//! slides its unread part to the front when at least half of it has been read, and is
+//! released when a read empties a large one.
 
 use alloc::vec::Vec;
 
 use inotify_abi::consts::{IN_IGNORED, IN_Q_OVERFLOW};
-use inotify_abi::event::{padded_name_len, HEADER_LEN};
+use inotify_abi::event::{padded_name_len, HEADER_LEN, NAME_ALIGN};
 
 use crate::errno::{EAGAIN, EINVAL};
 use crate::Errno;
 
-/// Source of the NUL padding after a name (at most 16 bytes are ever needed).
-const ZEROS: [u8; 16] = [0; 16];
-/// Smallest buffer allocated: room for 8 records without a name.
-const MIN_CAPACITY: usize = 128;
-/// A buffer larger than this is freed when a read empties it.
-const KEEP_WHEN_EMPTY: usize = 64 * 1024;
+/// The queue's unit of storage; also the wire header size and the wire name alignment.
+const BLOCK: usize = 16;
+/// One block of storage.
+type Block = [u8; BLOCK];
+/// A block of NULs.
+const ZERO_BLOCK: Block = [0; BLOCK];
+/// Smallest buffer allocated, in blocks: room for 8 records without a name.
+const MIN_BLOCKS: usize = 8;
+/// A buffer larger than this many blocks (64 KiB) is freed when a read empties it.
+const KEEP_WHEN_EMPTY: usize = 64 * 1024 / BLOCK;
+
+const _: () = assert!(BLOCK == HEADER_LEN && BLOCK == NAME_ALIGN);
+
+/// Blocks a name of `name_len` bytes takes in the queue.
+#[inline]
+const fn name_blocks(name_len: usize) -> usize {
+    name_len.div_ceil(BLOCK)
+}
 
 /// What [`Queue::push`] did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,25 +49,60 @@ pub(crate) enum Pushed {
     Dropped,
 }
 
-/// An event queue in wire format.
+/// An event queue of compact records.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
     /// Records; the unread ones are `buf[head..]`.
-    buf: Vec<u8>,
-    /// Offset of the first unread record.
+    buf: Vec<Block>,
+    /// Block index of the first unread record.
     head: usize,
-    /// Offset of the last unread record (meaningless when the queue is empty).
+    /// Block index of the last unread record (meaningless when the queue is empty).
     last: usize,
     /// Unread records, an overflow record included (Linux's `q_len`).
     events: u32,
+    /// Wire bytes of the unread records (what `read` would hand out; FIONREAD).
+    wire: usize,
     /// An unread IN_Q_OVERFLOW record is in the queue.
     overflow_queued: bool,
 }
 
-/// Reads the native-endian `u32` at `at`.
-#[inline]
-fn word(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+/// A record's header block, decoded.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    /// Watch descriptor.
+    wd: i32,
+    /// Event mask.
+    mask: u32,
+    /// Rename cookie.
+    cookie: u32,
+    /// Bytes of name that follow (unpadded).
+    name_len: usize,
+}
+
+impl Header {
+    /// Decodes a header block.
+    #[inline]
+    fn decode(b: &Block) -> Header {
+        let w = |at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        Header {
+            wd: w(0) as i32,
+            mask: w(4),
+            cookie: w(8),
+            name_len: w(12) as usize,
+        }
+    }
+
+    /// The header as a block whose last field is `len` (the real name length in the queue,
+    /// the padded one on the wire).
+    #[inline]
+    fn encode(&self, len: usize) -> Block {
+        let mut b = ZERO_BLOCK;
+        b[0..4].copy_from_slice(&self.wd.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.mask.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.cookie.to_ne_bytes());
+        b[12..16].copy_from_slice(&(len as u32).to_ne_bytes());
+        b
+    }
 }
 
 impl Queue {
@@ -66,10 +117,10 @@ impl Queue {
         self.head == self.buf.len()
     }
 
-    /// Bytes waiting to be read (FIONREAD).
+    /// Bytes waiting to be read, in wire format (FIONREAD).
     #[inline]
     pub(crate) fn bytes(&self) -> usize {
-        self.buf.len() - self.head
+        self.wire
     }
 
     /// Records waiting to be read, an overflow record included.
@@ -80,7 +131,7 @@ impl Queue {
 
     /// Heap bytes held by the buffer.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.buf.capacity()
+        self.buf.capacity() * BLOCK
     }
 
     /// Queues one event the way Linux's `fsnotify_insert_event` does: at `max_events` unread
@@ -88,6 +139,7 @@ impl Queue {
     /// otherwise it merges into the last unread record when wd, mask and name match (the
     /// cookie is not compared) and that record is not IN_IGNORED; otherwise it is appended.
     /// `name` must be at most `NAME_MAX` bytes.
+    #[inline]
     pub(crate) fn push(
         &mut self,
         wd: i32,
@@ -119,51 +171,63 @@ impl Queue {
     }
 
     /// Linux's `event_compare` against the last unread record.
+    #[inline]
     fn last_matches(&self, wd: i32, mask: u32, name: &[u8]) -> bool {
-        let rec = &self.buf[self.last..];
-        let old_mask = word(rec, 4);
-        if old_mask & IN_IGNORED != 0 || old_mask != mask || word(rec, 0) as i32 != wd {
+        let h = Header::decode(&self.buf[self.last]);
+        if h.mask & IN_IGNORED != 0 || h.mask != mask || h.wd != wd || h.name_len != name.len() {
             return false;
         }
-        if word(rec, 12) as usize != padded_name_len(name.len()) {
-            return false;
-        }
-        let n = name.len();
-        n == 0 || (&rec[HEADER_LEN..HEADER_LEN + n] == name && rec[HEADER_LEN + n] == 0)
+        let stored = &self.buf[self.last + 1..self.last + 1 + name_blocks(name.len())];
+        &stored.as_flattened()[..name.len()] == name
     }
 
-    /// Appends one record with Linux's NUL padding.
+    /// Appends one record: the header block, then the name's blocks, the last zero-filled.
+    #[inline]
     fn append(&mut self, wd: i32, mask: u32, cookie: u32, name: &[u8]) {
-        let padded = padded_name_len(name.len());
-        debug_assert!(padded - name.len() <= ZEROS.len());
-        self.reserve(HEADER_LEN + padded);
-        let mut header = [0u8; HEADER_LEN];
-        header[0..4].copy_from_slice(&wd.to_ne_bytes());
-        header[4..8].copy_from_slice(&mask.to_ne_bytes());
-        header[8..12].copy_from_slice(&cookie.to_ne_bytes());
-        header[12..16].copy_from_slice(&(padded as u32).to_ne_bytes());
+        let n = name.len();
+        self.reserve(1 + name_blocks(n));
+        let header = Header {
+            wd,
+            mask,
+            cookie,
+            name_len: n,
+        };
         self.last = self.buf.len();
-        self.buf.extend_from_slice(&header);
-        self.buf.extend_from_slice(name);
-        self.buf.extend_from_slice(&ZEROS[..padded - name.len()]);
+        self.buf.push(header.encode(n));
+        let mut whole = name.chunks_exact(BLOCK);
+        for chunk in &mut whole {
+            self.buf.push(chunk.try_into().expect("whole block"));
+        }
+        let tail = whole.remainder();
+        if !tail.is_empty() {
+            let mut b = ZERO_BLOCK;
+            b[..tail.len()].copy_from_slice(tail);
+            self.buf.push(b);
+        }
         self.events += 1;
+        self.wire += HEADER_LEN + padded_name_len(n);
     }
 
-    /// Makes room for `n` more bytes at the end without letting `Vec` pick the growth: slide
-    /// the unread part to the front when at least half the buffer is read, else move it into
-    /// a buffer half as large again.
+    /// Makes room for `n` more blocks at the end without letting `Vec` pick the growth.
+    #[inline]
     fn reserve(&mut self, n: usize) {
+        if self.buf.capacity() - self.buf.len() < n {
+            self.make_room(n);
+        }
+    }
+
+    /// The slow path of [`reserve`](Self::reserve): slide the unread part to the front when
+    /// at least half the buffer is read, else move it into a buffer half as large again.
+    #[cold]
+    fn make_room(&mut self, n: usize) {
         let len = self.buf.len();
         let cap = self.buf.capacity();
-        if cap - len >= n {
-            return;
-        }
         let live = len - self.head;
         if self.head >= live && cap >= live + n {
             self.buf.copy_within(self.head.., 0);
             self.buf.truncate(live);
         } else {
-            let new_cap = (live + n).max(cap + cap / 2).max(MIN_CAPACITY);
+            let new_cap = (live + n).max(cap + cap / 2).max(MIN_BLOCKS);
             let mut grown = Vec::with_capacity(new_cap);
             grown.extend_from_slice(&self.buf[self.head..]);
             self.buf = grown;
@@ -172,42 +236,57 @@ impl Queue {
         self.head = 0;
     }
 
-    /// Copies whole records into `out`: `EAGAIN` when empty, `EINVAL` when the first record
-    /// does not fit, else the bytes copied.
+    /// Copies whole records into `out` in wire format: `EAGAIN` when empty, `EINVAL` when
+    /// the first record does not fit, else the bytes copied.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> Result<usize, Errno> {
         if self.is_empty() {
             return Err(EAGAIN);
         }
-        let unread = &self.buf[self.head..];
-        let mut end = 0;
+        let mut at = self.head;
+        let mut done = 0;
         let mut records = 0u32;
-        while end < unread.len() {
-            let len = HEADER_LEN + word(unread, end + 12) as usize;
-            if end + len > out.len() {
+        while let Some(block) = self.buf.get(at) {
+            let h = Header::decode(block);
+            let padded = padded_name_len(h.name_len);
+            let Some(dst) = out.get_mut(done..done + HEADER_LEN + padded) else {
                 break;
+            };
+            let blocks = name_blocks(h.name_len);
+            let name = &self.buf[at + 1..at + 1 + blocks];
+            let (dst_header, dst_name) = dst.split_at_mut(HEADER_LEN);
+            dst_header.copy_from_slice(&h.encode(padded));
+            let (dst_text, dst_pad) = dst_name.split_at_mut(blocks * BLOCK);
+            for (d, s) in dst_text.chunks_exact_mut(BLOCK).zip(name) {
+                d.copy_from_slice(s);
             }
-            if word(unread, end) as i32 == -1 && word(unread, end + 4) == IN_Q_OVERFLOW {
+            // A name filling its last block exactly gets one more block of NULs.
+            if !dst_pad.is_empty() {
+                dst_pad.copy_from_slice(&ZERO_BLOCK);
+            }
+            if h.wd == -1 && h.mask == IN_Q_OVERFLOW {
                 self.overflow_queued = false;
             }
-            end += len;
+            at += 1 + blocks;
+            done += HEADER_LEN + padded;
             records += 1;
         }
-        if end == 0 {
+        if records == 0 {
             return Err(EINVAL);
         }
-        out[..end].copy_from_slice(&unread[..end]);
-        debug_assert!(records <= self.events);
+        debug_assert!(records <= self.events && done <= self.wire);
         self.events -= records;
-        self.head += end;
+        self.wire -= done;
+        self.head = at;
         if self.is_empty() {
             self.clear_read();
         }
-        Ok(end)
+        Ok(done)
     }
 
     /// Resets an emptied queue, freeing a large buffer.
     fn clear_read(&mut self) {
         debug_assert_eq!(self.events, 0);
+        debug_assert_eq!(self.wire, 0);
         if self.buf.capacity() > KEEP_WHEN_EMPTY {
             self.buf = Vec::new();
         } else {

@@ -299,7 +299,7 @@ impl Engine {
         name: &[u8],
         excl: Excl,
     ) {
-        let mut i = self.inodes.head(&self.watches.recs, key);
+        let mut i = self.inodes.lookup(&self.watches.recs, key);
         while i != NIL {
             let w = self.watches.recs[i as usize];
             // Captured first: a one-shot removal below takes `i` off the chain.
@@ -318,7 +318,7 @@ impl Engine {
     /// watches asking for it) then IN_IGNORED on every watch of `key`, which all go away, so
     /// a later `Freed` of the same inode finds nothing and sends nothing.
     pub(crate) fn inode_freed(&mut self, key: InodeKey) {
-        let mut i = self.inodes.head(&self.watches.recs, key);
+        let mut i = self.inodes.lookup(&self.watches.recs, key);
         while i != NIL {
             let w = self.watches.recs[i as usize];
             let next = w.next;
