@@ -1050,27 +1050,21 @@ impl Process {
     /// `frename(fd, new_path)` (`Frename` request): moves the name `fd` was opened by to
     /// `new_path`, on the same scheme (`EXDEV` otherwise).
     pub fn frename(&self, fd: usize, new_path: &str) -> Result<()> {
-        let desc = self.desc(fd)?;
-        let rest = self.same_scheme_rest(&desc, new_path)?;
-        let sqe = self.sqe(
-            Opcode::Frename,
-            [
-                desc.id as u64,
-                rest.as_ptr() as u64,
-                rest.len() as u64,
-                0,
-                0,
-            ],
-        );
-        self.transact(&desc.scheme, sqe, None)?.result.map(drop)
+        self.new_name_call(Opcode::Frename, fd, new_path)
     }
 
     /// `flink(fd, new_path)` (`Flink` request): a new name for `fd`'s inode, same scheme.
     pub fn flink(&self, fd: usize, new_path: &str) -> Result<()> {
+        self.new_name_call(Opcode::Flink, fd, new_path)
+    }
+
+    /// A request `opcode` on `fd` with a new path on the same scheme (`EXDEV` otherwise):
+    /// the body of [`Process::frename`] and [`Process::flink`].
+    fn new_name_call(&self, opcode: Opcode, fd: usize, new_path: &str) -> Result<()> {
         let desc = self.desc(fd)?;
         let rest = self.same_scheme_rest(&desc, new_path)?;
         let sqe = self.sqe(
-            Opcode::Flink,
+            opcode,
             [
                 desc.id as u64,
                 rest.as_ptr() as u64,
