@@ -88,12 +88,13 @@ fn run_here<T: Tool>(_opts: &T::Options) -> i32 {
 
 /// The options both tools take (`-t`, `-e`, `-r` and the paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CommonOptions {
-    /// `-t`: seconds (`None` or 0: no limit).
+pub struct CommonOptions {
+    /// `-t`: seconds without an event (`inotifywait`) or of collecting (`inotifywatch`)
+    /// (`None` or 0: no limit).
     pub timeout: Option<u64>,
-    /// `-e`: the events (all when not given).
+    /// `-e`: the events to watch (all when not given).
     pub mask: u32,
-    /// `-r` was given.
+    /// `-r` was given (refused when the tool runs).
     pub recursive: bool,
     /// The paths to watch (never empty).
     pub paths: Vec<String>,
@@ -147,14 +148,8 @@ pub(crate) fn parse_common(
 pub(crate) struct Setup<'a> {
     /// The program name, for messages.
     pub prog: &'a str,
-    /// `-r` was given (refused).
-    pub recursive: bool,
-    /// `-t` seconds (`None` or 0: no limit; otherwise the instance is non-blocking).
-    pub timeout: Option<u64>,
-    /// The events to watch.
-    pub mask: u32,
-    /// The paths to watch.
-    pub paths: &'a [String],
+    /// What to watch (`-r` is refused; with a timeout the instance is non-blocking).
+    pub opts: &'a CommonOptions,
     /// Printed to `err` before the watches are added.
     pub before: Option<&'a str>,
     /// Printed to `err` once every watch is added.
@@ -177,7 +172,7 @@ impl Setup<'_> {
     /// Opens the instance and adds every watch, printing the set-up messages to `err`. On
     /// failure the message is printed and the exit status returned.
     pub fn start<O: Os>(&self, os: O, err: &mut dyn Write) -> Result<Started<O>, i32> {
-        if self.recursive {
+        if self.opts.recursive {
             let _ = writeln!(
                 err,
                 "{}: recursive watches (-r) are not supported",
@@ -185,7 +180,11 @@ impl Setup<'_> {
             );
             return Err(EXIT_ERROR);
         }
-        let timeout = self.timeout.filter(|&t| t > 0).map(Duration::from_secs);
+        let timeout = self
+            .opts
+            .timeout
+            .filter(|&t| t > 0)
+            .map(Duration::from_secs);
         let flags = IN_CLOEXEC | if timeout.is_some() { IN_NONBLOCK } else { 0 };
         let ino = match Inotify::init1(os, flags) {
             Ok(i) => i,
@@ -202,8 +201,8 @@ impl Setup<'_> {
             let _ = writeln!(err, "{msg}");
         }
         let mut names = BTreeMap::new();
-        for path in self.paths {
-            match ino.add_watch(path, self.mask) {
+        for path in &self.opts.paths {
+            match ino.add_watch(path, self.opts.mask) {
                 Ok(wd) => {
                     names.insert(wd, watch_name(ino.os(), path));
                 }

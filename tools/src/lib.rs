@@ -1,9 +1,9 @@
 //! `inotifywait` and `inotifywatch` for Redox, over inotifyd's client API.
 //!
-//! Each tool is a library function generic over [`inotifyd::client::Os`]: on Redox the
-//! binaries pass `inotifyd::redox::RedoxOs`; the host tests pass a process of the in-process
-//! kernel, with inotifyd and `HostFs` serving a temporary directory. Output goes to the
-//! writers the caller gives, so the tests see exactly what a terminal would.
+//! Each tool is a [`cli::Tool`] whose `run` is generic over [`inotifyd::client::Os`]: on
+//! Redox the binaries pass `inotifyd::redox::RedoxOs`; the host tests pass a process of the
+//! in-process kernel, with inotifyd and `HostFs` serving a temporary directory. Output goes to
+//! the writers the caller gives, so the tests see exactly what a terminal would.
 //!
 //! - [`cli`] holds what both tools share: the common options, the start of a run, `main`.
 //! - [`events`] holds the event names on the command line (`-e create,modify`).

@@ -17,7 +17,7 @@ use std::time::Instant;
 use inotify_abi::consts::IN_IGNORED;
 use inotifyd::client::{format, Os, OwnedEvent};
 
-use crate::cli::{parse_common, Setup, Started, Tool};
+use crate::cli::{parse_common, CommonOptions, Setup, Started, Tool};
 use crate::{next_events, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
 
 /// The usage text (`-h`).
@@ -40,47 +40,14 @@ pub struct Options {
     pub monitor: bool,
     /// `-q` count: 1 hides the set-up messages, 2 also the errors of watches.
     pub quiet: u8,
-    /// `-t`: seconds without an event before giving up (`None` or 0: never).
-    pub timeout: Option<u64>,
-    /// `-e`: the events to watch (all when not given).
-    pub mask: u32,
-    /// `-r` was given (refused by [`run`]).
-    pub recursive: bool,
-    /// The paths to watch.
-    pub paths: Vec<String>,
+    /// `-t`, `-e`, `-r` and the paths.
+    pub common: CommonOptions,
 }
 
 /// What to do after parsing.
 pub type Command = crate::cli::Command<Options>;
 
-/// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let (mut monitor, mut quiet) = (false, 0u8);
-    let common = parse_common(args, &mut |arg| match arg {
-        "-m" | "--monitor" => {
-            monitor = true;
-            true
-        }
-        "-q" | "--quiet" => {
-            quiet = quiet.saturating_add(1);
-            true
-        }
-        _ => false,
-    })?;
-    let Some(common) = common else {
-        return Ok(Command::Help);
-    };
-    Ok(Command::Run(Options {
-        monitor,
-        quiet,
-        timeout: common.timeout,
-        mask: common.mask,
-        recursive: common.recursive,
-        paths: common.paths,
-    }))
-}
-
-/// `inotifywait` as a [`Tool`], for the binary's `main`.
+/// `inotifywait`, for the binary's `main` and the tests.
 pub struct Wait;
 
 impl Tool for Wait {
@@ -89,9 +56,29 @@ impl Tool for Wait {
     type Options = Options;
 
     fn parse(args: &[String]) -> Result<Command, String> {
-        parse(args)
+        let (mut monitor, mut quiet) = (false, 0u8);
+        let common = parse_common(args, &mut |arg| match arg {
+            "-m" | "--monitor" => {
+                monitor = true;
+                true
+            }
+            "-q" | "--quiet" => {
+                quiet = quiet.saturating_add(1);
+                true
+            }
+            _ => false,
+        })?;
+        Ok(match common {
+            Some(common) => Command::Run(Options {
+                monitor,
+                quiet,
+                common,
+            }),
+            None => Command::Help,
+        })
     }
 
+    /// Events to `out`, one line each; set-up messages and errors to `err`.
     fn run<O: Os>(
         os: O,
         opts: &Options,
@@ -99,64 +86,49 @@ impl Tool for Wait {
         err: &mut dyn Write,
         ready: &mut dyn FnMut(),
     ) -> i32 {
-        run(os, opts, out, err, ready)
-    }
-}
-
-/// Runs `inotifywait` with `opts`: events to `out`, messages to `err`; `ready` is called
-/// once every watch is established. Returns the exit status.
-pub fn run<O: Os>(
-    os: O,
-    opts: &Options,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    ready: &mut dyn FnMut(),
-) -> i32 {
-    let setup = Setup {
-        prog: Wait::NAME,
-        recursive: opts.recursive,
-        timeout: opts.timeout,
-        mask: opts.mask,
-        paths: &opts.paths,
-        before: (opts.quiet == 0).then_some("Setting up watches."),
-        after: (opts.quiet == 0).then_some("Watches established."),
-        report_failures: opts.quiet < 2,
-    };
-    let Started {
-        ino,
-        mut names,
-        timeout,
-    } = match setup.start(os, err) {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    ready();
-
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let events = match next_events(&ino, &mut buf, deadline) {
-            Ok(Some(events)) => events,
-            Ok(None) if opts.monitor => return EXIT_EVENT,
-            Ok(None) => return EXIT_TIMEOUT,
-            Err(e) => {
-                let _ = writeln!(err, "inotifywait: read: {e}");
-                return EXIT_ERROR;
-            }
+        let setup = Setup {
+            prog: Wait::NAME,
+            opts: &opts.common,
+            before: (opts.quiet == 0).then_some("Setting up watches."),
+            after: (opts.quiet == 0).then_some("Watches established."),
+            report_failures: opts.quiet < 2,
         };
-        for ev in &events {
-            let _ = writeln!(out, "{}", line(&names, ev));
-            if !opts.monitor {
-                let _ = out.flush();
+        let Started {
+            ino,
+            mut names,
+            timeout,
+        } = match setup.start(os, err) {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
+        ready();
+
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let deadline = timeout.map(|t| Instant::now() + t);
+            let events = match next_events(&ino, &mut buf, deadline) {
+                Ok(Some(events)) => events,
+                Ok(None) if opts.monitor => return EXIT_EVENT,
+                Ok(None) => return EXIT_TIMEOUT,
+                Err(e) => {
+                    let _ = writeln!(err, "inotifywait: read: {e}");
+                    return EXIT_ERROR;
+                }
+            };
+            for ev in &events {
+                let _ = writeln!(out, "{}", line(&names, ev));
+                if !opts.monitor {
+                    let _ = out.flush();
+                    return EXIT_EVENT;
+                }
+                if ev.mask & IN_IGNORED != 0 {
+                    names.remove(&ev.wd);
+                }
+            }
+            let _ = out.flush();
+            if names.is_empty() {
                 return EXIT_EVENT;
             }
-            if ev.mask & IN_IGNORED != 0 {
-                names.remove(&ev.wd);
-            }
-        }
-        let _ = out.flush();
-        if names.is_empty() {
-            return EXIT_EVENT;
         }
     }
 }
@@ -179,7 +151,7 @@ mod tests {
     #[test]
     fn parses_options() {
         let Command::Run(o) =
-            parse(&args("-m -q -q -t 5 -e create,delete -e modify a b/")).unwrap()
+            Wait::parse(&args("-m -q -q -t 5 -e create,delete -e modify a b/")).unwrap()
         else {
             panic!("not run");
         };
@@ -188,40 +160,45 @@ mod tests {
             Options {
                 monitor: true,
                 quiet: 2,
-                timeout: Some(5),
-                mask: IN_CREATE | IN_DELETE | IN_MODIFY,
-                recursive: false,
-                paths: vec!["a".into(), "b/".into()],
+                common: CommonOptions {
+                    timeout: Some(5),
+                    mask: IN_CREATE | IN_DELETE | IN_MODIFY,
+                    recursive: false,
+                    paths: vec!["a".into(), "b/".into()],
+                },
             }
         );
-        let Command::Run(o) = parse(&args("--timeout 0 -- -odd")).unwrap() else {
+        let Command::Run(o) = Wait::parse(&args("--timeout 0 -- -odd")).unwrap() else {
             panic!("not run");
         };
-        assert_eq!(o.mask, IN_ALL_EVENTS);
-        assert_eq!(o.timeout, Some(0));
-        assert_eq!(o.paths, vec!["-odd".to_string()]);
-        assert_eq!(parse(&args("--help x")), Ok(Command::Help));
+        assert_eq!(o.common.mask, IN_ALL_EVENTS);
+        assert_eq!(o.common.timeout, Some(0));
+        assert_eq!(o.common.paths, vec!["-odd".to_string()]);
+        assert_eq!(Wait::parse(&args("--help x")), Ok(Command::Help));
     }
 
     #[test]
     fn refuses_bad_arguments() {
         assert_eq!(
-            parse(&args("-m")),
+            Wait::parse(&args("-m")),
             Err("no files specified to watch".into())
         );
         assert_eq!(
-            parse(&args("-t x a")).unwrap_err(),
+            Wait::parse(&args("-t x a")).unwrap_err(),
             "invalid timeout 'x': a whole number of seconds"
         );
         assert_eq!(
-            parse(&args("a -t")),
+            Wait::parse(&args("a -t")),
             Err("-t needs a number of seconds".into())
         );
         assert_eq!(
-            parse(&args("-e nope a")),
+            Wait::parse(&args("-e nope a")),
             Err("invalid event 'nope'".into())
         );
-        assert_eq!(parse(&args("-x a")), Err("unknown option '-x'".into()));
+        assert_eq!(
+            Wait::parse(&args("-x a")),
+            Err("unknown option '-x'".into())
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::Instant;
 use inotify_abi::consts::IN_IGNORED;
 use inotifyd::client::{Os, OwnedEvent};
 
-use crate::cli::{parse_common, Setup, Started, Tool};
+use crate::cli::{parse_common, CommonOptions, Setup, Started, Tool};
 use crate::events::SINGLE_EVENTS;
 use crate::{next_events, EXIT_ERROR, EXIT_EVENT};
 
@@ -27,57 +27,12 @@ usage: inotifywatch [-t SECONDS] [-e EVENT[,EVENT...]]... PATH...
   -r, --recursive     not supported (watch each directory explicitly)
 ";
 
-/// What the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// `-t`: seconds to collect (`None` or 0: until every watch is gone).
-    pub timeout: Option<u64>,
-    /// `-e`: the events to count (all when not given).
-    pub mask: u32,
-    /// `-r` was given (refused by [`run`]).
-    pub recursive: bool,
-    /// The paths to watch.
-    pub paths: Vec<String>,
-}
+/// What the command line asks for: only the options both tools take (`-t` is how long to
+/// collect; `None` or 0: until every watch is gone).
+pub type Options = CommonOptions;
 
 /// What to do after parsing.
 pub type Command = crate::cli::Command<Options>;
-
-/// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let Some(common) = parse_common(args, &mut |_| false)? else {
-        return Ok(Command::Help);
-    };
-    Ok(Command::Run(Options {
-        timeout: common.timeout,
-        mask: common.mask,
-        recursive: common.recursive,
-        paths: common.paths,
-    }))
-}
-
-/// `inotifywatch` as a [`Tool`], for the binary's `main`.
-pub struct Watch;
-
-impl Tool for Watch {
-    const NAME: &'static str = "inotifywatch";
-    const USAGE: &'static str = USAGE;
-    type Options = Options;
-
-    fn parse(args: &[String]) -> Result<Command, String> {
-        parse(args)
-    }
-
-    fn run<O: Os>(
-        os: O,
-        opts: &Options,
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-        ready: &mut dyn FnMut(),
-    ) -> i32 {
-        run(os, opts, out, err, ready)
-    }
-}
 
 /// Event counts per watch.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -153,59 +108,71 @@ impl Counts {
     }
 }
 
-/// Runs `inotifywatch` with `opts`: the table to `out`, messages to `err`; `ready` is called
-/// once every watch is established. Returns the exit status.
-pub fn run<O: Os>(
-    os: O,
-    opts: &Options,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    ready: &mut dyn FnMut(),
-) -> i32 {
-    let setup = Setup {
-        prog: Watch::NAME,
-        recursive: opts.recursive,
-        timeout: opts.timeout,
-        mask: opts.mask,
-        paths: &opts.paths,
-        before: Some("Establishing watches..."),
-        after: Some("Finished establishing watches, now collecting statistics."),
-        report_failures: true,
-    };
-    let Started {
-        ino,
-        names,
-        timeout,
-    } = match setup.start(os, err) {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    ready();
+/// `inotifywatch`, for the binary's `main` and the tests.
+pub struct Watch;
 
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let mut counts = Counts::default();
-    let mut live = names.len();
-    let mut buf = vec![0u8; 64 * 1024];
-    while live > 0 {
-        match next_events(&ino, &mut buf, deadline) {
-            Ok(Some(events)) => {
-                for ev in &events {
-                    counts.add(ev);
-                    if ev.mask & IN_IGNORED != 0 && names.contains_key(&ev.wd) {
-                        live -= 1;
+impl Tool for Watch {
+    const NAME: &'static str = "inotifywatch";
+    const USAGE: &'static str = USAGE;
+    type Options = Options;
+
+    fn parse(args: &[String]) -> Result<Command, String> {
+        Ok(match parse_common(args, &mut |_| false)? {
+            Some(opts) => Command::Run(opts),
+            None => Command::Help,
+        })
+    }
+
+    /// The table to `out` once collection ends; set-up messages and errors to `err`.
+    fn run<O: Os>(
+        os: O,
+        opts: &Options,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+        ready: &mut dyn FnMut(),
+    ) -> i32 {
+        let setup = Setup {
+            prog: Watch::NAME,
+            opts,
+            before: Some("Establishing watches..."),
+            after: Some("Finished establishing watches, now collecting statistics."),
+            report_failures: true,
+        };
+        let Started {
+            ino,
+            names,
+            timeout,
+        } = match setup.start(os, err) {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
+        ready();
+
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut counts = Counts::default();
+        let mut live = names.len();
+        let mut buf = vec![0u8; 64 * 1024];
+        while live > 0 {
+            match next_events(&ino, &mut buf, deadline) {
+                Ok(Some(events)) => {
+                    for ev in &events {
+                        counts.add(ev);
+                        if ev.mask & IN_IGNORED != 0 && names.contains_key(&ev.wd) {
+                            live -= 1;
+                        }
                     }
                 }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                let _ = writeln!(err, "inotifywatch: read: {e}");
-                return EXIT_ERROR;
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = writeln!(err, "inotifywatch: read: {e}");
+                    return EXIT_ERROR;
+                }
             }
         }
+        let _ = out.write_all(counts.table(&names).as_bytes());
+        let _ = out.flush();
+        EXIT_EVENT
     }
-    let _ = out.write_all(counts.table(&names).as_bytes());
-    let _ = out.flush();
-    EXIT_EVENT
 }
 
 #[cfg(test)]
@@ -226,7 +193,7 @@ mod tests {
     fn parses_options() {
         let args: Vec<String> = ["-t", "3", "-e", "modify", "d"].map(String::from).to_vec();
         assert_eq!(
-            parse(&args),
+            Watch::parse(&args),
             Ok(Command::Run(Options {
                 timeout: Some(3),
                 mask: IN_MODIFY,
@@ -234,7 +201,7 @@ mod tests {
                 paths: vec!["d".into()],
             }))
         );
-        assert_eq!(parse(&[]), Err("no files specified to watch".into()));
+        assert_eq!(Watch::parse(&[]), Err("no files specified to watch".into()));
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use inotify_tools::{wait, watch, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
+use inotify_tools::cli::{Command, Tool};
+use inotify_tools::wait::Wait;
+use inotify_tools::watch::Watch;
+use inotify_tools::{EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
 use inotifyd::host::harness::ServedDir;
 use inotifyd::host::Process;
 use syscall::flag::O_WRONLY;
@@ -41,26 +44,28 @@ fn spawn_tool(
     handle
 }
 
-/// inotifywait with these arguments.
-fn inotifywait(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome> {
+/// A tool with these arguments.
+fn start<T: Tool + 'static>(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome>
+where
+    T::Options: Send,
+{
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
-    let wait::Command::Run(opts) = wait::parse(&args).unwrap() else {
+    let Command::Run(opts) = T::parse(&args).unwrap() else {
         panic!("help");
     };
     spawn_tool(w, move |p, out, err, ready| {
-        wait::run(p, &opts, out, err, ready)
+        T::run(p, &opts, out, err, ready)
     })
+}
+
+/// inotifywait with these arguments.
+fn inotifywait(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome> {
+    start::<Wait>(w, args)
 }
 
 /// inotifywatch with these arguments.
 fn inotifywatch(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome> {
-    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
-    let watch::Command::Run(opts) = watch::parse(&args).unwrap() else {
-        panic!("help");
-    };
-    spawn_tool(w, move |p, out, err, ready| {
-        watch::run(p, &opts, out, err, ready)
-    })
+    start::<Watch>(w, args)
 }
 
 /// The set-up messages of inotifywait.
