@@ -65,9 +65,7 @@ fn emfile_at_the_per_user_instance_limit() {
 
 #[test]
 fn add_watch_mask_errors_come_before_path_errors() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, _p, ino) = user_instance();
     assert_eq!(errno(ino.add_watch("/d", 0)), EINVAL);
     assert_eq!(errno(ino.add_watch("/d", 0x1000)), EINVAL);
     assert_eq!(errno(ino.add_watch("/d", IN_CREATE | 0x1000)), EINVAL);
@@ -83,9 +81,7 @@ fn add_watch_mask_errors_come_before_path_errors() {
 #[test]
 fn add_watch_sent_straight_to_the_daemon_checks_the_mask() {
     // A client that skips the library's own checks gets the same errno from the daemon.
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, p, ino) = user_instance();
     for (mask, want) in [
         (0u32, EINVAL),
         (0x1000, EINVAL),
@@ -133,9 +129,7 @@ fn add_watch_fd_errors() {
 
 #[test]
 fn add_watch_leaves_no_fd_behind() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, p, ino) = user_instance();
     let before = p.fds();
     assert_eq!(errno(client::add_watch(&p, 999, "/d", IN_CREATE)), EBADF);
     let file = p.open("/d/f", O_RDONLY).unwrap();
@@ -179,9 +173,7 @@ fn eacces_without_read_permission() {
 
 #[test]
 fn onlydir_on_a_file_is_enotdir() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, _p, ino) = user_instance();
     assert_eq!(
         errno(ino.add_watch("/d/f", IN_ONLYDIR | IN_MODIFY)),
         ENOTDIR
@@ -191,9 +183,7 @@ fn onlydir_on_a_file_is_enotdir() {
 
 #[test]
 fn dont_follow_watches_the_symlink_itself() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd_f = ino.add_watch("/d/f", IN_ATTRIB).unwrap();
     // Followed: the same inode, hence the same wd.
     assert_eq!(ino.add_watch("/link", IN_ATTRIB).unwrap(), wd_f);
@@ -205,9 +195,7 @@ fn dont_follow_watches_the_symlink_itself() {
 
 #[test]
 fn a_second_path_to_a_watched_inode_gives_the_same_wd() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d/f", IN_MODIFY).unwrap();
     assert_eq!(ino.add_watch("/d/sub/../f", IN_MODIFY).unwrap(), wd);
     assert_eq!(ino.add_watch("file:d/f", IN_MODIFY).unwrap(), wd);
@@ -215,9 +203,7 @@ fn a_second_path_to_a_watched_inode_gives_the_same_wd() {
 
 #[test]
 fn mask_add_mask_create_and_replacement() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let f = at(ino::F, ino::D, "f");
     let wd = ino.add_watch("/d/f", IN_MODIFY).unwrap();
     // IN_MASK_ADD ORs into the mask.
@@ -241,9 +227,7 @@ fn mask_add_mask_create_and_replacement() {
 
 #[test]
 fn oneshot_delivers_once_then_ignored() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d/f", IN_MODIFY | IN_ONESHOT).unwrap();
     let f = at(ino::F, ino::D, "f");
     env.push(&[Fact::Modified(f), Fact::Attrib(f), Fact::Modified(f)]);
@@ -312,9 +296,7 @@ fn enospc_at_the_watch_limit_after_eexist() {
 
 #[test]
 fn rm_watch_of_an_unknown_wd_is_einval() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, p, ino) = user_instance();
     assert_eq!(errno(ino.rm_watch(1)), EINVAL);
     assert_eq!(errno(ino.rm_watch(-1)), EINVAL);
     assert_eq!(errno(ino.rm_watch(0)), EINVAL);
@@ -328,9 +310,7 @@ fn rm_watch_of_an_unknown_wd_is_einval() {
 
 #[test]
 fn wds_start_at_one_and_keep_increasing() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, p, ino) = user_instance();
     assert_eq!(ino.add_watch("/d", IN_CREATE).unwrap(), 1);
     assert_eq!(ino.add_watch("/e", IN_CREATE).unwrap(), 2);
     ino.rm_watch(2).unwrap();
@@ -342,9 +322,7 @@ fn wds_start_at_one_and_keep_increasing() {
 
 #[test]
 fn malformed_calls_are_einval() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, p, ino) = user_instance();
     let fd = ino.raw_fd();
     assert_eq!(errno(p.call(fd, &mut [], &[])), EINVAL);
     assert_eq!(errno(p.call(fd, &mut [], &[99, 0, 0])), EINVAL);
@@ -363,9 +341,7 @@ fn malformed_calls_are_einval() {
 
 #[test]
 fn fstat_fpath_and_queued_bytes() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, p, ino) = user_instance();
     let st = p.fstat(ino.raw_fd()).unwrap();
     assert_eq!(st.st_mode & MODE_TYPE, MODE_CHR);
     assert_eq!(st.st_size, 0);

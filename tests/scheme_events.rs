@@ -10,9 +10,7 @@ use syscall::error::EINVAL;
 
 #[test]
 fn directory_watch_reports_named_child_events() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_ALL_EVENTS).unwrap();
     assert_eq!(wd, 1);
     let f = at(ino::F, ino::D, "f");
@@ -77,9 +75,7 @@ fn directory_watch_reports_named_child_events() {
 
 #[test]
 fn only_the_asked_events_are_delivered() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE | IN_DELETE).unwrap();
     let f = at(ino::F, ino::D, "f");
     env.push(&[
@@ -93,9 +89,7 @@ fn only_the_asked_events_are_delivered() {
 
 #[test]
 fn parent_event_comes_before_the_child_watch_event() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd_dir = ino.add_watch("/d", IN_ALL_EVENTS).unwrap();
     let wd_file = ino.add_watch("/d/f", IN_ALL_EVENTS).unwrap();
     assert_ne!(wd_dir, wd_file);
@@ -108,9 +102,7 @@ fn parent_event_comes_before_the_child_watch_event() {
 
 #[test]
 fn times_map_to_attrib_access_or_modify() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d/f", IN_ALL_EVENTS).unwrap();
     let f = at(ino::F, ino::D, "f");
     env.push(&[Fact::Times {
@@ -135,9 +127,7 @@ fn times_map_to_attrib_access_or_modify() {
 
 #[test]
 fn link_count_changes_are_attrib_and_delete_self_waits_for_the_last_link() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d/f", IN_ALL_EVENTS).unwrap();
     // link(): IN_ATTRIB on the linked inode.
     env.push(&[Fact::Linked {
@@ -178,9 +168,7 @@ fn link_count_changes_are_attrib_and_delete_self_waits_for_the_last_link() {
 
 #[test]
 fn an_open_unlinked_file_reports_delete_self_when_freed() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd_dir = ino.add_watch("/d", IN_DELETE).unwrap();
     let wd = ino.add_watch("/d/f", IN_DELETE_SELF).unwrap();
     env.push(&[Fact::Unlinked {
@@ -205,9 +193,7 @@ fn an_open_unlinked_file_reports_delete_self_when_freed() {
 
 #[test]
 fn rename_pairs_cookies_and_ends_with_move_self() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd_d = ino.add_watch("/d", IN_ALL_EVENTS).unwrap();
     let wd_e = ino.add_watch("/e", IN_ALL_EVENTS).unwrap();
     let wd_f = ino.add_watch("/d/f", IN_ALL_EVENTS).unwrap();
@@ -251,9 +237,7 @@ fn rename_pairs_cookies_and_ends_with_move_self() {
 
 #[test]
 fn rename_over_a_watched_target_deletes_it() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd_g = ino
         .add_watch("/d/g", IN_DELETE_SELF | IN_MOVE_SELF)
         .unwrap();
@@ -279,9 +263,7 @@ fn rename_over_a_watched_target_deletes_it() {
 
 #[test]
 fn isdir_is_stripped_from_move_self_and_delete_self() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd_d = ino
         .add_watch("/d", IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE)
         .unwrap();
@@ -330,9 +312,7 @@ fn isdir_is_stripped_from_move_self_and_delete_self() {
 
 #[test]
 fn unmount_ends_every_watch_on_the_filesystem() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let w1 = ino.add_watch("/d", IN_CREATE).unwrap();
     let w2 = ino.add_watch("/e", IN_CREATE).unwrap();
     env.push(&[Fact::Unmounted]);
@@ -353,9 +333,7 @@ fn unmount_ends_every_watch_on_the_filesystem() {
 
 #[test]
 fn rm_watch_queues_ignored_and_keeps_earlier_events() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     env.push(&[created(ino::D, b"a", 50)]);
     common::sync(&p);

@@ -10,9 +10,7 @@ use inotifyd::host::fakefs::FakeFs;
 
 #[test]
 fn interest_reaches_the_filesystem_before_add_watch_returns() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     // No waiting: the daemon wrote the interest before answering.
     assert_eq!(env.fs.interests(), [Interest::Add(ino::D)]);
@@ -32,9 +30,7 @@ fn interest_reaches_the_filesystem_before_add_watch_returns() {
 
 #[test]
 fn closing_an_instance_withdraws_its_interest() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, p, ino) = user_instance();
     ino.add_watch("/d", IN_CREATE).unwrap();
     ino.add_watch("/d/f", IN_MODIFY).unwrap();
     assert_eq!(env.fs.interest_set().len(), 2);
@@ -49,9 +45,7 @@ fn closing_an_instance_withdraws_its_interest() {
 
 #[test]
 fn a_malformed_batch_is_dropped_and_later_facts_are_delivered() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     env.fs
         .push_raw_batch(b"this is not a batch at all, just bytes");
@@ -65,9 +59,7 @@ fn a_malformed_batch_is_dropped_and_later_facts_are_delivered() {
 
 #[test]
 fn a_malformed_record_drops_the_rest_of_its_batch() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     // Batch: a good record, a record of unknown kind, another good record.
     let mut buf = vec![0u8; BATCH_HEADER_LEN + 3 * MAX_RECORD_LEN];
@@ -100,9 +92,7 @@ fn a_malformed_record_drops_the_rest_of_its_batch() {
 
 #[test]
 fn a_sequence_gap_is_an_overflow() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     env.push(&[created(ino::D, b"a", 50)]);
     assert_eq!(drain(&ino), [ev(wd, IN_CREATE, "a")]);
@@ -138,9 +128,7 @@ fn loss_on_one_filesystem_does_not_touch_instances_watching_another() {
 
 #[test]
 fn the_daemon_survives_hostile_feed_bytes() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     // A header claiming more bytes than sent, a header with a bad version, a record with a
     // name containing '/', an empty read.
@@ -187,9 +175,7 @@ fn the_daemon_survives_hostile_feed_bytes() {
 
 #[test]
 fn the_daemon_keeps_no_fd_but_the_feeds() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, p, ino) = user_instance();
     assert_eq!(ino.add_watch("/d", IN_CREATE).unwrap(), 1);
     assert_eq!(ino.add_watch("/d/f", IN_MODIFY).unwrap(), 2);
     assert_eq!(
@@ -212,9 +198,7 @@ fn the_daemon_keeps_no_fd_but_the_feeds() {
 
 #[test]
 fn a_filesystem_that_goes_away_unmounts_its_watches() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let w1 = ino.add_watch("/d", IN_CREATE).unwrap();
     let w2 = ino.add_watch("/d/f", IN_MODIFY).unwrap();
     // The filesystem's daemon stops; the next readiness of its feed finds it gone.

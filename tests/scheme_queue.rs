@@ -9,9 +9,7 @@ use inotify_engine::Fact;
 
 #[test]
 fn identical_consecutive_events_coalesce() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_MODIFY | IN_ATTRIB).unwrap();
     let f = at(ino::F, ino::D, "f");
     let g = at(ino::G, ino::D, "g");
@@ -39,9 +37,7 @@ fn identical_consecutive_events_coalesce() {
 
 #[test]
 fn nothing_merges_into_ignored() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (_env, _p, ino) = user_instance();
     let wd = ino.add_watch("/d/f", IN_MODIFY).unwrap();
     ino.rm_watch(wd).unwrap();
     let wd2 = ino.add_watch("/d/f", IN_MODIFY).unwrap();

@@ -21,9 +21,7 @@ const SETTLE: Duration = Duration::from_millis(50);
 
 #[test]
 fn a_buffer_too_small_for_the_first_record_is_einval() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     env.push(&[created(ino::D, b"name", 50)]);
     common::sync(&p);
@@ -40,9 +38,7 @@ fn a_buffer_too_small_for_the_first_record_is_einval() {
 
 #[test]
 fn a_read_returns_the_whole_records_that_fit() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE | IN_DELETE_SELF).unwrap();
     env.push(&[
         created(ino::D, b"a", 50),
@@ -167,9 +163,7 @@ fn a_blocked_read_is_interrupted_with_eintr() {
 
 #[test]
 fn fevent_reports_readiness_and_posts_on_the_empty_to_readable_edge() {
-    let env = Env::start();
-    let p = env.user(10, USER);
-    let ino = nonblocking(&p);
+    let (env, p, ino) = user_instance();
     let wd = ino.add_watch("/d", IN_CREATE).unwrap();
     let queue = p.event_queue();
     queue

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use inotify_engine::{Fact, Limits, Subject};
-use inotifyd::client::{Inotify, OwnedEvent, IN_NONBLOCK};
+use inotifyd::client::{Inotify, Os, OwnedEvent, IN_NONBLOCK};
 use inotifyd::host::fakefs::{FakeFs, ROOT_INO};
 use inotifyd::host::harness::Harness;
 use inotifyd::host::Process;
@@ -85,13 +85,22 @@ impl Env {
     }
 }
 
+/// The start of most tests: the standard tree ([`Env::start`]), a process of [`USER`]
+/// (pid 10) and a non-blocking instance of it.
+pub fn user_instance() -> (Env, Process, Inotify<Process>) {
+    let env = Env::start();
+    let p = env.user(10, USER);
+    let ino = Inotify::init1(p.clone(), IN_NONBLOCK).expect("inotify_init1");
+    (env, p, ino)
+}
+
 /// A non-blocking instance of `p`.
 pub fn nonblocking(p: &Process) -> Inotify<&Process> {
     Inotify::init1(p, IN_NONBLOCK).expect("inotify_init1")
 }
 
 /// Every event queued now (reads until `EAGAIN`; the instance must be non-blocking).
-pub fn drain(ino: &Inotify<&Process>) -> Vec<OwnedEvent> {
+pub fn drain<O: Os>(ino: &Inotify<O>) -> Vec<OwnedEvent> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
