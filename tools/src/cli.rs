@@ -169,9 +169,15 @@ pub(crate) struct Started<O: Os> {
 }
 
 impl Setup<'_> {
-    /// Opens the instance and adds every watch, printing the set-up messages to `err`. On
-    /// failure the message is printed and the exit status returned.
-    pub fn start<O: Os>(&self, os: O, err: &mut dyn Write) -> Result<Started<O>, i32> {
+    /// Opens the instance and adds every watch, printing the set-up messages to `err`, then
+    /// calls `ready`. On failure the message is printed and the exit status returned
+    /// (`ready` is not called).
+    pub fn start<O: Os>(
+        &self,
+        os: O,
+        err: &mut dyn Write,
+        ready: &mut dyn FnMut(),
+    ) -> Result<Started<O>, i32> {
         if self.opts.recursive {
             let _ = writeln!(
                 err,
@@ -217,6 +223,7 @@ impl Setup<'_> {
         if let Some(msg) = self.after {
             let _ = writeln!(err, "{msg}");
         }
+        ready();
         Ok(Started {
             ino,
             names,

@@ -97,11 +97,10 @@ impl Tool for Wait {
             ino,
             mut names,
             timeout,
-        } = match setup.start(os, err) {
+        } = match setup.start(os, err, ready) {
             Ok(started) => started,
             Err(code) => return code,
         };
-        ready();
 
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -142,11 +142,10 @@ impl Tool for Watch {
             ino,
             names,
             timeout,
-        } = match setup.start(os, err) {
+        } = match setup.start(os, err, ready) {
             Ok(started) => started,
             Err(code) => return code,
         };
-        ready();
 
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut counts = Counts::default();
