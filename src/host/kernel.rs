@@ -663,6 +663,15 @@ impl Process {
             .ok_or(Error::new(EBADF))
     }
 
+    /// The request [`Self::sqe`] builds for `opcode` on handle `id` with the bytes `data`
+    /// (a path, a name or a buffer) in args 1 and 2, then `a3` and `a4`.
+    fn bytes_sqe(&self, opcode: Opcode, id: usize, data: &[u8], a3: u64, a4: u64) -> Sqe {
+        self.sqe(
+            opcode,
+            [id as u64, data.as_ptr() as u64, data.len() as u64, a3, a4],
+        )
+    }
+
     /// A request record from this process, with a fresh tag.
     fn sqe(&self, opcode: Opcode, args: [u64; 5]) -> Sqe {
         Sqe {
@@ -770,15 +779,12 @@ impl Process {
     ) -> Result<usize> {
         let sent = flags & !O_CLOEXEC;
         let fcntl = flags & (O_ACCMODE | O_FCNTL_MASK);
-        let sqe = self.sqe(
+        let sqe = self.bytes_sqe(
             Opcode::OpenAt,
-            [
-                dir_id as u64,
-                rest.as_ptr() as u64,
-                rest.len() as u64,
-                sent as u64,
-                fcntl as u64,
-            ],
+            dir_id,
+            rest.as_bytes(),
+            sent as u64,
+            fcntl as u64,
         );
         let reply = self.transact(scheme, sqe, None)?;
         self.install_opened(scheme, reply, flags, flags & O_CLOEXEC != 0)
@@ -853,16 +859,7 @@ impl Process {
     pub fn write(&self, fd: usize, buf: &[u8]) -> Result<usize> {
         let desc = self.desc(fd)?;
         let offset = *lock(&desc.offset);
-        let sqe = self.sqe(
-            Opcode::Write,
-            [
-                desc.id as u64,
-                buf.as_ptr() as u64,
-                buf.len() as u64,
-                offset,
-                desc.flags() as u64,
-            ],
-        );
+        let sqe = self.bytes_sqe(Opcode::Write, desc.id, buf, offset, desc.flags() as u64);
         let n = self.transact(&desc.scheme, sqe, None)?.result?;
         if desc.positioned {
             *lock(&desc.offset) += n as u64;
@@ -893,16 +890,7 @@ impl Process {
         if name.is_empty() {
             return Ok(self.install(desc, false));
         }
-        let sqe = self.sqe(
-            Opcode::Dup,
-            [
-                desc.id as u64,
-                name.as_ptr() as u64,
-                name.len() as u64,
-                0,
-                0,
-            ],
-        );
+        let sqe = self.bytes_sqe(Opcode::Dup, desc.id, name, 0, 0);
         let reply = self.transact(&desc.scheme, sqe, None)?;
         self.install_opened(&desc.scheme, reply, desc.flags(), false)
     }
@@ -1063,16 +1051,7 @@ impl Process {
     fn new_name_call(&self, opcode: Opcode, fd: usize, new_path: &str) -> Result<()> {
         let desc = self.desc(fd)?;
         let rest = self.same_scheme_rest(&desc, new_path)?;
-        let sqe = self.sqe(
-            opcode,
-            [
-                desc.id as u64,
-                rest.as_ptr() as u64,
-                rest.len() as u64,
-                0,
-                0,
-            ],
-        );
+        let sqe = self.bytes_sqe(opcode, desc.id, rest.as_bytes(), 0, 0);
         self.transact(&desc.scheme, sqe, None)?.result.map(drop)
     }
 
@@ -1092,16 +1071,7 @@ impl Process {
         if !Arc::ptr_eq(&a.scheme, &b.scheme) {
             return Err(Error::new(EXDEV));
         }
-        let mut sqe = self.sqe(
-            Opcode::StdFsCall,
-            [
-                a.id as u64,
-                payload.as_ptr() as u64,
-                payload.len() as u64,
-                kind as u64,
-                flags as u64,
-            ],
-        );
+        let mut sqe = self.bytes_sqe(Opcode::StdFsCall, a.id, payload, kind as u64, flags as u64);
         sqe.sqe_flags = SqeFlags::MULTIPLE_IDS;
         sqe.args[5] = b.id as u64;
         self.transact(&a.scheme, sqe, None)?.result.map(drop)
@@ -1146,16 +1116,7 @@ impl Process {
         rest: &str,
         flags: usize,
     ) -> Result<()> {
-        let sqe = self.sqe(
-            Opcode::UnlinkAt,
-            [
-                dir_id as u64,
-                rest.as_ptr() as u64,
-                rest.len() as u64,
-                flags as u64,
-                0,
-            ],
-        );
+        let sqe = self.bytes_sqe(Opcode::UnlinkAt, dir_id, rest.as_bytes(), flags as u64, 0);
         self.transact(scheme, sqe, None)?.result.map(drop)
     }
 
