@@ -252,10 +252,17 @@ fn apply_batches(feed: &mut Feed, engine: &mut Engine, fs: FsId, mut bytes: &[u8
 }
 
 /// Applies one checked batch: the sequence check, then each fact until the first bad one.
+///
+/// An honest filesystem numbers its records consecutively, so any other `first_seq` is a
+/// discontinuity: records lost on the way (a gap), or a filesystem that restarted its count
+/// or lies about it. Either way the batch's own numbering becomes the expected one from here
+/// on, and the discontinuity is applied as `Fact::Lost` before the batch's facts (a gap counts
+/// its size; going back counts one, since nothing is known to be missing). The facts of a
+/// batch are never skipped: one bad number cannot make the feed's later records look like
+/// repeats, so every later fact is delivered or counted as lost.
 fn apply_batch(feed: &mut Feed, engine: &mut Engine, fs: FsId, batch: &Batch<'_>) {
     let header = batch.header();
     let count = u64::from(header.count);
-    let mut skip = 0u64;
     if let Some(expected) = feed.expected_seq {
         if header.first_seq > expected {
             let lost = header.first_seq - expected;
@@ -265,16 +272,16 @@ fn apply_batch(feed: &mut Feed, engine: &mut Engine, fs: FsId, batch: &Batch<'_>
             );
             engine.apply(fs, &Fact::Lost { count: lost });
         } else if header.first_seq < expected {
-            skip = expected - header.first_seq;
-            log::warn!("feed {fs}: batch repeats {skip} records already applied");
+            log::warn!(
+                "feed {fs}: sequence went back from {expected} to {}; resynchronised",
+                header.first_seq
+            );
+            engine.apply(fs, &Fact::Lost { count: 1 });
         }
     }
-    let end = header.first_seq.saturating_add(count);
-    feed.expected_seq = Some(feed.expected_seq.map_or(end, |e| e.max(end)));
-    let mut applied = 0u64;
+    feed.expected_seq = Some(header.first_seq.saturating_add(count));
     for (i, fact) in batch.facts().enumerate() {
         match fact {
-            Ok(_) if (i as u64) < skip => {}
             Ok(fact) => engine.apply(fs, &fact),
             Err(e) => {
                 let lost = count - i as u64;
@@ -286,9 +293,7 @@ fn apply_batch(feed: &mut Feed, engine: &mut Engine, fs: FsId, batch: &Batch<'_>
                 return;
             }
         }
-        applied += 1;
     }
-    debug_assert!(applied <= count);
 }
 
 /// Encodes interest changes as one feed write (exposed for tests and tools).
@@ -407,16 +412,44 @@ mod tests {
     }
 
     #[test]
-    fn repeated_records_are_applied_once() {
+    fn a_batch_that_goes_back_is_applied_after_a_loss_and_resynchronises() {
         let (mut e, inst) = watched();
         let mut f = feed();
         apply_batches(&mut f, &mut e, 0, &batch(1, &[b"a", b"b"]));
-        apply_batches(&mut f, &mut e, 0, &batch(2, &[b"b", b"c"]));
+        apply_batches(&mut f, &mut e, 0, &batch(2, &[b"b2", b"c"]));
+        apply_batches(&mut f, &mut e, 0, &batch(4, &[b"d"]));
         assert_eq!(
             events(&mut e, inst),
-            [created(b"a"), created(b"b"), created(b"c")]
+            [
+                created(b"a"),
+                created(b"b"),
+                overflow(),
+                created(b"b2"),
+                created(b"c"),
+                created(b"d")
+            ]
         );
-        assert_eq!(f.expected_seq, Some(4));
+        assert_eq!(f.expected_seq, Some(5));
+    }
+
+    #[test]
+    fn one_forged_sequence_number_does_not_silence_the_honest_records_after_it() {
+        let (mut e, inst) = watched();
+        let mut f = feed();
+        apply_batches(&mut f, &mut e, 0, &batch(0, &[b"first"]));
+        apply_batches(&mut f, &mut e, 0, &batch(1 << 62, &[b"forged"]));
+        assert_eq!(
+            events(&mut e, inst),
+            [created(b"first"), overflow(), created(b"forged")]
+        );
+        let names: Vec<Vec<u8>> = (0..100).map(|i| format!("n{i}").into_bytes()).collect();
+        for (i, name) in names.iter().enumerate() {
+            apply_batches(&mut f, &mut e, 0, &batch(1 + i as u64, &[name]));
+        }
+        let mut want = vec![overflow()];
+        want.extend(names.iter().map(|name| created(name)));
+        assert_eq!(events(&mut e, inst), want, "every honest fact is delivered");
+        assert_eq!(f.expected_seq, Some(101));
     }
 
     #[test]
