@@ -17,6 +17,8 @@ pub struct Linux {
     root: PathBuf,
     /// The value of `max_queued_events` before a scenario changed it.
     saved_max_queued: Option<String>,
+    /// The value the scenario last set; [`Linux::max_queued_disturbed`] compares with it.
+    set_max_queued: Option<u32>,
     /// Current file system credentials (`user` steps).
     cred: (u32, u32),
     /// Credentials each instance was made with: its calls run with them, as the calls of
@@ -72,6 +74,7 @@ impl Linux {
         Ok(Linux {
             root,
             saved_max_queued: None,
+            set_max_queued: None,
             cred: (0, 0),
             inst_cred: Default::default(),
         })
@@ -90,6 +93,18 @@ impl Linux {
         let r = f(self);
         set_fs_cred(cur);
         r
+    }
+
+    /// Whether `max_queued_events` no longer holds the value this scenario set: another
+    /// process changed the machine-wide limit while the scenario ran, so the instances it
+    /// made may have had another queue size than the scenario asked for. False when the
+    /// scenario set no limit.
+    pub fn max_queued_disturbed(&self) -> bool {
+        let Some(set) = self.set_max_queued else {
+            return false;
+        };
+        let now = std::fs::read_to_string(MAX_QUEUED_PROC).ok();
+        now.and_then(|v| v.trim().parse::<u32>().ok()) != Some(set)
     }
 
     /// The scenario directory.
@@ -326,6 +341,28 @@ impl Backend for Linux {
             self.saved_max_queued = Some(old);
         }
         std::fs::write(MAX_QUEUED_PROC, format!("{n}\n"))
-            .map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))
+            .map_err(|e| linux_errno_name(e.raw_os_error().unwrap_or(0)))?;
+        self.set_max_queued = Some(n);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs root (it writes the machine-wide limit); restores it on drop.
+    #[test]
+    fn a_limit_changed_by_another_process_is_noticed() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let mut linux = Linux::new().unwrap();
+        assert!(!linux.max_queued_disturbed(), "no limit set yet");
+        linux.set_max_queued_events(7).unwrap();
+        assert!(!linux.max_queued_disturbed());
+        std::fs::write(MAX_QUEUED_PROC, "9\n").unwrap();
+        assert!(linux.max_queued_disturbed());
     }
 }
