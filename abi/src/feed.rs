@@ -7,7 +7,8 @@
 //! the filesystem only records facts about watched inodes and the children of watched
 //! directories.
 //!
-//! All integers are native-endian. Batch layout (24-byte header, then records):
+//! All integers are native-endian. Batch layout (24-byte header, then records; offsets named
+//! in [`batch_field`]):
 //!
 //! ```text
 //! offset size field
@@ -19,7 +20,8 @@
 //!     20    4 total_len  header + records, bytes
 //! ```
 //!
-//! Record layout (48-byte header, names, zero padding to a multiple of 8):
+//! Record layout (48-byte header, names, zero padding to a multiple of 8; offsets named in
+//! [`record_field`]):
 //!
 //! ```text
 //! offset size field
@@ -39,6 +41,13 @@
 //! Flag bits are per kind: bit 1 is `F_FREED` on `Unlinked` and `F_DETACHED` on `Opened`,
 //! `Accessed`, `Modified` and `Closed`; every other kind must leave it clear. A parser
 //! refuses a bit the record's kind does not define.
+//!
+//! Each wire structure has a checked view and a parsed form, as in [`event`](crate::event):
+//! [`Batch`] / [`BatchHeader`], [`Record`] / [`Fact`], [`InterestEntry`] / [`Interest`]. A
+//! view's `new_checked` refuses input too short for what it claims (`Truncated`) or with
+//! inconsistent lengths (`Malformed`); after it no accessor can panic. The parsed forms
+//! validate the values and `emit` writes them back. Every field is read with the crate's
+//! one set of native-endian readers, at the offsets named in the `*_field` modules.
 
 use crate::consts::NAME_MAX;
 use crate::{get_u16, get_u32, get_u64, put, WireError};
@@ -51,8 +60,82 @@ pub const VERSION: u16 = 1;
 pub const BATCH_HEADER_LEN: usize = 24;
 /// Size of a record header.
 pub const RECORD_HEADER_LEN: usize = 48;
+/// Records are padded to a multiple of this.
+pub const RECORD_ALIGN: usize = 8;
 /// Largest record: header and two names of `NAME_MAX` bytes, padded.
-pub const MAX_RECORD_LEN: usize = (RECORD_HEADER_LEN + 2 * NAME_MAX).div_ceil(8) * 8;
+pub const MAX_RECORD_LEN: usize = record_len(2 * NAME_MAX);
+
+/// Byte offsets of the batch header's fields (sizes in the module doc's table).
+pub mod batch_field {
+    /// `u32`: [`BATCH_MAGIC`](super::BATCH_MAGIC).
+    pub const MAGIC: usize = 0;
+    /// `u16`: [`VERSION`](super::VERSION).
+    pub const VERSION: usize = 4;
+    /// `u16`: [`BATCH_HEADER_LEN`](super::BATCH_HEADER_LEN).
+    pub const HEADER_LEN: usize = 6;
+    /// `u64`: sequence number of the first record.
+    pub const FIRST_SEQ: usize = 8;
+    /// `u32`: number of records.
+    pub const COUNT: usize = 16;
+    /// `u32`: header plus records, bytes.
+    pub const TOTAL_LEN: usize = 20;
+    /// The first record.
+    pub const RECORDS: usize = 24;
+}
+
+/// Byte offsets of a record's fields (sizes in the module doc's table).
+pub mod record_field {
+    /// `u8`: the [`Kind`](super::Kind).
+    pub const KIND: usize = 0;
+    /// `u8`: `F_*` bits.
+    pub const FLAGS: usize = 1;
+    /// `u16`: bytes of the first name.
+    pub const NAME_LEN: usize = 2;
+    /// `u16`: bytes of the second name.
+    pub const NAME2_LEN: usize = 4;
+    /// `u16`: total record bytes.
+    pub const REC_LEN: usize = 6;
+    /// `u64`: the inode.
+    pub const INO: usize = 8;
+    /// `u64`: parent directory of the first name.
+    pub const DIR: usize = 16;
+    /// `u64`: per kind.
+    pub const AUX: usize = 24;
+    /// `u64`: per kind.
+    pub const AUX2: usize = 32;
+    /// `u64`: per kind.
+    pub const AUX3: usize = 40;
+    /// The first name, then the second, then zero padding.
+    pub const NAMES: usize = 48;
+}
+
+/// Byte offsets of an interest entry's fields (sizes in [`Interest`]'s table).
+pub mod interest_field {
+    /// `u32`: `INTEREST_ADD`, `INTEREST_REMOVE` or `INTEREST_CLEAR`.
+    pub const OP: usize = 0;
+    /// `u32`: 0.
+    pub const RESERVED: usize = 4;
+    /// `u64`: the inode (0 for Clear).
+    pub const INO: usize = 8;
+    /// End of the entry.
+    pub const END: usize = 16;
+}
+
+const _: () = {
+    assert!(batch_field::TOTAL_LEN + 4 == BATCH_HEADER_LEN);
+    assert!(batch_field::RECORDS == BATCH_HEADER_LEN);
+    assert!(record_field::AUX3 + 8 == RECORD_HEADER_LEN);
+    assert!(record_field::NAMES == RECORD_HEADER_LEN);
+    assert!(interest_field::END == INTEREST_LEN);
+    assert!(MAX_RECORD_LEN <= u16::MAX as usize);
+};
+
+/// Total bytes of a record whose names take `names_len` bytes together:
+/// `roundup(RECORD_HEADER_LEN + names_len, RECORD_ALIGN)`.
+#[inline]
+pub const fn record_len(names_len: usize) -> usize {
+    (RECORD_HEADER_LEN + names_len).div_ceil(RECORD_ALIGN) * RECORD_ALIGN
+}
 
 /// The subject is a directory.
 pub const F_ISDIR: u8 = 1 << 0;
@@ -263,10 +346,10 @@ pub enum Fact<'a> {
     },
 }
 
-/// Raw record fields, the common shape every fact maps to.
-#[derive(Default, Clone, Copy)]
+/// Record fields, the common shape every fact maps to.
+#[derive(Clone, Copy)]
 struct Raw<'a> {
-    kind: u8,
+    kind: Kind,
     flags: u8,
     ino: u64,
     dir: u64,
@@ -275,6 +358,23 @@ struct Raw<'a> {
     aux3: u64,
     name: &'a [u8],
     name2: &'a [u8],
+}
+
+impl Raw<'_> {
+    /// A record of `kind` with every other field zero or empty.
+    fn of(kind: Kind) -> Self {
+        Raw {
+            kind,
+            flags: 0,
+            ino: 0,
+            dir: 0,
+            aux: 0,
+            aux2: 0,
+            aux3: 0,
+            name: &[],
+            name2: &[],
+        }
+    }
 }
 
 fn flag(on: bool, bit: u8) -> u8 {
@@ -287,12 +387,11 @@ fn flag(on: bool, bit: u8) -> u8 {
 
 fn subject_raw<'a>(kind: Kind, at: &Subject<'a>, extra: u8) -> Raw<'a> {
     Raw {
-        kind: kind as u8,
         flags: flag(at.is_dir, F_ISDIR) | flag(at.detached, F_DETACHED) | extra,
         ino: at.ino,
         dir: at.dir,
         name: at.name,
-        ..Raw::default()
+        ..Raw::of(kind)
     }
 }
 
@@ -357,19 +456,17 @@ impl<'a> Fact<'a> {
                 ino,
                 is_dir,
             } => Raw {
-                kind: Kind::Created as u8,
                 flags: flag(is_dir, F_ISDIR),
                 ino,
                 dir,
                 name,
-                ..Raw::default()
+                ..Raw::of(Kind::Created)
             },
             Fact::Linked { dir, name, ino } => Raw {
-                kind: Kind::Linked as u8,
                 ino,
                 dir,
                 name,
-                ..Raw::default()
+                ..Raw::of(Kind::Linked)
             },
             Fact::Unlinked {
                 dir,
@@ -379,13 +476,12 @@ impl<'a> Fact<'a> {
                 links_left,
                 freed,
             } => Raw {
-                kind: Kind::Unlinked as u8,
                 flags: flag(is_dir, F_ISDIR) | flag(freed, F_FREED),
                 ino,
                 dir,
                 aux: links_left,
                 name,
-                ..Raw::default()
+                ..Raw::of(Kind::Unlinked)
             },
             Fact::Renamed {
                 old_dir,
@@ -397,14 +493,13 @@ impl<'a> Fact<'a> {
                 replaced,
             } => {
                 let mut raw = Raw {
-                    kind: Kind::Renamed as u8,
                     flags: flag(is_dir, F_ISDIR),
                     ino,
                     dir: old_dir,
                     aux: new_dir,
                     name: old_name,
                     name2: new_name,
-                    ..Raw::default()
+                    ..Raw::of(Kind::Renamed)
                 };
                 if let Some(r) = replaced {
                     raw.flags |= F_REPLACED
@@ -416,10 +511,9 @@ impl<'a> Fact<'a> {
                 raw
             }
             Fact::Freed { ino, is_dir } => Raw {
-                kind: Kind::Freed as u8,
                 flags: flag(is_dir, F_ISDIR),
                 ino,
-                ..Raw::default()
+                ..Raw::of(Kind::Freed)
             },
             Fact::Opened(at) => subject_raw(Kind::Opened, &at, 0),
             Fact::Accessed(at) => subject_raw(Kind::Accessed, &at, 0),
@@ -431,14 +525,10 @@ impl<'a> Fact<'a> {
                 flag(atime, F_ATIME) | flag(mtime, F_MTIME),
             ),
             Fact::Closed { at, wrote } => subject_raw(Kind::Closed, &at, flag(wrote, F_WROTE)),
-            Fact::Unmounted => Raw {
-                kind: Kind::Unmounted as u8,
-                ..Raw::default()
-            },
+            Fact::Unmounted => Raw::of(Kind::Unmounted),
             Fact::Lost { count } => Raw {
-                kind: Kind::Lost as u8,
                 aux: count,
-                ..Raw::default()
+                ..Raw::of(Kind::Lost)
             },
         }
     }
@@ -446,89 +536,63 @@ impl<'a> Fact<'a> {
     /// Bytes [`emit`](Self::emit) writes.
     pub fn buffer_len(&self) -> usize {
         let raw = self.to_raw();
-        (RECORD_HEADER_LEN + raw.name.len() + raw.name2.len()).div_ceil(8) * 8
+        record_len(raw.name.len() + raw.name2.len())
     }
 
     /// Writes the record at the start of `out`; returns its length. Names longer than
     /// `NAME_MAX` or containing NUL or `/`, and a detached `Attrib` or `Times` subject, are
     /// `Malformed`.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        use record_field::*;
         let raw = self.to_raw();
         if !valid_name(raw.name) || !valid_name(raw.name2) {
             return Err(WireError::Malformed);
         }
-        let kind = Kind::from_raw(raw.kind).ok_or(WireError::Malformed)?;
-        if raw.flags & !allowed_flags(kind) != 0 {
+        if raw.flags & !allowed_flags(raw.kind) != 0 {
             return Err(WireError::Malformed);
         }
-        let body = RECORD_HEADER_LEN + raw.name.len() + raw.name2.len();
-        let total = body.div_ceil(8) * 8;
+        let body = NAMES + raw.name.len() + raw.name2.len();
+        let total = record_len(raw.name.len() + raw.name2.len());
         if out.len() < total {
             return Err(WireError::NoSpace);
         }
-        out[0] = raw.kind;
-        out[1] = raw.flags;
-        put(out, 2, &(raw.name.len() as u16).to_ne_bytes());
-        put(out, 4, &(raw.name2.len() as u16).to_ne_bytes());
-        put(out, 6, &(total as u16).to_ne_bytes());
-        put(out, 8, &raw.ino.to_ne_bytes());
-        put(out, 16, &raw.dir.to_ne_bytes());
-        put(out, 24, &raw.aux.to_ne_bytes());
-        put(out, 32, &raw.aux2.to_ne_bytes());
-        put(out, 40, &raw.aux3.to_ne_bytes());
-        put(out, RECORD_HEADER_LEN, raw.name);
-        put(out, RECORD_HEADER_LEN + raw.name.len(), raw.name2);
+        // Both names are at most NAME_MAX bytes, so every length fits its u16 field.
+        put(out, KIND, &[raw.kind as u8]);
+        put(out, FLAGS, &[raw.flags]);
+        put(out, NAME_LEN, &(raw.name.len() as u16).to_ne_bytes());
+        put(out, NAME2_LEN, &(raw.name2.len() as u16).to_ne_bytes());
+        put(out, REC_LEN, &(total as u16).to_ne_bytes());
+        put(out, INO, &raw.ino.to_ne_bytes());
+        put(out, DIR, &raw.dir.to_ne_bytes());
+        put(out, AUX, &raw.aux.to_ne_bytes());
+        put(out, AUX2, &raw.aux2.to_ne_bytes());
+        put(out, AUX3, &raw.aux3.to_ne_bytes());
+        put(out, NAMES, raw.name);
+        put(out, NAMES + raw.name.len(), raw.name2);
         out[body..total].fill(0);
         Ok(total)
     }
 
     /// Parses the record at the start of `buf`; returns the fact and the record length.
-    /// Every field is validated: unknown kinds or flags, bad lengths, names with NUL or `/`,
-    /// or names where the kind has none, are `Malformed`.
+    /// [`Record::new_checked`] then [`from_record`](Self::from_record): every field is
+    /// validated.
     #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<(Fact<'a>, usize), WireError> {
-        let Some(h) = buf.first_chunk::<RECORD_HEADER_LEN>() else {
-            return Err(WireError::Truncated);
-        };
-        let u16_at = |at: usize| u16::from_ne_bytes([h[at], h[at + 1]]) as usize;
-        let u64_at = |at: usize| {
-            u64::from_ne_bytes([
-                h[at],
-                h[at + 1],
-                h[at + 2],
-                h[at + 3],
-                h[at + 4],
-                h[at + 5],
-                h[at + 6],
-                h[at + 7],
-            ])
-        };
-        let kind = Kind::from_raw(h[0]).ok_or(WireError::Malformed)?;
-        let flags = h[1];
-        let n1 = u16_at(2);
-        let n2 = u16_at(4);
-        let rec_len = u16_at(6);
-        if n1 > NAME_MAX || n2 > NAME_MAX {
-            return Err(WireError::Malformed);
-        }
-        let body = RECORD_HEADER_LEN + n1 + n2;
-        if rec_len != body.div_ceil(8) * 8 {
-            return Err(WireError::Malformed);
-        }
-        if buf.len() < rec_len {
-            return Err(WireError::Truncated);
-        }
-        let name = &buf[RECORD_HEADER_LEN..RECORD_HEADER_LEN + n1];
-        let name2 = &buf[RECORD_HEADER_LEN + n1..body];
+        let rec = Record::new_checked(buf)?;
+        Ok((Fact::from_record(&rec)?, rec.total_len()))
+    }
+
+    /// The fact a checked record holds. Flags its kind does not define, names with NUL or
+    /// `/`, a missing name where the kind needs one and a name where it has none are
+    /// `Malformed`.
+    #[inline]
+    pub fn from_record(rec: &Record<'a>) -> Result<Fact<'a>, WireError> {
+        let kind = rec.kind();
+        let flags = rec.flags();
+        let (name, name2) = (rec.name(), rec.name2());
         if !valid_name(name) || !valid_name(name2) {
             return Err(WireError::Malformed);
         }
-        let ino = u64_at(8);
-        let dir = u64_at(16);
-        let aux = u64_at(24);
-        let aux2 = u64_at(32);
-        let aux3 = u64_at(40);
-        let is_dir = flags & F_ISDIR != 0;
         if flags & !allowed_flags(kind) != 0 {
             return Err(WireError::Malformed);
         }
@@ -545,12 +609,14 @@ impl<'a> Fact<'a> {
                 | Kind::Times
                 | Kind::Closed
         );
-        if (named && n1 == 0)
-            || (kind == Kind::Renamed) != (n2 != 0)
-            || (!named && !subject && n1 != 0)
+        if (named && name.is_empty())
+            || (kind == Kind::Renamed) == name2.is_empty()
+            || (!named && !subject && !name.is_empty())
         {
             return Err(WireError::Malformed);
         }
+        let (ino, dir, aux) = (rec.ino(), rec.dir(), rec.aux());
+        let is_dir = flags & F_ISDIR != 0;
         let at = Subject {
             ino,
             is_dir,
@@ -558,7 +624,7 @@ impl<'a> Fact<'a> {
             name,
             detached: flags & F_DETACHED != 0,
         };
-        let fact = match kind {
+        Ok(match kind {
             Kind::Created => Fact::Created {
                 dir,
                 name,
@@ -581,10 +647,10 @@ impl<'a> Fact<'a> {
                 new_name: name2,
                 ino,
                 is_dir,
-                replaced: (flags & F_REPLACED != 0).then_some(Replaced {
-                    ino: aux2,
+                replaced: (flags & F_REPLACED != 0).then(|| Replaced {
+                    ino: rec.aux2(),
                     is_dir: flags & F_REPLACED_ISDIR != 0,
-                    links_left: aux3,
+                    links_left: rec.aux3(),
                     freed: flags & F_REPLACED_FREED != 0,
                 }),
             },
@@ -604,8 +670,108 @@ impl<'a> Fact<'a> {
             },
             Kind::Unmounted => Fact::Unmounted,
             Kind::Lost => Fact::Lost { count: aux },
+        })
+    }
+}
+
+/// A checked view of one record at the start of a buffer: the header is complete, the kind
+/// is known, each name length is at most `NAME_MAX`, `rec_len` is the padded length they
+/// imply, and the buffer holds that many bytes. Flags and names are checked by
+/// [`Fact::from_record`].
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// The header.
+    head: &'a [u8; RECORD_HEADER_LEN],
+    /// The whole record, `rec_len` bytes.
+    rec: &'a [u8],
+    /// The kind, checked.
+    kind: Kind,
+}
+
+impl<'a> Record<'a> {
+    /// Validates the record at the start of `buf`: `Truncated` when `buf` is shorter than
+    /// the header or than `rec_len`; `Malformed` for an unknown kind, a name longer than
+    /// `NAME_MAX` or a `rec_len` that does not match the name lengths.
+    #[inline]
+    pub fn new_checked(buf: &'a [u8]) -> Result<Self, WireError> {
+        let Some(head) = buf.first_chunk::<RECORD_HEADER_LEN>() else {
+            return Err(WireError::Truncated);
         };
-        Ok((fact, rec_len))
+        let kind = Kind::from_raw(head[record_field::KIND]).ok_or(WireError::Malformed)?;
+        let n1 = usize::from(get_u16(head, record_field::NAME_LEN));
+        let n2 = usize::from(get_u16(head, record_field::NAME2_LEN));
+        if n1 > NAME_MAX || n2 > NAME_MAX {
+            return Err(WireError::Malformed);
+        }
+        if usize::from(get_u16(head, record_field::REC_LEN)) != record_len(n1 + n2) {
+            return Err(WireError::Malformed);
+        }
+        let rec = buf.get(..record_len(n1 + n2)).ok_or(WireError::Truncated)?;
+        Ok(Record { head, rec, kind })
+    }
+
+    /// The `rec_len` field of the record at the start of `buf`, without checking the
+    /// record: for a producer walking records it wrote itself with [`Fact::emit`]. `None`
+    /// when `buf` is shorter than a record header.
+    #[inline]
+    pub fn stored_len(buf: &[u8]) -> Option<usize> {
+        let head = buf.first_chunk::<RECORD_HEADER_LEN>()?;
+        Some(usize::from(get_u16(head, record_field::REC_LEN)))
+    }
+
+    /// The kind.
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    /// The `F_*` bits, unchecked.
+    #[inline]
+    pub fn flags(&self) -> u8 {
+        self.head[record_field::FLAGS]
+    }
+    /// Total record bytes (`rec_len`).
+    #[inline]
+    pub fn total_len(&self) -> usize {
+        self.rec.len()
+    }
+    /// The inode.
+    #[inline]
+    pub fn ino(&self) -> u64 {
+        get_u64(self.head, record_field::INO)
+    }
+    /// The parent directory of the first name.
+    #[inline]
+    pub fn dir(&self) -> u64 {
+        get_u64(self.head, record_field::DIR)
+    }
+    /// `aux` (meaning per kind).
+    #[inline]
+    pub fn aux(&self) -> u64 {
+        get_u64(self.head, record_field::AUX)
+    }
+    /// `aux2` (meaning per kind).
+    #[inline]
+    pub fn aux2(&self) -> u64 {
+        get_u64(self.head, record_field::AUX2)
+    }
+    /// `aux3` (meaning per kind).
+    #[inline]
+    pub fn aux3(&self) -> u64 {
+        get_u64(self.head, record_field::AUX3)
+    }
+    /// The first name, unchecked.
+    #[inline]
+    pub fn name(&self) -> &'a [u8] {
+        let n1 = usize::from(get_u16(self.head, record_field::NAME_LEN));
+        &self.rec[record_field::NAMES..record_field::NAMES + n1]
+    }
+    /// The second name (a rename's new name), unchecked.
+    #[inline]
+    pub fn name2(&self) -> &'a [u8] {
+        let n1 = usize::from(get_u16(self.head, record_field::NAME_LEN));
+        let n2 = usize::from(get_u16(self.head, record_field::NAME2_LEN));
+        let at = record_field::NAMES + n1;
+        &self.rec[at..at + n2]
     }
 }
 
@@ -621,17 +787,27 @@ pub struct BatchHeader {
 }
 
 impl BatchHeader {
+    /// The header of a checked batch.
+    pub fn parse(batch: &Batch<'_>) -> Self {
+        BatchHeader {
+            first_seq: batch.first_seq(),
+            count: batch.count(),
+            total_len: batch.total_len(),
+        }
+    }
+
     /// Writes the header at the start of `out`.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, WireError> {
         if out.len() < BATCH_HEADER_LEN {
             return Err(WireError::NoSpace);
         }
-        put(out, 0, &BATCH_MAGIC.to_ne_bytes());
-        put(out, 4, &VERSION.to_ne_bytes());
-        put(out, 6, &(BATCH_HEADER_LEN as u16).to_ne_bytes());
-        put(out, 8, &self.first_seq.to_ne_bytes());
-        put(out, 16, &self.count.to_ne_bytes());
-        put(out, 20, &self.total_len.to_ne_bytes());
+        put(out, batch_field::MAGIC, &BATCH_MAGIC.to_ne_bytes());
+        put(out, batch_field::VERSION, &VERSION.to_ne_bytes());
+        let header_len = BATCH_HEADER_LEN as u16;
+        put(out, batch_field::HEADER_LEN, &header_len.to_ne_bytes());
+        put(out, batch_field::FIRST_SEQ, &self.first_seq.to_ne_bytes());
+        put(out, batch_field::COUNT, &self.count.to_ne_bytes());
+        put(out, batch_field::TOTAL_LEN, &self.total_len.to_ne_bytes());
         Ok(BATCH_HEADER_LEN)
     }
 }
@@ -639,44 +815,53 @@ impl BatchHeader {
 /// A checked view of one batch.
 #[derive(Debug, Clone, Copy)]
 pub struct Batch<'a> {
-    header: BatchHeader,
+    /// The header.
+    head: &'a [u8; BATCH_HEADER_LEN],
+    /// The records, `total_len - BATCH_HEADER_LEN` bytes.
     records: &'a [u8],
 }
 
 impl<'a> Batch<'a> {
-    /// Validates the header of the batch at the start of `buf` (magic, version, lengths).
-    /// Records are validated one by one as they are iterated.
+    /// Validates the header of the batch at the start of `buf`: `Truncated` when `buf` is
+    /// shorter than the header or than `total_len`; `Malformed` for a wrong magic, version
+    /// or header length, or a `total_len` shorter than the header. Records are validated one
+    /// by one as they are iterated.
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, WireError> {
-        if buf.len() < BATCH_HEADER_LEN {
+        let Some(head) = buf.first_chunk::<BATCH_HEADER_LEN>() else {
             return Err(WireError::Truncated);
-        }
-        if get_u32(buf, 0) != BATCH_MAGIC
-            || get_u16(buf, 4) != VERSION
-            || get_u16(buf, 6) as usize != BATCH_HEADER_LEN
+        };
+        if get_u32(head, batch_field::MAGIC) != BATCH_MAGIC
+            || get_u16(head, batch_field::VERSION) != VERSION
+            || usize::from(get_u16(head, batch_field::HEADER_LEN)) != BATCH_HEADER_LEN
         {
             return Err(WireError::Malformed);
         }
-        let header = BatchHeader {
-            first_seq: get_u64(buf, 8),
-            count: get_u32(buf, 16),
-            total_len: get_u32(buf, 20),
-        };
-        let total = header.total_len as usize;
+        let total = get_u32(head, batch_field::TOTAL_LEN) as usize;
         if total < BATCH_HEADER_LEN {
             return Err(WireError::Malformed);
         }
-        if total > buf.len() {
-            return Err(WireError::Truncated);
-        }
-        Ok(Batch {
-            header,
-            records: &buf[BATCH_HEADER_LEN..total],
-        })
+        let records = buf
+            .get(batch_field::RECORDS..total)
+            .ok_or(WireError::Truncated)?;
+        Ok(Batch { head, records })
     }
 
-    /// The header.
+    /// Sequence number of the first record.
+    pub fn first_seq(&self) -> u64 {
+        get_u64(self.head, batch_field::FIRST_SEQ)
+    }
+    /// Number of records the header announces.
+    pub fn count(&self) -> u32 {
+        get_u32(self.head, batch_field::COUNT)
+    }
+    /// Header plus records, bytes.
+    pub fn total_len(&self) -> u32 {
+        get_u32(self.head, batch_field::TOTAL_LEN)
+    }
+
+    /// The header, parsed.
     pub fn header(&self) -> BatchHeader {
-        self.header
+        BatchHeader::parse(self)
     }
 
     /// The records, each parsed and validated; iteration stops after the first error or after
@@ -684,7 +869,7 @@ impl<'a> Batch<'a> {
     pub fn facts(&self) -> Facts<'a> {
         Facts {
             rest: self.records,
-            left: self.header.count,
+            left: self.count(),
             failed: false,
         }
     }
@@ -728,8 +913,42 @@ pub const INTEREST_REMOVE: u32 = 2;
 /// Opcode of [`Interest::Clear`].
 pub const INTEREST_CLEAR: u32 = 3;
 
+/// A checked view of one interest entry at the start of a buffer (the buffer holds
+/// `INTEREST_LEN` bytes; the values are checked by [`Interest::from_entry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct InterestEntry<'a> {
+    /// The entry.
+    entry: &'a [u8; INTEREST_LEN],
+}
+
+impl<'a> InterestEntry<'a> {
+    /// `Truncated` when `buf` is shorter than one entry.
+    #[inline]
+    pub fn new_checked(buf: &'a [u8]) -> Result<Self, WireError> {
+        let entry = buf
+            .first_chunk::<INTEREST_LEN>()
+            .ok_or(WireError::Truncated)?;
+        Ok(InterestEntry { entry })
+    }
+    /// The opcode, unchecked.
+    #[inline]
+    pub fn op(&self) -> u32 {
+        get_u32(self.entry, interest_field::OP)
+    }
+    /// The reserved field, unchecked.
+    #[inline]
+    pub fn reserved(&self) -> u32 {
+        get_u32(self.entry, interest_field::RESERVED)
+    }
+    /// The inode.
+    #[inline]
+    pub fn ino(&self) -> u64 {
+        get_u64(self.entry, interest_field::INO)
+    }
+}
+
 /// One interest message, daemon -> filesystem. A `write` carries a whole number of 16-byte
-/// entries:
+/// entries (offsets named in [`interest_field`]):
 ///
 /// ```text
 /// offset size field
@@ -754,14 +973,17 @@ pub enum Interest {
 impl Interest {
     /// Parses one 16-byte entry.
     pub fn parse(buf: &[u8]) -> Result<Self, WireError> {
-        if buf.len() < INTEREST_LEN {
-            return Err(WireError::Truncated);
-        }
-        let ino = get_u64(buf, 8);
-        if get_u32(buf, 4) != 0 {
+        Interest::from_entry(&InterestEntry::new_checked(buf)?)
+    }
+
+    /// The message a checked entry holds: a non-zero reserved field, an unknown opcode or a
+    /// Clear with an inode are `Malformed`.
+    pub fn from_entry(entry: &InterestEntry<'_>) -> Result<Self, WireError> {
+        if entry.reserved() != 0 {
             return Err(WireError::Malformed);
         }
-        match get_u32(buf, 0) {
+        let ino = entry.ino();
+        match entry.op() {
             INTEREST_ADD => Ok(Interest::Add(ino)),
             INTEREST_REMOVE => Ok(Interest::Remove(ino)),
             INTEREST_CLEAR if ino == 0 => Ok(Interest::Clear),
@@ -771,6 +993,7 @@ impl Interest {
 
     /// Writes one entry at the start of `out`.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        use interest_field::*;
         if out.len() < INTEREST_LEN {
             return Err(WireError::NoSpace);
         }
@@ -779,9 +1002,9 @@ impl Interest {
             Interest::Remove(ino) => (INTEREST_REMOVE, ino),
             Interest::Clear => (INTEREST_CLEAR, 0),
         };
-        put(out, 0, &op.to_ne_bytes());
-        put(out, 4, &0u32.to_ne_bytes());
-        put(out, 8, &ino.to_ne_bytes());
+        put(out, OP, &op.to_ne_bytes());
+        put(out, RESERVED, &0u32.to_ne_bytes());
+        put(out, INO, &ino.to_ne_bytes());
         Ok(INTEREST_LEN)
     }
 
@@ -800,6 +1023,11 @@ impl Interest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes `v` native-endian at `at` (to forge a field).
+    fn set_u16(buf: &mut [u8], at: usize, v: u16) {
+        buf[at..at + 2].copy_from_slice(&v.to_ne_bytes());
+    }
 
     fn samples() -> [Fact<'static>; 17] {
         let at = Subject {
@@ -901,19 +1129,16 @@ mod tests {
     #[test]
     fn batch_round_trip() {
         let mut buf = [0u8; 4096];
-        let mut at = BATCH_HEADER_LEN;
-        for fact in samples() {
-            at += fact.emit(&mut buf[at..]).unwrap();
-        }
-        BatchHeader {
-            first_seq: 40,
-            count: 17,
-            total_len: at as u32,
-        }
-        .emit(&mut buf)
-        .unwrap();
+        let at = sample_batch(&mut buf);
         let batch = Batch::new_checked(&buf[..at]).unwrap();
-        assert_eq!(batch.header().first_seq, 40);
+        assert_eq!(
+            batch.header(),
+            BatchHeader {
+                first_seq: 40,
+                count: 17,
+                total_len: at as u32
+            }
+        );
         let parsed: usize = batch
             .facts()
             .zip(samples())
@@ -955,20 +1180,24 @@ mod tests {
         .emit(&mut buf)
         .unwrap();
         let mut bad = buf;
-        bad[0] = 99;
+        bad[record_field::KIND] = 99;
         assert_eq!(Fact::parse(&bad[..n]), Err(WireError::Malformed));
         let mut bad = buf;
-        bad[1] = F_WROTE;
+        bad[record_field::FLAGS] = F_WROTE;
         assert_eq!(Fact::parse(&bad[..n]), Err(WireError::Malformed));
         let mut bad = buf;
-        bad[RECORD_HEADER_LEN] = b'/';
+        bad[record_field::NAMES] = b'/';
         assert_eq!(Fact::parse(&bad[..n]), Err(WireError::Malformed));
         let mut bad = buf;
-        bad[6] = 8;
+        set_u16(&mut bad, record_field::REC_LEN, 8);
         assert_eq!(Fact::parse(&bad[..n]), Err(WireError::Malformed));
         let mut bad = buf;
-        bad[2] = 0; // Created without a name
-        bad[6] = RECORD_HEADER_LEN as u8;
+        set_u16(&mut bad, record_field::NAME_LEN, NAME_MAX as u16 + 1);
+        assert_eq!(Fact::parse(&bad[..n]), Err(WireError::Malformed));
+        let mut bad = buf;
+        // Created without a name.
+        set_u16(&mut bad, record_field::NAME_LEN, 0);
+        set_u16(&mut bad, record_field::REC_LEN, RECORD_HEADER_LEN as u16);
         assert_eq!(
             Fact::parse(&bad[..RECORD_HEADER_LEN]),
             Err(WireError::Malformed)
@@ -996,7 +1225,7 @@ mod tests {
         };
         let mut buf = [0u8; 128];
         let n = Fact::Accessed(at).emit(&mut buf).unwrap();
-        assert_eq!(buf[1], F_DETACHED);
+        assert_eq!(buf[record_field::FLAGS], F_DETACHED);
         assert_eq!(Fact::parse(&buf[..n]), Ok((Fact::Accessed(at), n)));
         // Attribute changes never carry it: emit and parse refuse it.
         assert_eq!(Fact::Attrib(at).emit(&mut buf), Err(WireError::Malformed));
@@ -1011,7 +1240,7 @@ mod tests {
             ..at
         };
         let n = Fact::Attrib(plain).emit(&mut buf).unwrap();
-        buf[1] |= F_DETACHED;
+        buf[record_field::FLAGS] |= F_DETACHED;
         assert_eq!(Fact::parse(&buf[..n]), Err(WireError::Malformed));
         // On Unlinked the same bit is F_FREED; on Freed it is undefined.
         let n = Fact::Freed {
@@ -1020,55 +1249,309 @@ mod tests {
         }
         .emit(&mut buf)
         .unwrap();
-        buf[1] = F_FREED;
+        buf[record_field::FLAGS] = F_FREED;
         assert_eq!(Fact::parse(&buf[..n]), Err(WireError::Malformed));
     }
 
     #[test]
     fn malformed_batches_are_refused() {
         let mut buf = [0u8; 64];
-        BatchHeader {
+        let header = |count, total_len| BatchHeader {
             first_seq: 0,
-            count: 0,
-            total_len: 24,
-        }
-        .emit(&mut buf)
-        .unwrap();
-        assert!(Batch::new_checked(&buf[..24]).is_ok());
+            count,
+            total_len,
+        };
+        header(0, BATCH_HEADER_LEN as u32).emit(&mut buf).unwrap();
+        assert!(Batch::new_checked(&buf[..BATCH_HEADER_LEN]).is_ok());
         assert_eq!(
-            Batch::new_checked(&buf[..20]).unwrap_err(),
+            Batch::new_checked(&buf[..BATCH_HEADER_LEN - 1]).unwrap_err(),
             WireError::Truncated
         );
-        let mut bad = buf;
-        bad[0] ^= 1;
-        assert_eq!(Batch::new_checked(&bad).unwrap_err(), WireError::Malformed);
-        BatchHeader {
-            first_seq: 0,
-            count: 1,
-            total_len: 100,
+        for (at, what) in [
+            (batch_field::MAGIC, "magic"),
+            (batch_field::VERSION, "version"),
+            (batch_field::HEADER_LEN, "header_len"),
+        ] {
+            let mut bad = buf;
+            bad[at] ^= 1;
+            let got = Batch::new_checked(&bad).unwrap_err();
+            assert_eq!(got, WireError::Malformed, "{what}");
         }
-        .emit(&mut buf)
-        .unwrap();
+        header(0, BATCH_HEADER_LEN as u32 - 1)
+            .emit(&mut buf)
+            .unwrap();
+        assert_eq!(Batch::new_checked(&buf).unwrap_err(), WireError::Malformed);
+        header(1, 100).emit(&mut buf).unwrap();
         assert_eq!(Batch::new_checked(&buf).unwrap_err(), WireError::Truncated);
-        BatchHeader {
-            first_seq: 0,
-            count: 3,
-            total_len: 24,
-        }
-        .emit(&mut buf)
-        .unwrap();
+        header(3, BATCH_HEADER_LEN as u32).emit(&mut buf).unwrap();
         let b = Batch::new_checked(&buf).unwrap();
         let mut it = b.facts();
         assert_eq!(it.next(), Some(Err(WireError::Truncated)));
         assert_eq!(it.next(), None);
     }
 
+    /// The samples as one batch in `buf`; returns its length.
+    fn sample_batch(buf: &mut [u8]) -> usize {
+        let mut at = BATCH_HEADER_LEN;
+        for fact in samples() {
+            at += fact.emit(&mut buf[at..]).unwrap();
+        }
+        BatchHeader {
+            first_seq: 40,
+            count: samples().len() as u32,
+            total_len: at as u32,
+        }
+        .emit(buf)
+        .unwrap();
+        at
+    }
+
+    #[test]
+    fn the_byte_layout_is_the_documented_one() {
+        // docs/protocols.md, offsets written out: a change of layout must fail here.
+        let fact = Fact::Renamed {
+            old_dir: 0x1111,
+            old_name: b"ab",
+            new_dir: 0x2222,
+            new_name: b"cde",
+            ino: 0x3333,
+            is_dir: true,
+            replaced: Some(Replaced {
+                ino: 0x4444,
+                is_dir: false,
+                links_left: 0x5555,
+                freed: false,
+            }),
+        };
+        let mut rec = [0xaau8; 64];
+        assert_eq!(fact.emit(&mut rec), Ok(56));
+        assert_eq!(rec[0], Kind::Renamed as u8);
+        assert_eq!(rec[1], F_ISDIR | F_REPLACED);
+        assert_eq!(rec[2..4], 2u16.to_ne_bytes());
+        assert_eq!(rec[4..6], 3u16.to_ne_bytes());
+        assert_eq!(rec[6..8], 56u16.to_ne_bytes());
+        assert_eq!(rec[8..16], 0x3333u64.to_ne_bytes());
+        assert_eq!(rec[16..24], 0x1111u64.to_ne_bytes());
+        assert_eq!(rec[24..32], 0x2222u64.to_ne_bytes());
+        assert_eq!(rec[32..40], 0x4444u64.to_ne_bytes());
+        assert_eq!(rec[40..48], 0x5555u64.to_ne_bytes());
+        assert_eq!(&rec[48..56], b"abcde\0\0\0");
+        let mut batch = [0u8; 24];
+        BatchHeader {
+            first_seq: 0x0102_0304_0506_0708,
+            count: 9,
+            total_len: 80,
+        }
+        .emit(&mut batch)
+        .unwrap();
+        assert_eq!(&batch[0..4], b"INFD");
+        assert_eq!(batch[4..6], 1u16.to_ne_bytes());
+        assert_eq!(batch[6..8], 24u16.to_ne_bytes());
+        assert_eq!(batch[8..16], 0x0102_0304_0506_0708u64.to_ne_bytes());
+        assert_eq!(batch[16..20], 9u32.to_ne_bytes());
+        assert_eq!(batch[20..24], 80u32.to_ne_bytes());
+        let mut entry = [0xaau8; 16];
+        Interest::Remove(0x77).emit(&mut entry).unwrap();
+        assert_eq!(entry[0..4], 2u32.to_ne_bytes());
+        assert_eq!(entry[4..8], [0; 4]);
+        assert_eq!(entry[8..16], 0x77u64.to_ne_bytes());
+        assert_eq!(MAX_RECORD_LEN, 560);
+    }
+
+    #[test]
+    fn the_record_view_reads_what_emit_wrote() {
+        for fact in samples() {
+            let mut buf = [0u8; MAX_RECORD_LEN + 8];
+            let n = fact.emit(&mut buf).unwrap();
+            let rec = Record::new_checked(&buf[..]).unwrap();
+            assert_eq!(rec.total_len(), n);
+            assert_eq!(Record::stored_len(&buf), Some(n));
+            let raw = fact.to_raw();
+            assert_eq!(rec.kind(), raw.kind);
+            assert_eq!(rec.flags(), raw.flags);
+            assert_eq!(
+                [rec.ino(), rec.dir(), rec.aux(), rec.aux2(), rec.aux3()],
+                [raw.ino, raw.dir, raw.aux, raw.aux2, raw.aux3]
+            );
+            assert_eq!((rec.name(), rec.name2()), (raw.name, raw.name2));
+            assert_eq!(Fact::from_record(&rec), Ok(fact));
+        }
+        let longest = [b'n'; NAME_MAX];
+        let fact = Fact::Renamed {
+            old_dir: 1,
+            old_name: &longest,
+            new_dir: 2,
+            new_name: &longest,
+            ino: 3,
+            is_dir: false,
+            replaced: None,
+        };
+        let mut buf = [0u8; MAX_RECORD_LEN];
+        assert_eq!(fact.emit(&mut buf), Ok(MAX_RECORD_LEN));
+        assert_eq!(Fact::parse(&buf), Ok((fact, MAX_RECORD_LEN)));
+        assert_eq!(
+            fact.emit(&mut [0u8; MAX_RECORD_LEN - 1]),
+            Err(WireError::NoSpace)
+        );
+    }
+
+    #[test]
+    fn every_truncated_record_and_batch_is_refused_as_truncated() {
+        for fact in samples() {
+            let mut buf = [0u8; MAX_RECORD_LEN];
+            let n = fact.emit(&mut buf).unwrap();
+            for cut in 0..n {
+                assert_eq!(Fact::parse(&buf[..cut]), Err(WireError::Truncated), "{cut}");
+                assert_eq!(
+                    Record::new_checked(&buf[..cut]).unwrap_err(),
+                    WireError::Truncated
+                );
+            }
+        }
+        let mut buf = [0u8; 4096];
+        let n = sample_batch(&mut buf);
+        for cut in 0..n {
+            let got = Batch::new_checked(&buf[..cut]).unwrap_err();
+            assert_eq!(got, WireError::Truncated, "{cut}");
+        }
+        for cut in 0..INTEREST_LEN {
+            assert_eq!(Interest::parse(&buf[..cut]), Err(WireError::Truncated));
+        }
+    }
+
+    #[test]
+    fn a_batch_count_beyond_its_records_ends_in_an_error() {
+        let mut buf = [0u8; 4096];
+        let n = sample_batch(&mut buf);
+        let all = samples().len() as u32;
+        // More records announced than present: the samples, then one Truncated.
+        BatchHeader {
+            first_seq: 40,
+            count: all + 5,
+            total_len: n as u32,
+        }
+        .emit(&mut buf)
+        .unwrap();
+        let batch = Batch::new_checked(&buf[..n]).unwrap();
+        let mut facts = batch.facts();
+        for fact in samples() {
+            assert_eq!(facts.next(), Some(Ok(fact)));
+        }
+        assert_eq!(facts.next(), Some(Err(WireError::Truncated)));
+        assert_eq!(facts.next(), None);
+        // Fewer: iteration stops at the count.
+        BatchHeader {
+            first_seq: 40,
+            count: 2,
+            total_len: n as u32,
+        }
+        .emit(&mut buf)
+        .unwrap();
+        assert_eq!(Batch::new_checked(&buf[..n]).unwrap().facts().count(), 2);
+    }
+
+    /// A small deterministic generator (xorshift64*), for garbage input.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Parses every fact of `buf` as a batch; each parsed fact must emit and parse back to
+    /// itself. Returns how many facts parsed.
+    fn parse_batch_checked(buf: &[u8]) -> usize {
+        let Ok(batch) = Batch::new_checked(buf) else {
+            return 0;
+        };
+        assert!(batch.total_len() as usize <= buf.len());
+        let mut ok = 0;
+        for fact in batch.facts() {
+            let Ok(fact) = fact else { break };
+            let mut out = [0u8; MAX_RECORD_LEN];
+            let n = fact.emit(&mut out).unwrap();
+            assert_eq!(Fact::parse(&out[..n]), Ok((fact, n)));
+            ok += 1;
+        }
+        ok
+    }
+
+    #[test]
+    fn garbage_is_refused_with_an_error_or_parses_to_facts_that_round_trip() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut buf = [0u8; 1024];
+        let mut parsed = 0;
+        for round in 0..20_000 {
+            let len = rng.below(buf.len() + 1);
+            for b in buf[..len].iter_mut() {
+                *b = rng.next() as u8;
+            }
+            if round % 2 == 0 && len >= BATCH_HEADER_LEN {
+                // A valid header, so that the records behind it are reached.
+                BatchHeader {
+                    first_seq: rng.next(),
+                    count: rng.below(8) as u32,
+                    total_len: (BATCH_HEADER_LEN + rng.below(len - BATCH_HEADER_LEN + 1)) as u32,
+                }
+                .emit(&mut buf)
+                .unwrap();
+                // Plausible record headers: a known kind, small names, flags rarely set.
+                let at = BATCH_HEADER_LEN;
+                if len >= at + RECORD_HEADER_LEN {
+                    let (n1, n2) = (rng.below(4), rng.below(2) * rng.below(4));
+                    buf[at + record_field::KIND] = 1 + rng.below(13) as u8;
+                    buf[at + record_field::FLAGS] &= rng.next() as u8 & rng.next() as u8;
+                    set_u16(&mut buf[at..], record_field::NAME_LEN, n1 as u16);
+                    set_u16(&mut buf[at..], record_field::NAME2_LEN, n2 as u16);
+                    set_u16(
+                        &mut buf[at..],
+                        record_field::REC_LEN,
+                        record_len(n1 + n2) as u16,
+                    );
+                }
+            }
+            parsed += parse_batch_checked(&buf[..len]);
+            if let Ok((fact, n)) = Fact::parse(&buf[..len]) {
+                assert!(n <= len);
+                let mut out = [0u8; MAX_RECORD_LEN];
+                assert_eq!(fact.emit(&mut out), Ok(n));
+            }
+            for entry in Interest::parse_all(&buf[..len]).flatten() {
+                let mut out = [0u8; INTEREST_LEN];
+                entry.emit(&mut out).unwrap();
+                assert_eq!(Interest::parse(&out), Ok(entry));
+            }
+        }
+        // The planted headers must have reached the record parser.
+        assert!(parsed > 100, "{parsed}");
+    }
+
+    #[test]
+    fn every_single_byte_corruption_of_a_batch_is_refused_or_round_trips() {
+        let mut clean = [0u8; 4096];
+        let n = sample_batch(&mut clean);
+        for at in 0..n {
+            for flip in [0x01u8, 0x02, 0x10, 0x80, 0xff] {
+                let mut buf = clean;
+                buf[at] ^= flip;
+                parse_batch_checked(&buf[..n]);
+            }
+        }
+    }
+
     #[test]
     fn interest_round_trip_and_errors() {
-        let mut buf = [0u8; 48];
+        let mut buf = [0u8; 3 * INTEREST_LEN];
         let msgs = [Interest::Add(5), Interest::Remove(5), Interest::Clear];
-        for (i, m) in msgs.iter().enumerate() {
-            m.emit(&mut buf[i * 16..]).unwrap();
+        for (m, out) in msgs.iter().zip(buf.chunks_exact_mut(INTEREST_LEN)) {
+            assert_eq!(m.emit(out), Ok(INTEREST_LEN));
         }
         let parsed: [Interest; 3] = {
             let mut it = Interest::parse_all(&buf).map(Result::unwrap);
@@ -1076,11 +1559,29 @@ mod tests {
         };
         assert_eq!(parsed, msgs);
         assert_eq!(
-            Interest::parse_all(&buf[..17]).next(),
+            Interest::parse_all(&buf[..INTEREST_LEN + 1]).next(),
             Some(Err(WireError::Truncated))
         );
         let mut bad = buf;
-        bad[0] = 9;
+        bad[interest_field::OP] = 9;
         assert_eq!(Interest::parse(&bad), Err(WireError::Malformed));
+        let mut bad = buf;
+        bad[interest_field::RESERVED] = 1;
+        assert_eq!(Interest::parse(&bad), Err(WireError::Malformed));
+        // Clear carries no inode.
+        let mut bad = buf;
+        bad[2 * INTEREST_LEN + interest_field::INO] = 1;
+        assert_eq!(
+            Interest::parse(&bad[2 * INTEREST_LEN..]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(
+            Interest::parse(&buf[..INTEREST_LEN - 1]),
+            Err(WireError::Truncated)
+        );
+        assert_eq!(
+            Interest::Clear.emit(&mut [0u8; 15]),
+            Err(WireError::NoSpace)
+        );
     }
 }

@@ -1,9 +1,12 @@
-//! The inode index: from an inode to the watches on it, in O(1).
+//! The inode index: from an inode to the watches on it.
 //!
 //! The table holds one `u32` per watched inode: the slab index of the first watch in that
-//! inode's chain (the other watches follow through [`Watch::next`]). Hash and equality read
-//! the inode key from the watch record itself, so an entry costs 4 bytes plus hashbrown's
-//! control byte instead of a copy of the 12-byte key.
+//! inode's chain (the other watches follow through [`Watch::next`], one per instance
+//! watching the inode). Finding the chain head is one hash probe (expected constant time);
+//! finding one instance's watch on the inode then walks the chain, so it costs one step per
+//! instance watching that inode. Hash and equality read the inode key from the watch record
+//! itself, so an entry costs 4 bytes plus hashbrown's control byte instead of a copy of the
+//! 12-byte key.
 //!
 //! Facts about one inode come in runs (a file is created, opened, written, closed, each fact
 //! also naming its directory), so [`InodeIndex::lookup`] first checks the two most recent
@@ -11,14 +14,9 @@
 
 use hashbrown::HashTable;
 
-use crate::watch::{mix, Watch, NIL};
-use crate::{FsId, InodeKey};
-
-/// Hash of an inode key: the key folded into 64 bits, then mixed.
-#[inline]
-pub(crate) fn inode_hash(fs: FsId, ino: u64) -> u64 {
-    mix(ino ^ (fs as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-}
+use crate::hash::inode_hash;
+use crate::types::{FsId, InodeKey};
+use crate::watch::{Watch, NIL};
 
 /// One remembered lookup.
 #[derive(Debug, Default, Clone, Copy)]

@@ -7,9 +7,10 @@ use alloc::vec::Vec;
 
 use hashbrown::HashTable;
 
+use crate::hash::wd_hash;
 use crate::queue::Queue;
-use crate::watch::{mix, Watch};
-use crate::InstanceId;
+use crate::types::InstanceId;
+use crate::watch::Watch;
 
 /// Bits of an id that select the slot.
 const SLOT_BITS: u32 = 20;
@@ -33,12 +34,6 @@ pub(crate) struct Instance {
     pub(crate) queue: Queue,
     /// It is in the engine's woken list and not yet taken.
     pub(crate) woken: bool,
-}
-
-/// Hash of a wd in an instance's wd table.
-#[inline]
-pub(crate) fn wd_hash(wd: i32) -> u64 {
-    mix(wd as u32 as u64)
 }
 
 impl Instance {

@@ -6,14 +6,45 @@
 //! order, and reports what the layers around it must act on: instances that became readable
 //! and changes to the per-filesystem interest set.
 //!
-//! Modules, bottom up: `queue` (one instance's wire-format queue), `instance` (the instance
-//! slab and wd tables), `watch` (watch records and their lifecycle), `index` (inode ->
-//! watches), `translate` (fact -> events). `docs/engine.md` describes the data
+//! # Modules
+//!
+//! Each module imports only the modules its row lists, all above it, so the module graph is
+//! a DAG with this file on top (a unit test below checks the source against this table):
+//!
+//! | module | holds | imports |
+//! |---|---|---|
+//! | `hash` | `mix`, `wd_hash`, `inode_hash` | - |
+//! | `errno` | errno values | - |
+//! | `types` | public value types: ids, [`InodeKey`], [`Target`], [`Limits`], [`InterestChange`] | - |
+//! | `queue` | one instance's wire-format event queue | `errno`, `types` |
+//! | `watch` | the 32-byte watch record and the watch slab | `types` |
+//! | `index` | inode -> first watch of the inode's chain | `hash`, `types`, `watch` |
+//! | `instance` | the instance slab and each instance's wd table | `hash`, `queue`, `types`, `watch` |
+//! | `engine` | the [`Engine`] struct; attaching and detaching watches | `hash`, `index`, `instance`, `types`, `watch` |
+//! | `deliver` | events into queues: fan-out to an inode's watches, IN_ONESHOT, IN_IGNORED | `engine`, `queue`, `types`, `watch` |
+//! | `translate` | fact -> events, one rule per fact | `deliver`, `engine`, `types`, `watch` |
+//! | `lib.rs` | the public calls | all |
+//!
+//! `Engine`'s methods are grouped by layer: the public ones (the inotify calls, fact intake,
+//! reads, statistics) in this file; the table operations in `engine`; event delivery in
+//! `deliver`; the translation rules in `translate`. `docs/engine.md` describes the data
 //! structures and every translation rule.
 #![no_std]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
+
+mod deliver;
+mod engine;
+pub mod errno;
+mod hash;
+mod index;
+mod instance;
+mod queue;
+mod translate;
+mod types;
+mod watch;
 
 use alloc::vec::Vec;
 
@@ -25,125 +56,9 @@ use index::InodeIndex;
 use instance::Instances;
 use watch::{WatchSlab, KEPT_BITS};
 
-mod index;
-mod instance;
-mod queue;
-mod translate;
-mod watch;
-
+pub use engine::Engine;
 pub use inotify_abi::feed::{Fact, Interest, Replaced, Subject};
-
-/// Errno values returned by the engine (Linux numbering, which Redox shares for these).
-pub mod errno {
-    /// No such file or directory.
-    pub const ENOENT: i32 = 2;
-    /// Try again (read on an empty queue).
-    pub const EAGAIN: i32 = 11;
-    /// Permission denied.
-    pub const EACCES: i32 = 13;
-    /// Already exists (IN_MASK_CREATE on a watched inode).
-    pub const EEXIST: i32 = 17;
-    /// Not a directory (IN_ONLYDIR).
-    pub const ENOTDIR: i32 = 20;
-    /// Invalid argument.
-    pub const EINVAL: i32 = 22;
-    /// Too many instances for this user.
-    pub const EMFILE: i32 = 24;
-    /// Watch limit reached.
-    pub const ENOSPC: i32 = 28;
-}
-
-/// An errno value.
-pub type Errno = i32;
-/// Identifies one filesystem (one feed) inside the daemon.
-pub type FsId = u32;
-/// Identifies one inotify instance.
-pub type InstanceId = u32;
-
-/// An inode, across filesystems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InodeKey {
-    /// The filesystem.
-    pub fs: FsId,
-    /// The inode number within it.
-    pub ino: u64,
-}
-
-/// What add_watch is asked to watch, as resolved by the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
-    /// The inode.
-    pub key: InodeKey,
-    /// Whether it is a directory (for IN_ONLYDIR and IN_ISDIR).
-    pub is_dir: bool,
-}
-
-/// Limits, tunable at run time (Linux's `/proc/sys/fs/inotify/*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Events an instance queues before IN_Q_OVERFLOW (Linux default 16384).
-    pub max_queued_events: u32,
-    /// Instances per uid (Linux default 128); beyond it `EMFILE`.
-    pub max_user_instances: u32,
-    /// Watches per uid; beyond it `ENOSPC`.
-    pub max_user_watches: u32,
-    /// Watches in the whole daemon; beyond it `ENOSPC`.
-    pub max_watches: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_queued_events: 16384,
-            max_user_instances: 128,
-            max_user_watches: 65536,
-            max_watches: 1 << 20,
-        }
-    }
-}
-
-/// A change to one filesystem's interest set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InterestChange {
-    /// The filesystem whose feed must be told.
-    pub fs: FsId,
-    /// `Interest::Add(ino)` when an inode gets its first watch, `Interest::Remove(ino)` when
-    /// its last watch goes.
-    pub change: Interest,
-}
-
-/// What one uid holds.
-#[derive(Debug, Default, Clone, Copy)]
-struct UserCount {
-    /// Live instances created by the uid.
-    instances: u32,
-    /// Live watches in those instances.
-    watches: u32,
-}
-
-/// All instances, watches and queues.
-pub struct Engine {
-    /// Limits in force.
-    limits: Limits,
-    /// Instances by id.
-    instances: Instances,
-    /// Every watch of every instance.
-    watches: WatchSlab,
-    /// Watched inodes -> their watches.
-    inodes: InodeIndex,
-    /// Per-uid instance and watch counts.
-    users: HashMap<u32, UserCount>,
-    /// The next rename cookie (never 0).
-    cookie: u32,
-    /// Events dropped on full queues.
-    drops: u64,
-    /// Instances whose queue went empty -> non-empty, not yet taken.
-    woken: Vec<InstanceId>,
-    /// Interest changes not yet taken, in order.
-    interest: Vec<InterestChange>,
-    /// Reused buffer for rare whole-filesystem walks (unmount, feed loss).
-    scratch: Vec<u32>,
-}
+pub use types::{Errno, FsId, InodeKey, InstanceId, InterestChange, Limits, Target};
 
 impl Engine {
     /// An engine with the given limits and no instances.
@@ -197,6 +112,7 @@ impl Engine {
         let Some(mut dead) = self.instances.remove(slot) else {
             return;
         };
+        // The instance is out of its slot, so `detach_watch` would not find its wd table.
         for i in dead.wds.drain() {
             self.unchain(i);
             self.watches.release(i);
@@ -345,5 +261,88 @@ impl Engine {
     /// Number of distinct watched inodes.
     pub fn watched_inodes(&self) -> usize {
         self.inodes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    /// Every module file, in the order of the crate doc's table.
+    const MODULES: &[(&str, &str)] = &[
+        ("hash", include_str!("hash.rs")),
+        ("errno", include_str!("errno.rs")),
+        ("types", include_str!("types.rs")),
+        ("queue", include_str!("queue.rs")),
+        ("watch", include_str!("watch.rs")),
+        ("index", include_str!("index.rs")),
+        ("instance", include_str!("instance.rs")),
+        ("engine", include_str!("engine.rs")),
+        ("deliver", include_str!("deliver.rs")),
+        ("translate", include_str!("translate.rs")),
+    ];
+
+    /// The crate doc's module table: each module with the modules it may import, in order.
+    fn doc_table() -> Vec<(&'static str, Vec<&'static str>)> {
+        include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! | `"))
+            .map(|row| {
+                let name = &row[..row.find('`').unwrap()];
+                let imports = row.trim_end_matches(" |").rsplit(" | ").next().unwrap();
+                let uses = imports
+                    .split(", ")
+                    .filter_map(|m| m.strip_prefix('`')?.strip_suffix('`'))
+                    .collect();
+                (name, uses)
+            })
+            .filter(|(name, _)| *name != "lib.rs")
+            .collect()
+    }
+
+    /// The names following `crate::` in `src` (a module, or an item of the crate root).
+    fn crate_paths(src: &str) -> impl Iterator<Item = &str> {
+        src.match_indices("crate::").map(move |(at, _)| {
+            let rest = &src[at + "crate::".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+    }
+
+    #[test]
+    fn each_module_imports_only_what_the_crate_doc_lists_above_it() {
+        let table = doc_table();
+        let names: Vec<&str> = table.iter().map(|row| row.0).collect();
+        let files: Vec<&str> = MODULES.iter().map(|m| m.0).collect();
+        assert_eq!(names, files, "the doc table and MODULES differ");
+        for (i, ((name, allowed), (_, src))) in table.iter().zip(MODULES).enumerate() {
+            for used in crate_paths(src) {
+                assert!(
+                    allowed.contains(&used),
+                    "{name} uses crate::{used}, not in its row of the crate doc's table"
+                );
+            }
+            for dep in allowed {
+                assert!(names[..i].contains(dep), "{name} lists {dep}, not above it");
+            }
+            for line in src.lines().filter(|l| l.contains("super::")) {
+                assert_eq!(line.trim(), "use super::*;", "{name} reaches up: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_crate_doc_table_lists_every_module() {
+        let mut declared: Vec<&str> = include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("mod ").or(l.strip_prefix("pub mod ")))
+            .filter_map(|l| l.strip_suffix(';'))
+            .collect();
+        let mut listed: Vec<&str> = doc_table().into_iter().map(|row| row.0).collect();
+        listed.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(listed, declared);
     }
 }

@@ -17,7 +17,7 @@ use inotify_abi::consts::{IN_IGNORED, IN_Q_OVERFLOW};
 use inotify_abi::event::{padded_name_len, HEADER_LEN, NAME_ALIGN};
 
 use crate::errno::{EAGAIN, EINVAL};
-use crate::Errno;
+use crate::types::Errno;
 
 /// The queue's unit of storage; also the wire header size and the wire name alignment.
 const BLOCK: usize = 16;

@@ -1,4 +1,5 @@
-//! Facts -> events: the engine's `vn_inotify()`.
+//! Facts -> events: the engine's `vn_inotify()`. Each rule is a sequence of `deliver`
+//! calls; the whole-filesystem facts (`Unmounted`, `Lost`) walk the watch slab.
 //!
 //! Each rule sends events in the order Linux 6.18 queues them. Where the order is not the
 //! obvious one, the comment says what the kernel on the development machine did (ext4 and
@@ -9,8 +10,10 @@ use alloc::vec::Vec;
 use inotify_abi::consts::*;
 use inotify_abi::feed::{Fact, Replaced, Subject};
 
-use crate::watch::{Excl, FREE};
-use crate::{Engine, FsId, InodeKey};
+use crate::deliver::Excl;
+use crate::engine::Engine;
+use crate::types::{FsId, InodeKey};
+use crate::watch::FREE;
 
 /// `IN_ISDIR` when `is_dir`.
 #[inline]
@@ -208,7 +211,7 @@ impl Engine {
     /// superblock's inode list; the order between watches here is slab order.)
     fn unmounted(&mut self, fs: FsId) {
         let mut doomed = core::mem::take(&mut self.scratch);
-        self.watches_on_fs(fs, &mut doomed);
+        self.watches.on_fs(fs, &mut doomed);
         for &i in &doomed {
             let w = self.watches.recs[i as usize];
             debug_assert_ne!(w.inst, FREE);
@@ -223,7 +226,7 @@ impl Engine {
     /// have missed events: each gets IN_Q_OVERFLOW (unless one is unread in its queue).
     fn lost(&mut self, fs: FsId) {
         let mut seen: Vec<u32> = core::mem::take(&mut self.scratch);
-        self.watches_on_fs(fs, &mut seen);
+        self.watches.on_fs(fs, &mut seen);
         for w in seen.iter_mut() {
             *w = self.watches.recs[*w as usize].inst;
         }

@@ -20,6 +20,7 @@
 //!   any later record, a `Fact::Lost { count }` record (which takes a sequence number of its
 //!   own) says how many were dropped.
 #![no_std]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -30,7 +31,8 @@ use core::hash::{BuildHasherDefault, Hasher};
 
 use hashbrown::HashMap;
 use inotify_abi::feed::{
-    BatchHeader, Fact, Interest, BATCH_HEADER_LEN, MAX_RECORD_LEN, RECORD_HEADER_LEN,
+    BatchHeader, Fact, Interest, Record, BATCH_HEADER_LEN, MAX_RECORD_LEN, RECORD_ALIGN,
+    RECORD_HEADER_LEN,
 };
 use inotify_abi::WireError;
 
@@ -238,7 +240,7 @@ impl Producer {
 
     /// Accounts for a record of `len` bytes just written at `end`.
     fn queued_one(&mut self, len: usize) {
-        debug_assert!(len >= RECORD_HEADER_LEN && len.is_multiple_of(8));
+        debug_assert!(len >= RECORD_HEADER_LEN && len.is_multiple_of(RECORD_ALIGN));
         self.end += len;
         self.queued += 1;
         self.recorded += 1;
@@ -309,9 +311,12 @@ impl Producer {
         let mut len = 0usize;
         let mut n = 0u64;
         while self.start + len < self.end && n < u64::from(u32::MAX - *count) {
-            let at = self.start + len;
-            let rec_len = usize::from(u16::from_ne_bytes([self.buf[at + 6], self.buf[at + 7]]));
-            debug_assert!(rec_len >= RECORD_HEADER_LEN && at + rec_len <= self.end);
+            // `Fact::emit` wrote the records: their lengths need no second check.
+            let queued = &self.buf[self.start + len..self.end];
+            debug_assert!(Record::new_checked(queued).is_ok());
+            let Some(rec_len) = Record::stored_len(queued) else {
+                break;
+            };
             if len + rec_len > out.len() {
                 break;
             }
@@ -397,19 +402,25 @@ impl core::fmt::Debug for Producer {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
-    use inotify_abi::feed::Batch;
+    use inotify_abi::feed::{interest_field, record_len, Batch, INTEREST_LEN};
+
+    /// Bytes of a record whose name has 1 to 8 bytes (every record in these tests).
+    const SHORT: usize = record_len(8);
 
     /// An interest message adding or removing the given inodes.
     fn msg(entries: &[Interest]) -> Vec<u8> {
-        let mut out = vec![0u8; entries.len() * 16];
-        for (i, e) in entries.iter().enumerate() {
-            e.emit(&mut out[i * 16..]).unwrap();
+        let mut out = vec![0u8; entries.len() * INTEREST_LEN];
+        for (e, entry) in entries.iter().zip(out.chunks_exact_mut(INTEREST_LEN)) {
+            e.emit(entry).unwrap();
         }
         out
     }
 
     fn watch(p: &mut Producer, ino: u64) {
-        assert_eq!(p.write_interest(&msg(&[Interest::Add(ino)])), Ok(16));
+        assert_eq!(
+            p.write_interest(&msg(&[Interest::Add(ino)])),
+            Ok(INTEREST_LEN)
+        );
     }
 
     fn modified(ino: u64, dir: u64, name: &[u8]) -> Fact<'_> {
@@ -521,8 +532,8 @@ mod tests {
             };
             assert_eq!(p.record(&created), i == 0);
         }
-        // Room for the header and exactly two records of 56 bytes each.
-        let mut small = [0u8; BATCH_HEADER_LEN + 112];
+        // Room for the header and exactly two records of SHORT bytes each.
+        let mut small = [0u8; BATCH_HEADER_LEN + 2 * SHORT];
         let n = p.read_batch(&mut small).unwrap();
         let b = Batch::new_checked(&small[..n]).unwrap();
         assert_eq!((b.header().first_seq, b.header().count), (0, 2));
@@ -572,22 +583,22 @@ mod tests {
         p.record(&modified(3, 2, b"abc"));
         assert_eq!(p.read_batch(&mut [0u8; 10]), Err(WireError::NoSpace));
         assert_eq!(
-            p.read_batch(&mut [0u8; BATCH_HEADER_LEN + 55]),
+            p.read_batch(&mut [0u8; BATCH_HEADER_LEN + SHORT - 1]),
             Err(WireError::NoSpace)
         );
         assert!(p.is_readable());
         assert_eq!(
-            p.read_batch(&mut [0u8; BATCH_HEADER_LEN + 56]),
-            Ok(BATCH_HEADER_LEN + 56)
+            p.read_batch(&mut [0u8; BATCH_HEADER_LEN + SHORT]),
+            Ok(BATCH_HEADER_LEN + SHORT)
         );
     }
 
     #[test]
     fn overflow_becomes_lost_with_the_right_count() {
-        // MAX_RECORD_LEN bytes hold ten 56-byte records.
+        // MAX_RECORD_LEN bytes hold ten SHORT-byte records.
         let mut p = Producer::new(0);
         watch(&mut p, 2);
-        let per = MAX_RECORD_LEN / 56;
+        let per = MAX_RECORD_LEN / SHORT;
         for i in 0..per + 7 {
             assert_eq!(p.record(&modified(3, 2, b"f")), i == 0);
         }
@@ -610,12 +621,12 @@ mod tests {
     fn lost_precedes_later_records_when_the_reader_takes_part() {
         let mut p = Producer::new(0);
         watch(&mut p, 2);
-        let per = MAX_RECORD_LEN / 56;
+        let per = MAX_RECORD_LEN / SHORT;
         for _ in 0..per + 3 {
             p.record(&modified(3, 2, b"f"));
         }
         // Read only one record: Lost is queued behind the remaining ones.
-        let mut one = [0u8; BATCH_HEADER_LEN + 56];
+        let mut one = [0u8; BATCH_HEADER_LEN + SHORT];
         let n = p.read_batch(&mut one).unwrap();
         assert_eq!(Batch::new_checked(&one[..n]).unwrap().header().count, 1);
         // The Lost record took the freed space; a record arriving now does not fit and is
@@ -686,18 +697,21 @@ mod tests {
     fn interest_is_counted_per_inode() {
         let mut p = Producer::new(4096);
         let two_adds = msg(&[Interest::Add(4), Interest::Add(4), Interest::Add(5)]);
-        assert_eq!(p.write_interest(&two_adds), Ok(48));
+        assert_eq!(p.write_interest(&two_adds), Ok(3 * INTEREST_LEN));
         assert!(p.is_watched(4) && p.is_watched(5));
-        assert_eq!(p.write_interest(&msg(&[Interest::Remove(4)])), Ok(16));
+        assert_eq!(
+            p.write_interest(&msg(&[Interest::Remove(4)])),
+            Ok(INTEREST_LEN)
+        );
         assert!(p.is_watched(4));
         assert_eq!(
             p.write_interest(&msg(&[Interest::Remove(4), Interest::Remove(9)])),
-            Ok(32)
+            Ok(2 * INTEREST_LEN)
         );
         assert!(!p.is_watched(4));
         assert!(p.is_watched(5));
         assert_eq!(p.watched_count(), 1);
-        assert_eq!(p.write_interest(&msg(&[Interest::Clear])), Ok(16));
+        assert_eq!(p.write_interest(&msg(&[Interest::Clear])), Ok(INTEREST_LEN));
         assert!(!p.is_watched(5));
         assert_eq!(p.watched_count(), 0);
     }
@@ -706,10 +720,11 @@ mod tests {
     fn a_bad_interest_message_changes_nothing() {
         let mut p = Producer::new(4096);
         let mut m = msg(&[Interest::Add(4), Interest::Add(5)]);
-        m[16] = 77; // second entry: unknown opcode
+        m[INTEREST_LEN + interest_field::OP] = 77; // second entry: unknown opcode
         assert_eq!(p.write_interest(&m), Err(WireError::Malformed));
         assert!(!p.is_watched(4));
-        assert_eq!(p.write_interest(&m[..20]), Err(WireError::Truncated));
+        let cut = INTEREST_LEN + 4;
+        assert_eq!(p.write_interest(&m[..cut]), Err(WireError::Truncated));
         assert_eq!(p.write_interest(&[]), Ok(0));
     }
 
@@ -717,13 +732,13 @@ mod tests {
     fn the_buffer_wraps_by_compacting() {
         let mut p = Producer::new(0);
         watch(&mut p, 2);
-        let per = MAX_RECORD_LEN / 56;
-        let mut one = [0u8; BATCH_HEADER_LEN + 56];
+        let per = MAX_RECORD_LEN / SHORT;
+        let mut one = [0u8; BATCH_HEADER_LEN + SHORT];
         let mut out = vec![0u8; 8192];
         let mut next = 0u64;
         for round in 0..50u64 {
             // Keep the buffer nearly full while reading one record at a time.
-            while p.queued_bytes() + 56 <= MAX_RECORD_LEN {
+            while p.queued_bytes() + SHORT <= MAX_RECORD_LEN {
                 p.record(&Fact::Created {
                     dir: 2,
                     name: b"q",
