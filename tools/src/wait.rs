@@ -244,6 +244,13 @@ impl Tool for Wait {
             let _ = err.write_all(b"No files specified to watch!\n");
             return EXIT_ERROR;
         }
+        if let Some(path) = Wait::daemon_outfile(opts) {
+            // inotify-tools resolves the file with realpath(3) first: it must exist.
+            if let Err(e) = std::fs::canonicalize(path) {
+                let _ = writeln!(err, "{}: {path}", crate::cli::io_strerror(&e));
+                return EXIT_ERROR;
+            }
+        }
         let mut file;
         let out: &mut dyn Write = match &opts.outfile {
             Some(path) => match open_outfile(path) {
