@@ -5,6 +5,11 @@
 //! prefix (and the scratch directory of `-o`/`--fromfile` files) and the times `%T` prints.
 //! Prints `tools-parity: N passed, M failed` and fails when M > 0.
 //!
+//! Timing: the workload starts when the tool is ready (its message, or for a quiet one its
+//! wait channel in `select`; ours: the `ready` callback), `-r` workloads sleep after making
+//! a directory so the tool can watch it first (inotify-tools' race, which both share), and
+//! SIGINT comes after a pause that lets the tool read the last events.
+//!
 //! Runs with `cargo test -p inotify-tools --test parity` (`make tools-parity`). Without
 //! `inotifywait` installed it says so and passes, unless `CI` is set (then it fails).
 
@@ -156,14 +161,14 @@ const TREE: &[Op] = &[Mkdir("sub/x"), Mkdir("sub/x/y"), Mkdir("sub/e")];
 const TREE_WORK: &[Op] = &[
     Touch("sub/x/y/f"),
     Mkdir("sub/n"),
-    Sleep(300),
+    Sleep(500),
     Touch("sub/n/g"),
     Rename("sub/x", "sub/z"),
-    Sleep(200),
+    Sleep(400),
     Touch("sub/z/y/h"),
     Touch("sub/e/i"),
     Rename("sub/z", "z"),
-    Sleep(200),
+    Sleep(400),
     Touch("z/y/lost"),
     Touch("sub/n/after"),
 ];
@@ -735,12 +740,13 @@ fn says_ready(err: &str) -> bool {
     err.contains("Watches established.") || err.contains("now collecting statistics.")
 }
 
-/// How long to wait for readiness that is never announced (`-q`, `-s`, `-d`).
-const QUIET_START: Duration = Duration::from_millis(700);
+/// The longest wait for a tool to be ready (or a background one to end).
+const READY_LIMIT: Duration = Duration::from_secs(10);
 /// How long the tool gets to read the last events before SIGINT.
 const SETTLE: Duration = Duration::from_millis(400);
 
-/// Runs `case` through inotify-tools on the Linux kernel.
+/// Runs `case` through inotify-tools on the Linux kernel. The workload starts once the tool
+/// says its watches are established, or, when it says nothing, once it waits in `select`.
 fn run_linux(i: usize, case: &Case) -> Outcome {
     let root = fresh(&format!("linux-{i}"));
     let scratch = fresh(&format!("linux-o-{i}"));
@@ -783,8 +789,28 @@ fn run_linux(i: usize, case: &Case) -> Outcome {
         }
         all
     });
-    if rx.recv_timeout(QUIET_START).is_err() {
-        // Quiet, or already ended.
+    if case.daemon {
+        // The background process announces nothing: find it by its output file.
+        let out = scratch.join(case.outfile.unwrap_or("out"));
+        let start = Instant::now();
+        while start.elapsed() < READY_LIMIT {
+            if pid_with_arg(&out.to_string_lossy()).is_some_and(blocked) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    } else {
+        let start = Instant::now();
+        while start.elapsed() < READY_LIMIT {
+            // Ready when it says so, or (quiet) once it sits in select(); or gone.
+            if rx.try_recv().is_ok()
+                || blocked(child.id())
+                || child.try_wait().ok().flatten().is_some()
+            {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
     }
     work_linux(&root, case.work);
     if case.stop == Stop::Interrupt {
@@ -795,7 +821,11 @@ fn run_linux(i: usize, case: &Case) -> Outcome {
     let code = wait_child(&mut child);
     if case.daemon {
         // The background process ends on its own after its -t.
-        thread::sleep(Duration::from_millis(2500));
+        let out = scratch.join(case.outfile.unwrap_or("out"));
+        let start = Instant::now();
+        while pid_with_arg(&out.to_string_lossy()).is_some() && start.elapsed() < READY_LIMIT {
+            thread::sleep(Duration::from_millis(50));
+        }
     }
     let out = String::from_utf8_lossy(&out_thread.join().unwrap()).into_owned();
     let err = String::from_utf8_lossy(&err_thread.join().unwrap()).into_owned();
@@ -804,6 +834,23 @@ fn run_linux(i: usize, case: &Case) -> Outcome {
     let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_dir_all(&scratch);
     r
+}
+
+/// Whether process `pid` is blocked in `select`/`poll` (its wait channel), i.e. waiting for
+/// events with its watches set up.
+fn blocked(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll_schedule"))
+}
+
+/// A process whose command line holds `arg` (the background process of `-d`).
+fn pid_with_arg(arg: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        cmd.split(|&b| b == 0)
+            .any(|a| a == arg.as_bytes())
+            .then_some(pid)
+    })
 }
 
 /// Waits up to 15 s for `child`; kills it after that.
