@@ -27,8 +27,8 @@ pub trait Tool {
     fn parse(args: &[String]) -> Result<Command<Self::Options>, String>;
     /// Runs the tool. Returns the exit status.
     fn run<O: ToolOs>(os: O, opts: &Self::Options, io: &mut Io<'_>) -> i32;
-    /// Whether SIGINT, SIGTERM and SIGHUP ask the tool to stop (instead of ending the
-    /// process).
+    /// Whether SIGINT, SIGTERM and SIGHUP ask the tool to stop and SIGUSR1 for the results
+    /// so far (instead of ending the process).
     const CATCHES_STOP: bool = false;
     /// With `-d`: the output file (the run goes on in a background process).
     fn daemon_outfile(_opts: &Self::Options) -> Option<&str> {
@@ -58,6 +58,9 @@ pub struct Io<'a> {
     /// Set by a signal that asks the tool to stop (`inotifywatch`: SIGINT, SIGTERM,
     /// SIGHUP); a blocked read then returns `EINTR` and the tool checks it.
     pub stop: &'a AtomicBool,
+    /// Set by a signal that asks for the results so far (`inotifywatch`: SIGUSR1); the tool
+    /// clears it when it has printed them.
+    pub print_now: &'a AtomicBool,
 }
 
 /// Writes a message to `err`, or to `syslog` when `to_syslog`.
@@ -319,6 +322,9 @@ pub(crate) fn watch_failure(verb: &str, path: &str, e: syscall::error::Error) ->
 /// Set by the binary's signal handlers.
 #[cfg_attr(not(target_os = "redox"), allow(dead_code))]
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by the binary's SIGUSR1 handler.
+#[cfg_attr(not(target_os = "redox"), allow(dead_code))]
+static PRINT_NOW: AtomicBool = AtomicBool::new(false);
 
 /// The body of a tool's `main`: parses the process's arguments, runs the tool with the
 /// system's calls and exits with its status.
@@ -402,6 +408,7 @@ fn run_here<T: Tool>(opts: &T::Options) -> i32 {
         syslog: &mut *syslog,
         ready: &mut || {},
         stop: &STOP,
+        print_now: &PRINT_NOW,
     };
     T::run(inotifyd::redox::RedoxOs, opts, &mut io)
 }
@@ -438,14 +445,18 @@ impl<W: Write> Write for SyslogLines<W> {
     }
 }
 
-/// Makes SIGINT, SIGTERM and SIGHUP set [`STOP`] and interrupt a blocked read (no
-/// `SA_RESTART`), for `inotifywatch`'s table on interrupt.
+/// Makes SIGINT, SIGTERM and SIGHUP set [`STOP`], and SIGUSR1 [`PRINT_NOW`], and interrupt
+/// a blocked read (no `SA_RESTART`), for `inotifywatch`'s table on a signal.
 #[cfg(target_os = "redox")]
 pub fn catch_stop_signals() {
-    extern "C" fn on_signal(_: libc::c_int) {
-        STOP.store(true, Ordering::SeqCst);
+    extern "C" fn on_signal(sig: libc::c_int) {
+        if sig == libc::SIGUSR1 {
+            PRINT_NOW.store(true, Ordering::SeqCst);
+        } else {
+            STOP.store(true, Ordering::SeqCst);
+        }
     }
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1] {
         // SAFETY: a zeroed sigaction is valid; the handler only stores to an atomic.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();

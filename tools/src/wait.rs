@@ -224,6 +224,7 @@ impl Tool for Wait {
             syslog,
             ready,
             stop,
+            print_now: _,
         } = io;
         let _ = err.write_all(opts.warnings.as_bytes());
         let c = &opts.common;

@@ -1,5 +1,6 @@
 //! `inotifywatch`: counts the events on each watch until `-t` seconds pass or a signal
-//! (SIGINT, SIGTERM, SIGHUP) stops it, then prints inotify-tools' table (see `USAGE`).
+//! (SIGINT, SIGTERM, SIGHUP) stops it, then prints inotify-tools' table (see `USAGE`);
+//! SIGUSR1 prints the table so far (and an empty line) and counting goes on.
 //!
 //! Every event read counts for its watch (the `IGNORED` that ends a watch too, in the total
 //! only, as inotify-tools counts it). Columns are the asked-for events that occurred (all
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use inotify_abi::consts::{IN_ALL_EVENTS, IN_DONT_FOLLOW};
 use inotifyd::client::OwnedEvent;
+use std::sync::atomic::Ordering;
+
 use syscall::error::EINTR;
 
 use crate::cli::{
@@ -17,7 +20,7 @@ use crate::cli::{
 };
 use crate::events::{parse_list, TABLE_EVENTS};
 use crate::getopt::Opt;
-use crate::session::strerror;
+use crate::session::{strerror, Session};
 use crate::sys::ToolOs;
 use crate::{EXIT_ERROR, EXIT_EVENT};
 
@@ -288,6 +291,11 @@ impl Tool for Watch {
         let mut counts = Counts::default();
         let mut moved_from = None;
         while !stopped(io.stop) {
+            if io.print_now.swap(false, Ordering::SeqCst) {
+                print_table(&counts, &session, opts, io);
+                let _ = io.out.write_all(b"\n");
+                let _ = io.out.flush();
+            }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let ev = match session.next_event(left) {
                 Ok(Some(ev)) => ev,
@@ -307,14 +315,21 @@ impl Tool for Watch {
                 }
             }
         }
-        let table = counts.table(session.watches(), asked, opts.zero, opts.sort);
-        if table.is_empty() {
-            let _ = io.err.write_all(b"No events occurred.\n");
-        } else {
-            let _ = io.out.write_all(table.as_bytes());
-        }
+        print_table(&counts, &session, opts, io);
         let _ = io.out.flush();
         EXIT_EVENT
+    }
+}
+
+/// Prints the table (or "No events occurred." to standard error).
+fn print_table<O: ToolOs>(counts: &Counts, session: &Session<O>, opts: &Options, io: &mut Io<'_>) {
+    let c = &opts.common;
+    let asked = if c.mask == 0 { IN_ALL_EVENTS } else { c.mask };
+    let table = counts.table(session.watches(), asked, opts.zero, opts.sort);
+    if table.is_empty() {
+        let _ = io.err.write_all(b"No events occurred.\n");
+    } else {
+        let _ = io.out.write_all(table.as_bytes());
     }
 }
 

@@ -44,6 +44,7 @@ where
             syslog: &mut syslog,
             ready: &mut || tx.send(()).unwrap(),
             stop: &stop,
+            print_now: &AtomicBool::new(false),
         };
         let code = T::run(p, &opts, &mut io);
         (

@@ -66,6 +66,8 @@ enum Stop {
     Exit,
     /// SIGINT after the workload (for ours: the stop flag and an interrupted read).
     Interrupt,
+    /// SIGUSR1 after the workload, then SIGINT (for ours: the flags and interrupted reads).
+    Usr1ThenInterrupt,
 }
 
 /// Which tool.
@@ -554,6 +556,20 @@ fn cases() -> Vec<(&'static str, Case)> {
             },
         ),
         (
+            "watch SIGUSR1 then SIGINT",
+            Case {
+                stop: Stop::Usr1ThenInterrupt,
+                ..watch(&["{D}/sub"], MIXED)
+            },
+        ),
+        (
+            "watch SIGUSR1 with nothing",
+            Case {
+                stop: Stop::Usr1ThenInterrupt,
+                ..watch(&["{D}/sub"], &[])
+            },
+        ),
+        (
             "watch deleted file",
             watch(&["-t", "1", "{D}/file"], &[Unlink("file")]),
         ),
@@ -813,10 +829,16 @@ fn run_linux(i: usize, case: &Case) -> Outcome {
         }
     }
     work_linux(&root, case.work);
-    if case.stop == Stop::Interrupt {
+    if case.stop != Stop::Exit {
+        let pid = child.id() as i32;
+        if case.stop == Stop::Usr1ThenInterrupt {
+            thread::sleep(SETTLE);
+            // SAFETY: kill only sends a signal to the child this function started.
+            unsafe { libc::kill(pid, libc::SIGUSR1) };
+        }
         thread::sleep(SETTLE);
-        // SAFETY: kill only sends a signal to the child this function started.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGINT) };
     }
     let code = wait_child(&mut child);
     if case.daemon {
@@ -922,8 +944,13 @@ impl Os for Signalled {
     fn open(&self, path: &str, flags: usize) -> syscall::Result<usize> {
         Os::open(&self.p, path, flags)
     }
+    /// A read that a fired interrupt ends once with `EINTR` (like one signal).
     fn read(&self, fd: usize, buf: &mut [u8]) -> syscall::Result<usize> {
-        self.p.read_interruptible(fd, buf, &self.intr)
+        let r = self.p.read_interruptible(fd, buf, &self.intr);
+        if matches!(r, Err(e) if e.errno == syscall::error::EINTR) {
+            self.intr.reset();
+        }
+        r
     }
     fn close(&self, fd: usize) -> syscall::Result<()> {
         Os::close(&self.p, fd)
@@ -971,8 +998,10 @@ where
     };
     let intr = os.intr.clone();
     let stop = Arc::new(AtomicBool::new(false));
+    let print_now = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     let tool_stop = stop.clone();
+    let tool_print_now = print_now.clone();
     let handle = thread::spawn(move || {
         let (mut out, mut err, mut syslog) = (Vec::new(), Vec::new(), Vec::new());
         let mut io = Io {
@@ -983,13 +1012,19 @@ where
                 let _ = tx.send(());
             },
             stop: &tool_stop,
+            print_now: &tool_print_now,
         };
         let code = T::run(os, &opts, &mut io);
         (code, out, err)
     });
     let _ = rx.recv_timeout(Duration::from_secs(10));
     work_ours(&w.process(200), case.work);
-    if case.stop == Stop::Interrupt {
+    if case.stop != Stop::Exit {
+        if case.stop == Stop::Usr1ThenInterrupt {
+            thread::sleep(SETTLE);
+            print_now.store(true, Ordering::SeqCst);
+            intr.fire();
+        }
         thread::sleep(SETTLE);
         stop.store(true, Ordering::SeqCst);
         intr.fire();
