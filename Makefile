@@ -2,7 +2,7 @@
 # full test run CI uses (.ci/run calls it).
 CARGO ?= cargo
 
-.PHONY: all build demo test fmt-check clippy unit check-redox check-redoxfs check-recipe redoxfs-tree redoxfs-patch conformance conformance-long bench
+.PHONY: all build demo test fmt-check clippy unit tools-parity check-redox check-redoxfs check-recipe redoxfs-tree redoxfs-patch conformance conformance-long bench
 
 all: build
 
@@ -24,8 +24,15 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Every host test, including the tools' parity run against inotify-tools (tools-parity).
 unit:
 	$(CARGO) test --workspace
+
+# inotifywait/inotifywatch against Debian's inotify-tools on the Linux kernel, same workloads
+# and command lines; prints `tools-parity: N passed, M failed`. Part of `unit`; alone with
+# `make tools-parity`, one case with `make tools-parity CASE='watch table'`.
+tools-parity:
+	$(CARGO) test -q -p inotify-tools --test parity -- "$(CASE)"
 
 # Every workspace crate but the host tools (bench, conformance) for x86_64-unknown-redox: cargo
 # check, then clippy -D warnings (std built from source with Debian's rustc; installs it if

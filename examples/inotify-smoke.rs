@@ -30,7 +30,6 @@ mod smoke {
     use inotify_abi::consts::{IN_ALL_EVENTS, IN_MOVED_FROM, IN_MOVED_TO};
     use inotifyd::client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
     use inotifyd::redox::RedoxOs;
-    use syscall::error::EAGAIN;
 
     /// How long a step waits for its events (the daemon pulls the feed asynchronously).
     const WAIT: Duration = Duration::from_secs(2);
@@ -185,20 +184,21 @@ mod smoke {
         check_cookies(&events)
     }
 
-    /// Reads until `want` events arrived or [`WAIT`] passed, then once more to catch extras.
+    /// Waits (without polling) until `want` events arrived or [`WAIT`] passed, then takes
+    /// whatever is already queued, to catch extras.
     fn collect(ino: &Inotify<RedoxOs>, want: usize) -> Result<Vec<OwnedEvent>, String> {
         let mut buf = [0u8; 4096];
         let mut events = Vec::new();
         let deadline = Instant::now() + WAIT;
         loop {
-            match ino.read_events(&mut buf) {
-                Ok(evs) => events.extend(evs),
-                Err(e) if e.errno == EAGAIN => {
-                    if events.len() >= want || Instant::now() >= deadline {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+            let left = if events.len() >= want {
+                Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
+            match ino.read_events_timeout(&mut buf, Some(left)) {
+                Ok(Some(evs)) => events.extend(evs),
+                Ok(None) => break,
                 Err(e) => return Err(format!("read: {e}")),
             }
         }

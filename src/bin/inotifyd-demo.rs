@@ -39,7 +39,6 @@ mod host {
     use inotifyd::host::harness::Harness;
     use inotifyd::host::hostfs::HostFs;
     use inotifyd::host::Process;
-    use syscall::error::EAGAIN;
     use syscall::flag::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
 
     /// Why the demo stopped.
@@ -124,29 +123,22 @@ mod host {
             Ok(())
         }
 
-        /// Prints the events that arrive until none has come for a short while.
+        /// Prints the events that arrive until none has come for a short while (waiting with
+        /// the client's timed wait, no polling).
         fn print_events(&mut self) -> DemoResult<()> {
             let mut buf = vec![0u8; 16 * 1024];
             let deadline = Instant::now() + Duration::from_secs(2);
-            let mut quiet_since = Instant::now();
             loop {
-                match self.inotify.read_events(&mut buf) {
-                    Ok(events) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let quiet = Duration::from_millis(40).min(left);
+                match self.inotify.read_events_timeout(&mut buf, Some(quiet)) {
+                    Ok(Some(events)) => {
                         for ev in &events {
                             println!("{}", self.line(ev));
                         }
                         self.printed += events.len();
-                        quiet_since = Instant::now();
                     }
-                    Err(e) if e.errno == EAGAIN => {
-                        let now = Instant::now();
-                        if now.duration_since(quiet_since) > Duration::from_millis(40)
-                            || now > deadline
-                        {
-                            return Ok(());
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
+                    Ok(None) => return Ok(()),
                     Err(e) => return Err(format!("read: {e}")),
                 }
             }

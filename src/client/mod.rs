@@ -14,11 +14,12 @@
 pub mod format;
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use inotify_abi::consts::{IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_VALID_MASK};
 use inotify_abi::event::Events;
 use inotify_abi::proto::{AddWatchArg, CallRepr};
-use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
+use syscall::error::{Error, Result, EAGAIN, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{F_GETFL, F_SETFL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_STAT};
 use syscall::Stat;
 
@@ -40,6 +41,9 @@ pub trait Os {
     fn sendfd(&self, target: usize, fd: usize, arg: u64) -> Result<()>;
     /// `call(fd, payload, metadata)` (SYS_CALL, read-write payload).
     fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize>;
+    /// Blocks until `fd` is readable (true) or `timeout` passes (false; `None`: no limit),
+    /// without polling: an event queue subscription, plus a timer when there is a timeout.
+    fn wait_readable(&self, fd: usize, timeout: Option<Duration>) -> Result<bool>;
 }
 
 impl<T: Os + ?Sized> Os for &T {
@@ -63,6 +67,9 @@ impl<T: Os + ?Sized> Os for &T {
     }
     fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize> {
         (**self).call(fd, payload, metadata)
+    }
+    fn wait_readable(&self, fd: usize, timeout: Option<Duration>) -> Result<bool> {
+        (**self).wait_readable(fd, timeout)
     }
 }
 
@@ -172,6 +179,37 @@ impl<O: Os> Inotify<O> {
                 name: e.name.to_vec(),
             })
             .collect())
+    }
+
+    /// Waits for events without polling: `Ok(None)` when `timeout` passes first, otherwise
+    /// reads into `buf` and returns the events. Without a timeout this is one blocking read
+    /// on a blocking instance (a non-blocking one is waited for as below). With one, the instance is watched for readability with an
+    /// event queue and a timer ([`Os::wait_readable`]) and then read; make the instance
+    /// non-blocking ([`IN_NONBLOCK`]) so that a reader on another fd of the same instance
+    /// that empties it first cannot make that read block.
+    pub fn read_events_timeout(
+        &self,
+        buf: &mut [u8],
+        timeout: Option<Duration>,
+    ) -> Result<Option<Vec<OwnedEvent>>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        if deadline.is_none() {
+            match self.read_events(buf) {
+                Err(e) if e.errno == EAGAIN => {}
+                other => return other.map(Some),
+            }
+        }
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if !self.os.wait_readable(self.fd, left)? {
+                return Ok(None);
+            }
+            match self.read_events(buf) {
+                // Another reader took the events first: wait for the rest of the time.
+                Err(e) if e.errno == EAGAIN => continue,
+                other => return other.map(Some),
+            }
+        }
     }
 
     /// Bytes queued (`FIONREAD`).

@@ -133,6 +133,13 @@ impl ServedDir {
         &self.dir
     }
 
+    /// The kernel the daemon and the filesystem serve.
+    pub fn kernel(&self) -> &super::Kernel {
+        let harness = self.harness.as_ref();
+        debug_assert!(harness.is_some(), "the daemon runs until drop");
+        harness.unwrap().kernel()
+    }
+
     /// A process running as the owner of the directory.
     pub fn process(&self, pid: usize) -> Process {
         use std::os::unix::fs::MetadataExt;

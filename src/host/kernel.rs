@@ -158,6 +158,8 @@ pub(crate) struct SchemeEntry {
     pending_fds: Mutex<HashMap<u32, Arc<Description>>>,
     /// Readiness subscriptions on this scheme's ids.
     subs: Mutex<Vec<Subscriber>>,
+    /// Requests queued for the scheme so far (one-way messages included).
+    requests: AtomicU64,
     /// The kernel, to unregister the name when the socket goes.
     kernel: Weak<KernelInner>,
 }
@@ -174,6 +176,7 @@ impl SchemeEntry {
         let mut waiting = lock(&self.waiting);
         let inbox = lock(&self.inbox);
         let tx = inbox.as_ref().ok_or(Error::new(EIO))?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
         waiting.insert(sqe.tag, reply);
         if tx.send(Inbound::Request(sqe)).is_err() {
             waiting.remove(&sqe.tag);
@@ -186,6 +189,7 @@ impl SchemeEntry {
     fn send_oneway(&self, sqe: Sqe) {
         debug_assert!(sqe.sqe_flags.contains(SqeFlags::ONEWAY));
         if let Some(tx) = lock(&self.inbox).as_ref() {
+            self.requests.fetch_add(1, Ordering::Relaxed);
             let _ = tx.send(Inbound::Request(sqe));
         }
     }
@@ -427,6 +431,7 @@ impl Kernel {
             waiting: Mutex::new(HashMap::new()),
             pending_fds: Mutex::new(HashMap::new()),
             subs: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
             kernel: Arc::downgrade(inner),
         });
         {
@@ -449,6 +454,14 @@ impl Kernel {
     /// Whether a scheme called `name` is registered.
     pub fn has_scheme(&self, name: &str) -> bool {
         lock(&self.inner().schemes).contains_key(name)
+    }
+
+    /// How many requests (one-way messages included) processes have sent to scheme `name`
+    /// since it registered; `None` when no such scheme is registered.
+    pub fn requests(&self, name: &str) -> Option<u64> {
+        lock(&self.inner().schemes)
+            .get(name)
+            .map(|e| e.requests.load(Ordering::Relaxed))
     }
 
     /// Unregisters scheme `name` and ends its request stream (its daemon's `next_request`
@@ -1247,6 +1260,20 @@ impl Process {
         }
     }
 
+    /// Blocks until `fd` is readable (true) or `timeout` passes (false; `None`: no limit):
+    /// one `Fevent` request to subscribe an event queue, then a wait on the queue that sends
+    /// nothing to any scheme.
+    pub fn wait_readable(&self, fd: usize, timeout: Option<Duration>) -> Result<bool> {
+        let queue = self.event_queue();
+        queue.subscribe(fd, EventFlags::EVENT_READ)?;
+        let ready = match timeout {
+            None => queue.rx.recv().is_ok(),
+            Some(t) => queue.wait(t).is_some(),
+        };
+        let _ = queue.unsubscribe(fd);
+        Ok(ready)
+    }
+
     /// Subscribes `fd` for `flags` on behalf of `target`, then asks the scheme for the
     /// current readiness (subscribing first, so no post is lost in between).
     fn subscribe(
@@ -1309,6 +1336,9 @@ impl crate::client::Os for Process {
     }
     fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize> {
         Process::call(self, fd, payload, metadata)
+    }
+    fn wait_readable(&self, fd: usize, timeout: Option<Duration>) -> Result<bool> {
+        Process::wait_readable(self, fd, timeout)
     }
 }
 

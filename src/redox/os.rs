@@ -1,10 +1,13 @@
 //! [`RedoxOs`]: the client's system calls, made with libredox.
 
-use syscall::error::Result;
-use syscall::flag::CallFlags;
-use syscall::Stat;
+use std::time::Duration;
 
-use crate::client::Os;
+use event::{EventFlags, EventQueue};
+use syscall::error::{Error, Result, EINVAL};
+use syscall::flag::{CallFlags, CLOCK_MONOTONIC, O_RDWR};
+use syscall::{Stat, TimeSpec};
+
+use crate::client::{Os, O_CLOEXEC};
 
 /// The calling process's own system calls on Redox.
 #[derive(Debug, Default, Clone, Copy)]
@@ -46,5 +49,66 @@ impl Os for RedoxOs {
             CallFlags::empty(),
             metadata,
         )?)
+    }
+
+    /// An event queue subscribed to `fd` and, with a timeout, to a timer of the `time`
+    /// scheme (`/scheme/time/CLOCK_MONOTONIC`: reading gives the time now, writing a time
+    /// arms it, and it posts `EVENT_READ` once that time has passed); then one blocking read
+    /// of the queue.
+    fn wait_readable(&self, fd: usize, timeout: Option<Duration>) -> Result<bool> {
+        let queue = EventQueue::<usize>::new()?;
+        queue.subscribe(fd, fd, EventFlags::READ)?;
+        let timer = match timeout {
+            Some(t) => Some(Timer::arm(t)?),
+            None => None,
+        };
+        if let Some(timer) = &timer {
+            queue.subscribe(timer.fd, timer.fd, EventFlags::READ)?;
+        }
+        loop {
+            let ev = queue.next_event()?;
+            if ev.user_data == fd {
+                return Ok(true);
+            }
+            if timer.as_ref().is_some_and(|t| t.fd == ev.user_data) {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// A one-shot timer of the `time` scheme, closed on drop.
+struct Timer {
+    /// The timer fd.
+    fd: usize,
+}
+
+impl Timer {
+    /// A timer that fires `after` from now.
+    fn arm(after: Duration) -> Result<Timer> {
+        let path = format!("/scheme/time/{CLOCK_MONOTONIC}");
+        let timer = Timer {
+            fd: libredox::call::open(&path, (O_RDWR | O_CLOEXEC) as i32, 0)?,
+        };
+        let mut now = TimeSpec::default();
+        let n = libredox::call::read(timer.fd, &mut now)?;
+        if n != std::mem::size_of::<TimeSpec>() {
+            return Err(Error::new(EINVAL));
+        }
+        let nanos = i128::from(now.tv_nsec) + after.subsec_nanos() as i128;
+        let secs =
+            now.tv_sec.saturating_add(after.as_secs() as i64) + (nanos / 1_000_000_000) as i64;
+        let deadline = TimeSpec {
+            tv_sec: secs,
+            tv_nsec: (nanos % 1_000_000_000) as i32,
+        };
+        libredox::call::write(timer.fd, &deadline)?;
+        Ok(timer)
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let _ = libredox::call::close(self.fd);
     }
 }

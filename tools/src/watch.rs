@@ -1,111 +1,185 @@
-//! `inotifywatch`: counts the events on each watched path for a while, then prints a table.
+//! `inotifywatch`: counts the events on each watch until `-t` seconds pass or a signal
+//! (SIGINT, SIGTERM, SIGHUP) stops it, then prints inotify-tools' table (see `USAGE`);
+//! SIGUSR1 prints the table so far (and an empty line) and counting goes on.
 //!
-//! ```text
-//! inotifywatch [-t SECONDS] [-e EVENT[,EVENT...]]... PATH...
-//! ```
-//!
-//! Events are counted per watched path (events about a directory's children count for the
-//! directory), one column per event kind that occurred, rows sorted by total (most first,
-//! then by path). Collection stops after `-t` seconds, or when every watch is gone.
+//! Every event read counts for its watch (the `IGNORED` that ends a watch too, in the total
+//! only, as inotify-tools counts it). Columns are the asked-for events that occurred (all
+//! with `-z`), in inotify-tools' order; rows are the watches with events (all with `-z`),
+//! by total, most first, unless `-a`/`-d` name another key; ties in watch order.
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use inotify_abi::consts::IN_IGNORED;
-use inotifyd::client::{Os, OwnedEvent};
+use inotify_abi::consts::{IN_ALL_EVENTS, IN_DONT_FOLLOW};
+use inotifyd::client::OwnedEvent;
+use std::sync::atomic::Ordering;
 
-use crate::cli::{parse_common, CommonOptions, Setup, Started, Tool};
-use crate::events::SINGLE_EVENTS;
-use crate::{next_events, EXIT_ERROR, EXIT_EVENT};
+use syscall::error::EINTR;
+
+use crate::cli::{
+    open_session, parse_common, path_list, stopped, watch_failure, CommonOptions, Io, Tool,
+};
+use crate::events::{parse_list, TABLE_EVENTS};
+use crate::getopt::Opt;
+use crate::session::{strerror, Session};
+use crate::sys::ToolOs;
+use crate::{EXIT_ERROR, EXIT_EVENT};
 
 /// The usage text (`-h`).
 pub const USAGE: &str = "\
-usage: inotifywatch [-t SECONDS] [-e EVENT[,EVENT...]]... PATH...
-  -t, --timeout N     collect for N seconds (default, or 0: until every watch is gone)
-  -e, --event LIST    events to count (default: all); names as for inotifywait
-  -r, --recursive     not supported (watch each directory explicitly)
+inotifywatch (inotifyd) - count the events on files and directories
+usage: inotifywatch [options] PATH... (@PATH leaves PATH out of a recursive watch)
+  -t, --timeout N        count for N seconds (default: until SIGINT, SIGTERM or SIGHUP)
+  -e, --event LIST       events to count (default: all); names as for inotifywait
+  -a, --ascending EV     sort rows by the count of EV (or total), smallest first
+  -d, --descending EV    sort rows by the count of EV (or total), largest first (default:
+                         total)
+  -z, --zero             show rows and columns that are all zero
+  -v, --verbose          say more while setting up
+  -r, --recursive        watch every directory below the paths, and new ones as they appear
+  -P, --no-dereference   do not follow symlinks
+  --fromfile FILE        read paths (and @exclusions) from FILE, one per line (-: stdin)
+  --exclude RE, --excludei RE   skip events on paths matching RE (i: ignoring case)
+  --include RE, --includei RE   count only events on paths matching RE
+exit status: 0 done, 1 an error
 ";
 
-/// What the command line asks for: only the options both tools take (`-t` is how long to
-/// collect; `None` or 0: until every watch is gone).
-pub type Options = CommonOptions;
+/// How rows are sorted: by which count (0: the total), and whether ascending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sort {
+    /// The event bit, or 0 for the total.
+    pub key: u32,
+    /// Smallest first.
+    pub ascending: bool,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `-v` was given.
+    pub verbose: bool,
+    /// `-z` was given.
+    pub zero: bool,
+    /// `-a` / `-d`.
+    pub sort: Sort,
+    /// Warnings to print before running (a repeated `--exclude`).
+    pub warnings: String,
+    /// The options both tools take (`-t` is how long to count).
+    pub common: CommonOptions,
+}
 
 /// What to do after parsing.
 pub type Command = crate::cli::Command<Options>;
 
-/// Event counts per watch.
+/// `inotifywatch`'s own options.
+const OWN: &[Opt] = &[
+    Opt {
+        short: Some('v'),
+        long: "verbose",
+        value: false,
+    },
+    Opt {
+        short: Some('z'),
+        long: "zero",
+        value: false,
+    },
+    Opt {
+        short: Some('a'),
+        long: "ascending",
+        value: true,
+    },
+    Opt {
+        short: Some('d'),
+        long: "descending",
+        value: true,
+    },
+];
+
+/// Event counts per watch, by wd: the total and one count per [`TABLE_EVENTS`] column.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counts {
-    /// Per wd: events in all, and per kind (indexed like [`SINGLE_EVENTS`]).
-    rows: BTreeMap<i32, (u64, [u64; SINGLE_EVENTS.len()])>,
+    /// Per wd.
+    rows: std::collections::BTreeMap<i32, (u64, [u64; TABLE_EVENTS.len()])>,
 }
 
 impl Counts {
-    /// Counts `ev` (overflow and `IN_IGNORED` records are not counted).
-    pub fn add(&mut self, ev: &OwnedEvent) {
-        let kinds: Vec<usize> = SINGLE_EVENTS
-            .iter()
-            .enumerate()
-            .filter(|(_, (bit, _))| ev.mask & bit != 0)
-            .map(|(i, _)| i)
-            .collect();
-        if kinds.is_empty() || ev.wd < 0 {
+    /// Counts `ev` for its watch when `known` (events of unknown wds, as an overflow's, are
+    /// not counted).
+    pub fn add(&mut self, ev: &OwnedEvent, known: bool) {
+        if !known {
             return;
         }
         let row = self.rows.entry(ev.wd).or_default();
         row.0 += 1;
-        for i in kinds {
-            row.1[i] += 1;
+        for (i, (bit, _)) in TABLE_EVENTS.iter().enumerate() {
+            if ev.mask & bit != 0 {
+                row.1[i] += 1;
+            }
         }
     }
 
-    /// The table: `total`, one column per event kind that occurred, `filename`; rows by
-    /// total, most first. "No events occurred." when there are none.
-    pub fn table(&self, names: &BTreeMap<i32, String>) -> String {
-        if self.rows.is_empty() {
-            return "No events occurred.\n".to_string();
+    /// The table for the watches `names` (every watch, by wd) counting `mask`'s events; an
+    /// empty string when nothing was counted.
+    pub fn table(
+        &self,
+        names: &std::collections::BTreeMap<i32, String>,
+        mask: u32,
+        zero: bool,
+        sort: Sort,
+    ) -> String {
+        if self.rows.values().all(|r| r.0 == 0) {
+            return String::new();
         }
-        let used: Vec<usize> = (0..SINGLE_EVENTS.len())
-            .filter(|&i| self.rows.values().any(|r| r.1[i] > 0))
+        let total_of = |i: usize| self.rows.values().map(|r| r.1[i]).sum::<u64>();
+        let cols: Vec<usize> = (0..TABLE_EVENTS.len())
+            .filter(|&i| TABLE_EVENTS[i].0 & mask != 0 && (zero || total_of(i) > 0))
             .collect();
-        let mut rows: Vec<(u64, Vec<u64>, String)> = self
-            .rows
-            .iter()
-            .map(|(wd, (total, per))| {
-                let name = names.get(wd).cloned().unwrap_or_else(|| wd.to_string());
-                (*total, used.iter().map(|&i| per[i]).collect(), name)
-            })
-            .collect();
-        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
-
-        let mut heads = vec!["total".to_string()];
-        heads.extend(used.iter().map(|&i| SINGLE_EVENTS[i].1.to_string()));
-        let mut widths: Vec<usize> = heads.iter().map(String::len).collect();
-        for (total, per, _) in &rows {
-            let cells = std::iter::once(total).chain(per.iter());
-            for (w, v) in widths.iter_mut().zip(cells) {
-                *w = (*w).max(v.to_string().len());
-            }
+        let mut out = String::from("total  ");
+        for &i in &cols {
+            out.push_str(TABLE_EVENTS[i].1);
+            out.push_str("  ");
         }
-        let mut out = String::new();
-        let push_row = |out: &mut String, cells: Vec<String>, name: &str| {
-            for (cell, w) in cells.iter().zip(&widths) {
-                out.push_str(&format!("{cell:<w$}  "));
-            }
-            out.push_str(name);
-            out.push('\n');
+        out.push_str("filename\n");
+        let empty = (0, [0; TABLE_EVENTS.len()]);
+        let mut rows: Vec<(i32, &(u64, [u64; TABLE_EVENTS.len()]))> = names
+            .keys()
+            .map(|wd| (*wd, self.rows.get(wd).unwrap_or(&empty)))
+            .filter(|(_, r)| zero || r.0 > 0)
+            .collect();
+        let key = |r: &(u64, [u64; TABLE_EVENTS.len()])| match sort.key {
+            0 => r.0,
+            bit => TABLE_EVENTS
+                .iter()
+                .position(|(b, _)| *b == bit)
+                .map_or(0, |i| r.1[i]),
         };
-        push_row(&mut out, heads, "filename");
-        for (total, per, name) in rows {
-            let cells = std::iter::once(total)
-                .chain(per)
-                .map(|v| v.to_string())
-                .collect();
-            push_row(&mut out, cells, &name);
+        rows.sort_by(|a, b| {
+            let (ka, kb) = (key(a.1), key(b.1));
+            let by_key = if sort.ascending {
+                ka.cmp(&kb)
+            } else {
+                kb.cmp(&ka)
+            };
+            by_key.then(a.0.cmp(&b.0))
+        });
+        for (wd, r) in rows {
+            out.push_str(&format!("{:<5}  ", r.0));
+            for &i in &cols {
+                let w = TABLE_EVENTS[i].1.len();
+                out.push_str(&format!("{:<w$}  ", r.1[i]));
+            }
+            out.push_str(&names[&wd]);
+            out.push('\n');
         }
         out
     }
+}
+
+/// A sort key: `total` or one event (not `move` or `close`).
+fn sort_key(v: &str) -> Result<u32, String> {
+    if v.eq_ignore_ascii_case("total") {
+        return Ok(0);
+    }
+    parse_list(v).map_err(|_| format!("'{v}' is not a valid key for sorting!\n"))
 }
 
 /// `inotifywatch`, for the binary's `main` and the tests.
@@ -114,63 +188,148 @@ pub struct Watch;
 impl Tool for Watch {
     const NAME: &'static str = "inotifywatch";
     const USAGE: &'static str = USAGE;
+    const CATCHES_STOP: bool = true;
     type Options = Options;
 
     fn parse(args: &[String]) -> Result<Command, String> {
-        Ok(match parse_common(args, &mut |_| false)? {
-            Some(opts) => Command::Run(opts),
-            None => Command::Help,
-        })
+        let Some((common, own)) = parse_common(Self::NAME, OWN, args)? else {
+            return Ok(Command::Help);
+        };
+        let mut o = Options {
+            common,
+            ..Default::default()
+        };
+        let mut sort_set = false;
+        for (name, value) in own {
+            let v = value.unwrap_or_default();
+            match name {
+                "verbose" => o.verbose = true,
+                "zero" => o.zero = true,
+                "ascending" | "descending" => {
+                    if sort_set {
+                        return Err("Please specify -a or -d once only!\n".into());
+                    }
+                    let ascending = name == "ascending";
+                    if ascending && v.eq_ignore_ascii_case("move") {
+                        return Err(
+                            "Cannot sort by `move' event; please use `moved_from' or `moved_to'.\n"
+                                .into(),
+                        );
+                    }
+                    if ascending && v.eq_ignore_ascii_case("close") {
+                        return Err("Cannot sort by `close' event; please use `close_write' or `close_nowrite'.\n".into());
+                    }
+                    o.sort = Sort {
+                        key: sort_key(&v)?,
+                        ascending,
+                    };
+                    sort_set = ascending;
+                }
+                "warnings" => o.warnings = v,
+                _ => {}
+            }
+        }
+        let watched = if o.common.mask == 0 {
+            IN_ALL_EVENTS
+        } else {
+            o.common.mask
+        };
+        if o.sort.key != 0 && o.sort.key & watched == 0 {
+            return Err("Can't sort by an event which isn't being watched for!\n".into());
+        }
+        Ok(Command::Run(o))
     }
 
-    /// The table to `out` once collection ends; set-up messages and errors to `err`.
-    fn run<O: Os>(
-        os: O,
-        opts: &Options,
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-        ready: &mut dyn FnMut(),
-    ) -> i32 {
-        let setup = Setup {
-            prog: Watch::NAME,
-            opts,
-            before: Some("Establishing watches..."),
-            after: Some("Finished establishing watches, now collecting statistics."),
-            report_failures: true,
-        };
-        let Started {
-            ino,
-            names,
-            timeout,
-        } = match setup.start(os, err, ready) {
-            Ok(started) => started,
+    /// The table to `io.out` when counting ends; messages to `io.err`.
+    fn run<O: ToolOs>(os: O, opts: &Options, io: &mut Io<'_>) -> i32 {
+        let _ = io.err.write_all(opts.warnings.as_bytes());
+        let c = &opts.common;
+        let mut session = match open_session(os, c, io.err) {
+            Ok(s) => s,
             Err(code) => return code,
         };
+        let asked = if c.mask == 0 { IN_ALL_EVENTS } else { c.mask };
+        let mask = asked | if c.no_dereference { IN_DONT_FOLLOW } else { 0 };
+        let (paths, exclude) = path_list(c, io.err);
+        if paths.is_empty() {
+            let _ = io.err.write_all(b"No files specified to watch!\n");
+            return EXIT_ERROR;
+        }
+        let _ = io.err.write_all(b"Establishing watches...\n");
+        for path in &paths {
+            if c.recursive && opts.verbose {
+                let _ = writeln!(io.err, "Setting up watch(es) on {path}");
+            }
+            let added = if c.recursive {
+                session.watch_recursively(path, mask, &exclude)
+            } else {
+                session.watch_file(path, mask).map(drop)
+            };
+            if let Err(e) = added {
+                let _ = io
+                    .err
+                    .write_all(watch_failure("Failed to watch", path, e).as_bytes());
+                return EXIT_ERROR;
+            }
+            if c.recursive && opts.verbose {
+                let _ = writeln!(io.err, "OK, {path} is now being watched.");
+            }
+        }
+        if opts.verbose {
+            let _ = writeln!(io.err, "Total of {} watches.", session.watch_count());
+        }
+        let _ = io
+            .err
+            .write_all(b"Finished establishing watches, now collecting statistics.\n");
+        if c.timeout > 0 && opts.verbose {
+            let _ = writeln!(io.err, "Will listen for events for {} seconds.", c.timeout);
+        }
+        (io.ready)();
 
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline =
+            (c.timeout > 0).then(|| Instant::now() + Duration::from_secs(c.timeout.into()));
         let mut counts = Counts::default();
-        let mut live = names.len();
-        let mut buf = vec![0u8; 64 * 1024];
-        while live > 0 {
-            match next_events(&ino, &mut buf, deadline) {
-                Ok(Some(events)) => {
-                    for ev in &events {
-                        counts.add(ev);
-                        if ev.mask & IN_IGNORED != 0 && names.contains_key(&ev.wd) {
-                            live -= 1;
-                        }
-                    }
-                }
+        let mut moved_from = None;
+        while !stopped(io.stop) {
+            if io.print_now.swap(false, Ordering::SeqCst) {
+                print_table(&counts, &session, opts, io);
+                let _ = io.out.write_all(b"\n");
+                let _ = io.out.flush();
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let ev = match session.next_event(left) {
+                Ok(Some(ev)) => ev,
                 Ok(None) => break,
+                Err(e) if e.errno == EINTR => continue,
                 Err(e) => {
-                    let _ = writeln!(err, "inotifywatch: read: {e}");
+                    let _ = writeln!(io.err, "{}", strerror(e));
                     return EXIT_ERROR;
+                }
+            };
+            counts.add(&ev, session.watches().contains_key(&ev.wd));
+            if c.recursive {
+                let mut failures = Vec::new();
+                session.follow_tree(&ev, mask, &mut moved_from, &mut |m| failures.push(m));
+                for m in failures {
+                    let _ = writeln!(io.err, "{m}");
                 }
             }
         }
-        let _ = out.write_all(counts.table(&names).as_bytes());
-        let _ = out.flush();
+        print_table(&counts, &session, opts, io);
+        let _ = io.out.flush();
         EXIT_EVENT
+    }
+}
+
+/// Prints the table (or "No events occurred." to standard error).
+fn print_table<O: ToolOs>(counts: &Counts, session: &Session<O>, opts: &Options, io: &mut Io<'_>) {
+    let c = &opts.common;
+    let asked = if c.mask == 0 { IN_ALL_EVENTS } else { c.mask };
+    let table = counts.table(session.watches(), asked, opts.zero, opts.sort);
+    if table.is_empty() {
+        let _ = io.err.write_all(b"No events occurred.\n");
+    } else {
+        let _ = io.out.write_all(table.as_bytes());
     }
 }
 
@@ -178,6 +337,7 @@ impl Tool for Watch {
 mod tests {
     use super::*;
     use inotify_abi::consts::*;
+    use std::collections::BTreeMap;
 
     fn ev(wd: i32, mask: u32) -> OwnedEvent {
         OwnedEvent {
@@ -189,23 +349,42 @@ mod tests {
     }
 
     #[test]
-    fn parses_options() {
-        let args: Vec<String> = ["-t", "3", "-e", "modify", "d"].map(String::from).to_vec();
+    fn sort_keys_parse_as_inotify_tools_takes_them() {
+        let parse =
+            |s: &str| Watch::parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>());
+        let Ok(Command::Run(o)) = parse("-a modify -z -v -t 3 d") else {
+            panic!()
+        };
         assert_eq!(
-            Watch::parse(&args),
-            Ok(Command::Run(Options {
-                timeout: Some(3),
-                mask: IN_MODIFY,
-                recursive: false,
-                paths: vec!["d".into()],
-            }))
+            o.sort,
+            Sort {
+                key: IN_MODIFY,
+                ascending: true
+            }
         );
-        assert_eq!(Watch::parse(&[]), Err("no files specified to watch".into()));
+        assert!(o.zero && o.verbose);
+        assert_eq!(o.common.timeout, 3);
+        assert_eq!(
+            parse("-a move d").unwrap_err(),
+            "Cannot sort by `move' event; please use `moved_from' or `moved_to'.\n"
+        );
+        assert_eq!(
+            parse("-d nope d").unwrap_err(),
+            "'nope' is not a valid key for sorting!\n"
+        );
+        assert_eq!(
+            parse("-e create -d modify d").unwrap_err(),
+            "Can't sort by an event which isn't being watched for!\n"
+        );
     }
 
     #[test]
-    fn table_columns_and_order() {
-        let names = BTreeMap::from([(1, "dir/".to_string()), (2, "dir/file".to_string())]);
+    fn the_table_has_fixed_width_columns_and_counts_ignored_in_the_total() {
+        let names = BTreeMap::from([
+            (1, "dir/".to_string()),
+            (2, "dir/file".to_string()),
+            (3, "z".to_string()),
+        ]);
         let mut c = Counts::default();
         for e in [
             ev(2, IN_MODIFY),
@@ -213,17 +392,35 @@ mod tests {
             ev(1, IN_MODIFY),
             ev(1, IN_CLOSE_WRITE),
             ev(1, IN_CREATE | IN_ISDIR),
-            ev(-1, IN_Q_OVERFLOW),
             ev(2, IN_IGNORED),
         ] {
-            c.add(&e);
+            c.add(&e, true);
         }
+        c.add(&ev(-1, IN_Q_OVERFLOW), false);
         assert_eq!(
-            c.table(&names),
+            c.table(&names, IN_ALL_EVENTS, false, Sort::default()),
             "total  modify  close_write  create  filename\n\
              4      1       1            2       dir/\n\
-             1      1       0            0       dir/file\n"
+             2      1       0            0       dir/file\n"
         );
-        assert_eq!(Counts::default().table(&names), "No events occurred.\n");
+        assert_eq!(
+            c.table(
+                &names,
+                IN_MODIFY | IN_DELETE,
+                true,
+                Sort {
+                    key: IN_MODIFY,
+                    ascending: true
+                }
+            ),
+            "total  modify  delete  filename\n\
+             0      0       0       z\n\
+             4      1       0       dir/\n\
+             2      1       0       dir/file\n"
+        );
+        assert_eq!(
+            Counts::default().table(&names, IN_ALL_EVENTS, false, Sort::default()),
+            ""
+        );
     }
 }

@@ -1,17 +1,17 @@
 //! The tools end to end: inotifyd and `HostFs` over a temporary directory on the in-process
 //! kernel, the tool running in one process, the changes made by another; the exact output
-//! and exit status are checked.
+//! and exit status are checked, and that a waiting tool sends the daemon nothing.
 
-use std::sync::mpsc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use inotify_tools::cli::{Command, Tool};
+use inotify_tools::cli::{Command, Io, Tool};
 use inotify_tools::wait::Wait;
 use inotify_tools::watch::Watch;
 use inotify_tools::{EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
 use inotifyd::host::harness::ServedDir;
-use inotifyd::host::Process;
 use syscall::flag::O_WRONLY;
 
 /// inotifyd and a `HostFs` over a fresh directory holding `sub/` and `file`.
@@ -22,17 +22,31 @@ fn world(tag: &str) -> ServedDir {
 /// What a run of a tool left: exit status, standard output, standard error.
 type Outcome = (i32, String, String);
 
-/// Starts a tool on its own thread in a new process; returns once its watches are set up
-/// (or it failed before that), with the handle giving its outcome.
-fn spawn_tool(
-    w: &ServedDir,
-    run: impl FnOnce(Process, &mut Vec<u8>, &mut Vec<u8>, &mut dyn FnMut()) -> i32 + Send + 'static,
-) -> thread::JoinHandle<Outcome> {
+/// Starts a tool with these arguments on its own thread in a new process; returns once its
+/// watches are set up (or it failed before that), with the handle giving its outcome.
+fn start<T: Tool + 'static>(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome>
+where
+    T::Options: Send,
+{
+    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+    let opts = match T::parse(&args) {
+        Ok(Command::Run(opts)) => opts,
+        other => panic!("not a run: {:?}", other.err()),
+    };
     let p = w.process(100);
     let (tx, rx) = mpsc::channel();
     let handle = thread::spawn(move || {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(p, &mut out, &mut err, &mut || tx.send(()).unwrap());
+        let (mut out, mut err, mut syslog) = (Vec::new(), Vec::new(), Vec::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut io = Io {
+            out: &mut out,
+            err: &mut err,
+            syslog: &mut syslog,
+            ready: &mut || tx.send(()).unwrap(),
+            stop: &stop,
+            print_now: &AtomicBool::new(false),
+        };
+        let code = T::run(p, &opts, &mut io);
         (
             code,
             String::from_utf8(out).unwrap(),
@@ -42,20 +56,6 @@ fn spawn_tool(
     // Either the watches are up, or the tool ended (the sender is dropped).
     let _ = rx.recv_timeout(Duration::from_secs(10));
     handle
-}
-
-/// A tool with these arguments.
-fn start<T: Tool + 'static>(w: &ServedDir, args: &str) -> thread::JoinHandle<Outcome>
-where
-    T::Options: Send,
-{
-    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
-    let Command::Run(opts) = T::parse(&args).unwrap() else {
-        panic!("help");
-    };
-    spawn_tool(w, move |p, out, err, ready| {
-        T::run(p, &opts, out, err, ready)
-    })
 }
 
 /// inotifywait with these arguments.
@@ -95,7 +95,7 @@ fn inotifywait_times_out_with_2() {
 }
 
 #[test]
-fn inotifywait_monitor() {
+fn inotifywait_monitor_prints_no_ignored_and_times_out_with_2() {
     let w = world("monitor");
     let tool = inotifywait(&w, "-m -t 1 -e create,delete,delete_self /sub /file");
     let u = w.process(200);
@@ -104,30 +104,25 @@ fn inotifywait_monitor() {
     u.unlink("/sub/a").unwrap();
     u.unlink("/file").unwrap();
     let (code, out, err) = tool.join().unwrap();
-    assert_eq!((code, err.as_str()), (EXIT_EVENT, WAIT_SETUP));
+    assert_eq!((code, err.as_str()), (EXIT_TIMEOUT, WAIT_SETUP));
     assert_eq!(
         out,
         "/sub/ CREATE,ISDIR d\n\
          /sub/ CREATE a\n\
          /sub/ DELETE a\n\
-         /file DELETE_SELF\n\
-         /file IGNORED\n"
+         /file DELETE_SELF \n"
     );
 }
 
 #[test]
-fn inotifywait_monitor_ends_when_every_watch_is_gone() {
-    let w = world("gone");
-    // No timeout: only the removal of the last watch ends the run.
-    let tool = inotifywait(&w, "-m -q -e delete_self /file");
+fn inotifywait_without_monitor_exits_1_on_an_event_not_asked_for() {
+    let w = world("unasked");
+    // The watch's end (IGNORED) comes without DELETE_SELF having been asked for.
+    let tool = inotifywait(&w, "-e modify /file");
     w.process(200).unlink("/file").unwrap();
     assert_eq!(
         tool.join().unwrap(),
-        (
-            EXIT_EVENT,
-            "/file DELETE_SELF\n/file IGNORED\n".into(),
-            String::new()
-        )
+        (EXIT_ERROR, String::new(), WAIT_SETUP.into())
     );
 }
 
@@ -138,17 +133,21 @@ fn inotifywait_errors_exit_1() {
     assert_eq!((code, out.as_str()), (EXIT_ERROR, ""));
     assert_eq!(
         err,
-        format!(
-            "Setting up watches.\nCouldn't watch /missing: {}\n",
-            syscall::error::Error::new(syscall::error::ENOENT)
-        )
+        "Setting up watches.\nCouldn't watch /missing: No such file or directory\n"
     );
-    let (code, _, err) = inotifywait(&w, "-r /sub").join().unwrap();
-    assert_eq!(code, EXIT_ERROR);
-    assert_eq!(
-        err,
-        "inotifywait: recursive watches (-r) are not supported\n"
-    );
+}
+
+#[test]
+fn inotifywait_recursive_watches_new_directories() {
+    let w = world("recursive");
+    let tool = inotifywait(&w, "-m -r -q -t 1 -e create --format %w%f /sub");
+    let u = w.process(200);
+    u.mkdir("/sub/d", 0o755).unwrap();
+    // Give the tool the time to read CREATE and watch the new directory.
+    thread::sleep(Duration::from_millis(300));
+    u.create("/sub/d/f", 0o644).unwrap();
+    let (code, out, _) = tool.join().unwrap();
+    assert_eq!((code, out.as_str()), (EXIT_TIMEOUT, "/sub/d\n/sub/d/f\n"));
 }
 
 #[test]
@@ -174,4 +173,30 @@ fn inotifywatch_counts_per_watch() {
          3      1       1            1     0       /file\n\
          2      0       0            0     2       /sub/\n"
     );
+}
+
+#[test]
+fn an_idle_inotifywait_sends_the_daemon_no_requests() {
+    for args in ["-t 3 /sub", "/sub"] {
+        let w = world(if args.starts_with("-t") {
+            "idle-t"
+        } else {
+            "idle"
+        });
+        let tool = inotifywait(&w, args);
+        let kernel = w.kernel();
+        // Let the tool reach its wait (subscription or blocking read), then count.
+        thread::sleep(Duration::from_millis(200));
+        let before = kernel.requests("inotify").unwrap();
+        thread::sleep(Duration::from_millis(1000));
+        let after = kernel.requests("inotify").unwrap();
+        assert_eq!(after, before, "{args}: requests while idle");
+        w.process(200).create("/sub/a", 0o644).unwrap();
+        let (code, out, _) = tool.join().unwrap();
+        assert_eq!(
+            (code, out.as_str()),
+            (EXIT_EVENT, "/sub/ CREATE a\n"),
+            "{args}"
+        );
+    }
 }

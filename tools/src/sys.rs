@@ -1,0 +1,82 @@
+//! What the tools need from the system beyond the inotify client calls: directory listings
+//! (for `-r`) and whether a path is a directory without following a final symlink.
+
+use inotifyd::client::{Os, O_CLOEXEC, O_PATH};
+use syscall::error::{Result, ELOOP};
+use syscall::flag::{MODE_DIR, MODE_TYPE, O_NOFOLLOW};
+
+/// The client calls plus a directory listing.
+pub trait ToolOs: Os {
+    /// The names in directory `path` (without `.` and `..`), in the filesystem's order. The
+    /// directory is opened, read to the end and closed, as `opendir`/`readdir` do, so a watch
+    /// on it sees `OPEN`, `ACCESS` and `CLOSE_NOWRITE` as on Linux. `ENOTDIR` for a file.
+    fn list_dir(&self, path: &str) -> Result<Vec<String>>;
+}
+
+impl<T: ToolOs + ?Sized> ToolOs for &T {
+    fn list_dir(&self, path: &str) -> Result<Vec<String>> {
+        (**self).list_dir(path)
+    }
+}
+
+/// Whether `path` is a directory, not following a final symlink (`lstat`): false for a
+/// symlink, `Err` when it cannot be looked up.
+pub fn lstat_is_dir(os: &impl Os, path: &str) -> Result<bool> {
+    let fd = match os.open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) if e.errno == ELOOP => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let st = os.fstat(fd);
+    let _ = os.close(fd);
+    Ok(st?.st_mode & MODE_TYPE == MODE_DIR)
+}
+
+#[cfg(not(target_os = "redox"))]
+impl ToolOs for inotifyd::host::Process {
+    fn list_dir(&self, path: &str) -> Result<Vec<String>> {
+        use syscall::dirent::{DirentHeader, DirentIter};
+        use syscall::flag::{O_DIRECTORY, O_RDONLY};
+        let fd = self.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)?;
+        let mut names = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        let mut opaque = 0u64;
+        let header = std::mem::size_of::<DirentHeader>() as u16;
+        let listed = loop {
+            match self.getdents(fd, &mut buf, header, opaque) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    for ent in DirentIter::new(&buf[..n]) {
+                        let Ok((h, name)) = ent else { break };
+                        opaque = h.next_opaque_id;
+                        let name = name.split(|&c| c == 0).next().unwrap_or_default();
+                        if name != b"." && name != b".." {
+                            names.push(String::from_utf8_lossy(name).into_owned());
+                        }
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = Os::close(self, fd);
+        listed.map(|()| names)
+    }
+}
+
+#[cfg(target_os = "redox")]
+impl ToolOs for inotifyd::redox::RedoxOs {
+    fn list_dir(&self, path: &str) -> Result<Vec<String>> {
+        use syscall::error::{Error, EIO};
+        let to_err = |e: std::io::Error| Error::new(e.raw_os_error().unwrap_or(EIO));
+        let mut names = Vec::new();
+        for ent in std::fs::read_dir(path).map_err(to_err)? {
+            names.push(
+                ent.map_err(to_err)?
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+        Ok(names)
+    }
+}
