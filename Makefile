@@ -38,9 +38,10 @@ check-redox:
 check-redoxfs:
 	bash .ci/redox.sh redoxfs
 
-# recipe.toml's build script run as the cookbook would, with the host as the target: every
-# file the package installs (daemon, tools, smoke check, C library and header, service) must
-# be staged. Needs an up-to-date Cargo.lock (the recipe builds with --locked).
+# recipe.toml's build script run in the cookbook's environment (its prelude, cookbook_cargo,
+# install_flags, postlude: .ci/cookbook/), with the host as the target: every file the package
+# installs (daemon, tools, smoke check, C library and header, service) must be staged. Needs an
+# up-to-date committed Cargo.lock (the recipe builds with --locked). RECIPE=file checks another.
 check-recipe:
 	bash .ci/redox.sh recipe
 

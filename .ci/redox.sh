@@ -3,7 +3,7 @@
 #
 #   .ci/redox.sh check      inotifyd and its crates: cargo check, then clippy -D warnings
 #   .ci/redox.sh redoxfs    redoxfs 0.9.1 from crates.io + recipes/redoxfs/inotify.patch
-#   .ci/redox.sh recipe     recipe.toml's build script, run with the host as the target
+#   .ci/redox.sh recipe     recipe.toml's build script in the cookbook's environment (host target)
 #   .ci/redox.sh redoxfs-tree   only prepares target/redoxfs/{orig,patched} (to edit the patch)
 #   .ci/redox.sh redoxfs-diff   writes recipes/redoxfs/inotify.patch from those two trees
 #
@@ -179,52 +179,74 @@ check_redoxfs() {
     log "check-redoxfs: OK"
 }
 
-# Runs recipe.toml's build script the way the cookbook would, with the host standing in for
-# Redox: COOKBOOK_CARGO is cargo with the host target added (the cookbook's redoxer adds
-# x86_64-unknown-redox), and the stage must end up with every file the package promises.
-# The source is the committed tree (`git archive HEAD`), as the cookbook fetches it, so a
-# stale committed Cargo.lock fails here as it would there.
+# Runs recipe.toml's build script as the Redox cookbook runs a custom script, with the host
+# standing in for Redox (docs/redox.md, "The cookbook's environment"): `cookbook_redoxer env
+# bash -e` in ${COOKBOOK_BUILD}, fed the cookbook's prelude, the script and its postlude on
+# standard input, with the variables cook_build.rs sets. .ci/cookbook/ mirrors the prelude
+# (install_flags, cookbook_cargo, ...), the postlude (strip, drop cargo's records) and
+# cookbook_redoxer (cargo with --target, the compiler variables). The stage must end up with
+# every file the package promises. The source is the committed tree (`git archive HEAD`), as
+# the cookbook fetches it, so a stale committed Cargo.lock fails here as it would there.
+# RECIPE=path checks another recipe file (e.g. an older one).
 check_recipe() {
     local work=$ROOT/target/recipe
-    rm -rf "$work/stage" "$work/script.sh" "$work/source"
-    mkdir -p "$work/stage" "$work/build" "$work/source"
-    local source=$ROOT
+    local recipe=${RECIPE:-}
+    rm -rf "$work/stage.tmp" "$work/script.sh" "$work/source" "$work/build"
+    mkdir -p "$work/stage.tmp" "$work/build" "$work/source" "$work/sysroot" "$work/recipe/inotifyd"
+    local source=$ROOT ident=local
     if git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
         git -C "$ROOT" archive HEAD | tar -x -C "$work/source"
         source=$work/source
-        log "source: the committed tree ($(git -C "$ROOT" rev-parse --short HEAD))"
+        ident=$(git -C "$ROOT" rev-parse HEAD)
+        log "source: the committed tree (${ident:0:7})"
     else
         log "source: the working tree (not a git checkout)"
     fi
+    recipe=${recipe:-$source/recipe.toml}
+    cp "$recipe" "$work/recipe/inotifyd/recipe.toml"
     # The script is the TOML multi-line string after `script = """`.
-    sed -n '/^script = """$/,/^"""$/p' "$source/recipe.toml" | sed '1d;$d' >"$work/script.sh"
-    [ -s "$work/script.sh" ] || { log "no build script found in recipe.toml"; exit 1; }
+    sed -n '/^script = """$/,/^"""$/p' "$recipe" | sed '1d;$d' >"$work/script.sh"
+    [ -s "$work/script.sh" ] || { log "no build script found in $recipe"; exit 1; }
     local host
     host=$(rustc -vV | sed -n 's/^host: //p')
-    cat >"$work/cargo" <<'EOF'
-#!/usr/bin/env bash
-# Stands in for the cookbook's redoxer: cargo with the target added.
-sub=$1
-shift
-exec cargo "$sub" --target "$TARGET" "$@"
-EOF
-    chmod +x "$work/cargo"
-    log "running recipe.toml's script (host target $host)"
+    log "running $recipe's script as the cookbook does (host target $host)"
+    mkdir -p "$work/cookbook/bin"
+    log "output in $work/build.log"
+    cat "$ROOT/.ci/cookbook/prelude.sh" "$work/script.sh" "$ROOT/.ci/cookbook/postlude.sh" \
+        >"$work/full-script.sh"
     (cd "$work/build" &&
-        COOKBOOK_CARGO=$work/cargo COOKBOOK_SOURCE=$source COOKBOOK_STAGE=$work/stage \
-            COOKBOOK_BUILD=$work/build TARGET=$host CARGO_TARGET_DIR=$work/build/target \
-            bash -euo pipefail "$work/script.sh")
+        env -u COOKBOOK_DEBUG -u COOKBOOK_OFFLINE -u COOKBOOK_VERBOSE -u COOKBOOK_NOSTRIP \
+            -u COOKBOOK_TOOLCHAIN -u CARGO_TARGET_DIR \
+            COOKBOOK_REDOXER="$ROOT/.ci/cookbook/cookbook_redoxer" \
+            TARGET="$host" \
+            COOKBOOK_BUILD="$work/build" \
+            COOKBOOK_NAME=inotifyd \
+            COOKBOOK_HOST_TARGET="$host" \
+            COOKBOOK_RECIPE="$work/recipe/inotifyd" \
+            COOKBOOK_ROOT="$work/cookbook" \
+            COOKBOOK_STAGE="$work/stage.tmp" \
+            COOKBOOK_SOURCE="$source" \
+            COOKBOOK_SYSROOT="$work/sysroot" \
+            COOKBOOK_MAKE_JOBS="$(nproc)" \
+            COOKBOOK_SOURCE_IDENT="git:$ident" \
+            COOKBOOK_COMMIT_IDENT="$ident" \
+            "$ROOT/.ci/cookbook/cookbook_redoxer" env bash -e <"$work/full-script.sh" \
+            >"$work/build.log" 2>&1) || {
+        tail -n 40 "$work/build.log" >&2
+        log "check-recipe: the script failed (whole output: $work/build.log)"
+        exit 1
+    }
     local f missing=0
     for f in usr/bin/inotifyd usr/bin/inotifywait usr/bin/inotifywatch usr/bin/inotify-smoke \
         usr/lib/libinotify_capi.a usr/include/sys/inotify.h \
         usr/lib/init.d/05_inotifyd.service; do
-        if [ ! -s "$work/stage/$f" ]; then
+        if [ ! -s "$work/stage.tmp/$f" ]; then
             log "missing from the stage: /$f"
             missing=1
         fi
     done
     [ "$missing" = 0 ] || exit 1
-    log "check-recipe: OK ($(cd "$work/stage" && find . -type f | wc -l) files staged)"
+    log "check-recipe: OK ($(cd "$work/stage.tmp" && find . -type f | wc -l) files staged)"
 }
 
 # Writes the patch from target/redoxfs/{orig,patched} (after editing the patched tree).
