@@ -4,6 +4,7 @@
 #   .ci/redox.sh check      inotifyd and its crates: cargo check, then clippy -D warnings
 #   .ci/redox.sh redoxfs    redoxfs 0.9.1 from crates.io + recipes/redoxfs/inotify.patch
 #   .ci/redox.sh recipe     recipe.toml's build script in the cookbook's environment (host target)
+#   .ci/redox.sh clients    notify and inotify from crates.io + patches/*.patch, checked for Redox
 #   .ci/redox.sh redoxfs-tree   only prepares target/redoxfs/{orig,patched} (to edit the patch)
 #   .ci/redox.sh redoxfs-diff   writes recipes/redoxfs/inotify.patch from those two trees
 #
@@ -24,6 +25,10 @@ HOST_ONLY_PACKAGES=(inotify-bench inotify-conformance)
 REDOXFS_VERSION=0.9.1
 REDOXFS_WORK=$ROOT/target/redoxfs
 INOTIFYD_GIT=https://gitlab.redox-os.org/redox-os/inotifyd.git
+# The Rust crates programs use for inotify (inotify first, then notify), each patched with
+# patches/<name>-<version>.patch.
+CLIENT_CRATES=(inotify-0.11.5 notify-8.2.2)
+CLIENTS_WORK=$ROOT/target/clients
 
 log() { printf 'redox: %s\n' "$*" >&2; }
 
@@ -249,6 +254,118 @@ check_recipe() {
     log "check-recipe: OK ($(cd "$work/stage.tmp" && find . -type f | wc -l) files staged)"
 }
 
+# Prints the directory cargo fetched crate $2 (name-version) into, for the manifest dir $1.
+crate_dir() {
+    local manifest
+    manifest=$(cd "$1" && "$CARGO_BIN" metadata --format-version 1 \
+        | grep -o "\"manifest_path\":\"[^\"]*/$2/Cargo.toml\"" | head -n1 \
+        | sed -e 's/^"manifest_path":"//' -e 's/"$//')
+    [ -n "$manifest" ] || { log "$2 not found after cargo fetch"; exit 1; }
+    dirname "$manifest"
+}
+
+# notify and inotify as published on crates.io, patched with patches/<crate>.patch (patch
+# --fuzz=0), compile-checked for Redox through a crate that uses notify's inotify backend and
+# inotify's tokio stream, and asserts at compile time that notify::RecommendedWatcher is
+# notify::INotifyWatcher (docs/clients.md, "Rust programs"). CLIENTS_UNPATCHED=1 skips the
+# patches, to see what they fix.
+check_clients() {
+    setup
+    local fetch=$CLIENTS_WORK/fetch check=$CLIENTS_WORK/check crate name
+    rm -rf "$CLIENTS_WORK/patched" "$check"
+    mkdir -p "$fetch/src" "$check/src" "$CLIENTS_WORK/patched"
+    {
+        printf '[package]\nname = "clients-fetch"\nversion = "0.0.0"\nedition = "2021"\n'
+        printf 'publish = false\n\n[dependencies]\n'
+        for crate in "${CLIENT_CRATES[@]}"; do
+            printf '%s = "=%s"\n' "${crate%-*}" "${crate##*-}"
+        done
+        printf '\n[workspace]\n'
+    } >"$fetch/Cargo.toml"
+    : >"$fetch/src/lib.rs"
+    (cd "$fetch" && "$CARGO_BIN" fetch -q)
+    command -v patch >/dev/null 2>&1 || as_root apt-get install -y patch
+    local patch_section=""
+    for crate in "${CLIENT_CRATES[@]}"; do
+        name=${crate%-*}
+        cp -r "$(crate_dir "$fetch" "$crate")" "$CLIENTS_WORK/patched/$crate"
+        if [ -n "${CLIENTS_UNPATCHED:-}" ]; then
+            log "$crate from crates.io, unpatched"
+        else
+            log "$crate from crates.io + patches/$crate.patch"
+            patch -d "$CLIENTS_WORK/patched/$crate" -p1 --forward --fuzz=0 \
+                --no-backup-if-mismatch <"$ROOT/patches/$crate.patch"
+        fi
+        patch_section+="$name = { path = \"$CLIENTS_WORK/patched/$crate\" }"$'\n'
+    done
+    cat >"$check/Cargo.toml" <<EOF
+[package]
+name = "clients-check"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+notify = "=${CLIENT_CRATES[1]##*-}"
+inotify = { version = "=${CLIENT_CRATES[0]##*-}", features = ["stream"] }
+
+[patch.crates-io]
+$patch_section
+[workspace]
+EOF
+    cat >"$check/src/lib.rs" <<'EOF'
+//! Uses of notify and inotify that must type-check for the target.
+
+/// notify's recommended watcher is its inotify backend.
+const _: fn() = || {
+    let _: fn(notify::RecommendedWatcher) -> notify::INotifyWatcher = |w| w;
+};
+
+/// notify's recommended watcher, as a program makes it.
+pub fn watcher() -> notify::Result<notify::RecommendedWatcher> {
+    notify::recommended_watcher(|_event: notify::Result<notify::Event>| {})
+}
+
+/// inotify's tokio stream (the `stream` feature).
+pub fn stream() -> std::io::Result<inotify::EventStream<Vec<u8>>> {
+    inotify::Inotify::init()?.into_event_stream(vec![0; 4096])
+}
+EOF
+    # Cargo caps the lints of crates.io dependencies, but not of path dependencies, and
+    # inotify has #![deny(warnings)]: its use of AsyncFd::with_interest, deprecated since
+    # tokio 1.51.6/1.53.3, would fail the build. The patched crates get --cap-lints warn.
+    cat >"$CLIENTS_WORK/rustc-cap-lints" <<'EOF'
+#!/bin/sh
+# RUSTC_WRAPPER: --cap-lints warn for the patched crates (see check_clients in .ci/redox.sh).
+rustc=$1
+shift
+case " $* " in
+*" --crate-name inotify "* | *" --crate-name notify "*) exec "$rustc" "$@" --cap-lints warn ;;
+esac
+exec "$rustc" "$@"
+EOF
+    chmod +x "$CLIENTS_WORK/rustc-cap-lints"
+    cd "$check"
+    log "cargo check: notify (inotify backend) and inotify (stream) for $TARGET"
+    local out=$CLIENTS_WORK/check.log status=0
+    RUSTC_WRAPPER=$CLIENTS_WORK/rustc-cap-lints \
+        "$CARGO_BIN" check "${build_std[@]}" --message-format short >"$out" 2>&1 || status=$?
+    grep -v '^ *Compiling \|^ *Checking ' "$out" >&2 || true
+    [ "$status" = 0 ] || { log "check-clients: FAILED (whole output: $out)"; exit 1; }
+    # No diagnostic may point into a file the patches change.
+    local file touched=0
+    for crate in "${CLIENT_CRATES[@]}"; do
+        for file in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$ROOT/patches/$crate.patch"); do
+            if grep -F "patched/$crate/$file:" "$out" >&2; then
+                touched=1
+            fi
+        done
+    done
+    [ "$touched" = 0 ] || { log "check-clients: diagnostics in patched files"; exit 1; }
+    log "check-clients: OK ($(grep -oE 'Checking (notify|inotify) v[0-9.]+' "$out" \
+        | sed 's/Checking //' | sort | paste -sd ' ' -) for $TARGET; RecommendedWatcher = INotifyWatcher)"
+}
+
 # Writes the patch from target/redoxfs/{orig,patched} (after editing the patched tree).
 diff_redoxfs() {
     cd "$REDOXFS_WORK"
@@ -268,10 +385,11 @@ case "${1:-}" in
 check) check_inotifyd ;;
 redoxfs) check_redoxfs ;;
 recipe) check_recipe ;;
+clients) check_clients ;;
 redoxfs-tree) prepare_redoxfs ;;
 redoxfs-diff) diff_redoxfs ;;
 *)
-    echo "usage: $0 check|redoxfs|recipe|redoxfs-tree|redoxfs-diff" >&2
+    echo "usage: $0 check|redoxfs|recipe|clients|redoxfs-tree|redoxfs-diff" >&2
     exit 2
     ;;
 esac
