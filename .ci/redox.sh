@@ -121,12 +121,7 @@ redoxfs = "=$REDOXFS_VERSION"
 EOF
     : >"$fetch/src/lib.rs"
     (cd "$fetch" && "$CARGO_BIN" fetch -q)
-    local manifest
-    manifest=$(cd "$fetch" && "$CARGO_BIN" metadata --format-version 1 \
-        | grep -o "\"manifest_path\":\"[^\"]*/redoxfs-$REDOXFS_VERSION/Cargo.toml\"" | head -n1 \
-        | sed -e 's/^"manifest_path":"//' -e 's/"$//')
-    [ -n "$manifest" ] || { log "redoxfs $REDOXFS_VERSION not found after cargo fetch"; exit 1; }
-    dirname "$manifest"
+    crate_dir "$fetch" "redoxfs-$REDOXFS_VERSION"
 }
 
 # Copies redoxfs into $1 laid out like its git tree (the published Cargo.toml.orig is the
