@@ -2,7 +2,7 @@
 # full test run CI uses (.ci/run calls it).
 CARGO ?= cargo
 
-.PHONY: all build demo test fmt-check clippy unit tools-parity check-redox check-redoxfs check-recipe redoxfs-tree redoxfs-patch conformance conformance-long bench
+.PHONY: all build demo test fmt-check clippy unit tools-parity check-redox check-redoxfs check-recipe check-clients redoxfs-tree redoxfs-patch conformance conformance-long bench
 
 all: build
 
@@ -16,7 +16,7 @@ demo:
 
 # Everything CI checks (.ci/run runs this on a fresh machine): formatting, host clippy, every
 # host test, the Redox compile checks, and the conformance run against the Linux kernel.
-test: fmt-check clippy unit check-redox check-redoxfs check-recipe conformance
+test: fmt-check clippy unit check-redox check-redoxfs check-recipe check-clients conformance
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -45,11 +45,18 @@ check-redox:
 check-redoxfs:
 	bash .ci/redox.sh redoxfs
 
-# recipe.toml's build script run as the cookbook would, with the host as the target: every
-# file the package installs (daemon, tools, smoke check, C library and header, service) must
-# be staged. Needs an up-to-date Cargo.lock (the recipe builds with --locked).
+# recipe.toml's build script run in the cookbook's environment (its prelude, cookbook_cargo,
+# install_flags, postlude: .ci/cookbook/), with the host as the target: every file the package
+# installs (daemon, tools, smoke check, C library and header, service) must be staged. Needs an
+# up-to-date committed Cargo.lock (the recipe builds with --locked). RECIPE=file checks another.
 check-recipe:
 	bash .ci/redox.sh recipe
+
+# notify 8.2.2 and inotify 0.11.5 from crates.io + patches/*.patch, compile-checked for Redox
+# (notify's inotify backend, inotify's tokio stream); asserts that notify::RecommendedWatcher
+# is notify::INotifyWatcher there. See docs/clients.md, "Rust programs".
+check-clients:
+	bash .ci/redox.sh clients
 
 # To change the redoxfs patch: `make redoxfs-tree`, edit target/redoxfs/patched, then
 # `make redoxfs-patch` rewrites recipes/redoxfs/inotify.patch; `make check-redoxfs` checks it.

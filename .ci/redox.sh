@@ -3,7 +3,8 @@
 #
 #   .ci/redox.sh check      inotifyd and its crates: cargo check, then clippy -D warnings
 #   .ci/redox.sh redoxfs    redoxfs 0.9.1 from crates.io + recipes/redoxfs/inotify.patch
-#   .ci/redox.sh recipe     recipe.toml's build script, run with the host as the target
+#   .ci/redox.sh recipe     recipe.toml's build script in the cookbook's environment (host target)
+#   .ci/redox.sh clients    notify and inotify from crates.io + patches/*.patch, checked for Redox
 #   .ci/redox.sh redoxfs-tree   only prepares target/redoxfs/{orig,patched} (to edit the patch)
 #   .ci/redox.sh redoxfs-diff   writes recipes/redoxfs/inotify.patch from those two trees
 #
@@ -24,6 +25,10 @@ HOST_ONLY_PACKAGES=(inotify-bench inotify-conformance)
 REDOXFS_VERSION=0.9.1
 REDOXFS_WORK=$ROOT/target/redoxfs
 INOTIFYD_GIT=https://gitlab.redox-os.org/redox-os/inotifyd.git
+# The Rust crates programs use for inotify (inotify first, then notify), each patched with
+# patches/<name>-<version>.patch.
+CLIENT_CRATES=(inotify-0.11.5 notify-8.2.2)
+CLIENTS_WORK=$ROOT/target/clients
 
 log() { printf 'redox: %s\n' "$*" >&2; }
 
@@ -116,12 +121,7 @@ redoxfs = "=$REDOXFS_VERSION"
 EOF
     : >"$fetch/src/lib.rs"
     (cd "$fetch" && "$CARGO_BIN" fetch -q)
-    local manifest
-    manifest=$(cd "$fetch" && "$CARGO_BIN" metadata --format-version 1 \
-        | grep -o "\"manifest_path\":\"[^\"]*/redoxfs-$REDOXFS_VERSION/Cargo.toml\"" | head -n1 \
-        | sed -e 's/^"manifest_path":"//' -e 's/"$//')
-    [ -n "$manifest" ] || { log "redoxfs $REDOXFS_VERSION not found after cargo fetch"; exit 1; }
-    dirname "$manifest"
+    crate_dir "$fetch" "redoxfs-$REDOXFS_VERSION"
 }
 
 # Copies redoxfs into $1 laid out like its git tree (the published Cargo.toml.orig is the
@@ -179,52 +179,186 @@ check_redoxfs() {
     log "check-redoxfs: OK"
 }
 
-# Runs recipe.toml's build script the way the cookbook would, with the host standing in for
-# Redox: COOKBOOK_CARGO is cargo with the host target added (the cookbook's redoxer adds
-# x86_64-unknown-redox), and the stage must end up with every file the package promises.
-# The source is the committed tree (`git archive HEAD`), as the cookbook fetches it, so a
-# stale committed Cargo.lock fails here as it would there.
+# Runs recipe.toml's build script as the Redox cookbook runs a custom script, with the host
+# standing in for Redox (docs/redox.md, "The cookbook's environment"): `cookbook_redoxer env
+# bash -e` in ${COOKBOOK_BUILD}, fed the cookbook's prelude, the script and its postlude on
+# standard input, with the variables cook_build.rs sets. .ci/cookbook/ mirrors the prelude
+# (install_flags, cookbook_cargo, ...), the postlude (strip, drop cargo's records) and
+# cookbook_redoxer (cargo with --target, the compiler variables). The stage must end up with
+# every file the package promises. The source is the committed tree (`git archive HEAD`), as
+# the cookbook fetches it, so a stale committed Cargo.lock fails here as it would there.
+# RECIPE=path checks another recipe file (e.g. an older one).
 check_recipe() {
     local work=$ROOT/target/recipe
-    rm -rf "$work/stage" "$work/script.sh" "$work/source"
-    mkdir -p "$work/stage" "$work/build" "$work/source"
-    local source=$ROOT
+    local recipe=${RECIPE:-}
+    rm -rf "$work/stage.tmp" "$work/script.sh" "$work/source" "$work/build"
+    mkdir -p "$work/stage.tmp" "$work/build" "$work/source" "$work/sysroot" "$work/recipe/inotifyd"
+    local source=$ROOT ident=local
     if git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
         git -C "$ROOT" archive HEAD | tar -x -C "$work/source"
         source=$work/source
-        log "source: the committed tree ($(git -C "$ROOT" rev-parse --short HEAD))"
+        ident=$(git -C "$ROOT" rev-parse HEAD)
+        log "source: the committed tree (${ident:0:7})"
     else
         log "source: the working tree (not a git checkout)"
     fi
+    recipe=${recipe:-$source/recipe.toml}
+    cp "$recipe" "$work/recipe/inotifyd/recipe.toml"
     # The script is the TOML multi-line string after `script = """`.
-    sed -n '/^script = """$/,/^"""$/p' "$source/recipe.toml" | sed '1d;$d' >"$work/script.sh"
-    [ -s "$work/script.sh" ] || { log "no build script found in recipe.toml"; exit 1; }
+    sed -n '/^script = """$/,/^"""$/p' "$recipe" | sed '1d;$d' >"$work/script.sh"
+    [ -s "$work/script.sh" ] || { log "no build script found in $recipe"; exit 1; }
     local host
     host=$(rustc -vV | sed -n 's/^host: //p')
-    cat >"$work/cargo" <<'EOF'
-#!/usr/bin/env bash
-# Stands in for the cookbook's redoxer: cargo with the target added.
-sub=$1
-shift
-exec cargo "$sub" --target "$TARGET" "$@"
-EOF
-    chmod +x "$work/cargo"
-    log "running recipe.toml's script (host target $host)"
+    log "running $recipe's script as the cookbook does (host target $host)"
+    mkdir -p "$work/cookbook/bin"
+    log "output in $work/build.log"
+    cat "$ROOT/.ci/cookbook/prelude.sh" "$work/script.sh" "$ROOT/.ci/cookbook/postlude.sh" \
+        >"$work/full-script.sh"
     (cd "$work/build" &&
-        COOKBOOK_CARGO=$work/cargo COOKBOOK_SOURCE=$source COOKBOOK_STAGE=$work/stage \
-            COOKBOOK_BUILD=$work/build TARGET=$host CARGO_TARGET_DIR=$work/build/target \
-            bash -euo pipefail "$work/script.sh")
+        env -u COOKBOOK_DEBUG -u COOKBOOK_OFFLINE -u COOKBOOK_VERBOSE -u COOKBOOK_NOSTRIP \
+            -u COOKBOOK_TOOLCHAIN -u CARGO_TARGET_DIR \
+            COOKBOOK_REDOXER="$ROOT/.ci/cookbook/cookbook_redoxer" \
+            TARGET="$host" \
+            COOKBOOK_BUILD="$work/build" \
+            COOKBOOK_NAME=inotifyd \
+            COOKBOOK_HOST_TARGET="$host" \
+            COOKBOOK_RECIPE="$work/recipe/inotifyd" \
+            COOKBOOK_ROOT="$work/cookbook" \
+            COOKBOOK_STAGE="$work/stage.tmp" \
+            COOKBOOK_SOURCE="$source" \
+            COOKBOOK_SYSROOT="$work/sysroot" \
+            COOKBOOK_MAKE_JOBS="$(nproc)" \
+            COOKBOOK_SOURCE_IDENT="git:$ident" \
+            COOKBOOK_COMMIT_IDENT="$ident" \
+            "$ROOT/.ci/cookbook/cookbook_redoxer" env bash -e <"$work/full-script.sh" \
+            >"$work/build.log" 2>&1) || {
+        tail -n 40 "$work/build.log" >&2
+        log "check-recipe: the script failed (whole output: $work/build.log)"
+        exit 1
+    }
     local f missing=0
     for f in usr/bin/inotifyd usr/bin/inotifywait usr/bin/inotifywatch usr/bin/inotify-smoke \
         usr/lib/libinotify_capi.a usr/include/sys/inotify.h \
         usr/lib/init.d/05_inotifyd.service; do
-        if [ ! -s "$work/stage/$f" ]; then
+        if [ ! -s "$work/stage.tmp/$f" ]; then
             log "missing from the stage: /$f"
             missing=1
         fi
     done
     [ "$missing" = 0 ] || exit 1
-    log "check-recipe: OK ($(cd "$work/stage" && find . -type f | wc -l) files staged)"
+    log "check-recipe: OK ($(cd "$work/stage.tmp" && find . -type f | wc -l) files staged)"
+}
+
+# Prints the directory cargo fetched crate $2 (name-version) into, for the manifest dir $1.
+crate_dir() {
+    local manifest
+    manifest=$(cd "$1" && "$CARGO_BIN" metadata --format-version 1 \
+        | grep -o "\"manifest_path\":\"[^\"]*/$2/Cargo.toml\"" | head -n1 \
+        | sed -e 's/^"manifest_path":"//' -e 's/"$//')
+    [ -n "$manifest" ] || { log "$2 not found after cargo fetch"; exit 1; }
+    dirname "$manifest"
+}
+
+# notify and inotify as published on crates.io, patched with patches/<crate>.patch (patch
+# --fuzz=0), compile-checked for Redox through a crate that uses notify's inotify backend and
+# inotify's tokio stream, and asserts at compile time that notify::RecommendedWatcher is
+# notify::INotifyWatcher (docs/clients.md, "Rust programs"). CLIENTS_UNPATCHED=1 skips the
+# patches, to see what they fix.
+check_clients() {
+    setup
+    local fetch=$CLIENTS_WORK/fetch check=$CLIENTS_WORK/check crate name
+    rm -rf "$CLIENTS_WORK/patched" "$check"
+    mkdir -p "$fetch/src" "$check/src" "$CLIENTS_WORK/patched"
+    {
+        printf '[package]\nname = "clients-fetch"\nversion = "0.0.0"\nedition = "2021"\n'
+        printf 'publish = false\n\n[dependencies]\n'
+        for crate in "${CLIENT_CRATES[@]}"; do
+            printf '%s = "=%s"\n' "${crate%-*}" "${crate##*-}"
+        done
+        printf '\n[workspace]\n'
+    } >"$fetch/Cargo.toml"
+    : >"$fetch/src/lib.rs"
+    (cd "$fetch" && "$CARGO_BIN" fetch -q)
+    command -v patch >/dev/null 2>&1 || as_root apt-get install -y patch
+    local patch_section=""
+    for crate in "${CLIENT_CRATES[@]}"; do
+        name=${crate%-*}
+        cp -r "$(crate_dir "$fetch" "$crate")" "$CLIENTS_WORK/patched/$crate"
+        if [ -n "${CLIENTS_UNPATCHED:-}" ]; then
+            log "$crate from crates.io, unpatched"
+        else
+            log "$crate from crates.io + patches/$crate.patch"
+            patch -d "$CLIENTS_WORK/patched/$crate" -p1 --forward --fuzz=0 \
+                --no-backup-if-mismatch <"$ROOT/patches/$crate.patch"
+        fi
+        patch_section+="$name = { path = \"$CLIENTS_WORK/patched/$crate\" }"$'\n'
+    done
+    cat >"$check/Cargo.toml" <<EOF
+[package]
+name = "clients-check"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+notify = "=${CLIENT_CRATES[1]##*-}"
+inotify = { version = "=${CLIENT_CRATES[0]##*-}", features = ["stream"] }
+
+[patch.crates-io]
+$patch_section
+[workspace]
+EOF
+    cat >"$check/src/lib.rs" <<'EOF'
+//! Uses of notify and inotify that must type-check for the target.
+
+/// notify's recommended watcher is its inotify backend.
+const _: fn() = || {
+    let _: fn(notify::RecommendedWatcher) -> notify::INotifyWatcher = |w| w;
+};
+
+/// notify's recommended watcher, as a program makes it.
+pub fn watcher() -> notify::Result<notify::RecommendedWatcher> {
+    notify::recommended_watcher(|_event: notify::Result<notify::Event>| {})
+}
+
+/// inotify's tokio stream (the `stream` feature).
+pub fn stream() -> std::io::Result<inotify::EventStream<Vec<u8>>> {
+    inotify::Inotify::init()?.into_event_stream(vec![0; 4096])
+}
+EOF
+    # Cargo caps the lints of crates.io dependencies, but not of path dependencies, and
+    # inotify has #![deny(warnings)]: its use of AsyncFd::with_interest, deprecated since
+    # tokio 1.51.6/1.53.3, would fail the build. The patched crates get --cap-lints warn.
+    cat >"$CLIENTS_WORK/rustc-cap-lints" <<'EOF'
+#!/bin/sh
+# RUSTC_WRAPPER: --cap-lints warn for the patched crates (see check_clients in .ci/redox.sh).
+rustc=$1
+shift
+case " $* " in
+*" --crate-name inotify "* | *" --crate-name notify "*) exec "$rustc" "$@" --cap-lints warn ;;
+esac
+exec "$rustc" "$@"
+EOF
+    chmod +x "$CLIENTS_WORK/rustc-cap-lints"
+    cd "$check"
+    log "cargo check: notify (inotify backend) and inotify (stream) for $TARGET"
+    local out=$CLIENTS_WORK/check.log status=0
+    RUSTC_WRAPPER=$CLIENTS_WORK/rustc-cap-lints \
+        "$CARGO_BIN" check "${build_std[@]}" --message-format short >"$out" 2>&1 || status=$?
+    grep -v '^ *Compiling \|^ *Checking ' "$out" >&2 || true
+    [ "$status" = 0 ] || { log "check-clients: FAILED (whole output: $out)"; exit 1; }
+    # No diagnostic may point into a file the patches change.
+    local file touched=0
+    for crate in "${CLIENT_CRATES[@]}"; do
+        for file in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$ROOT/patches/$crate.patch"); do
+            if grep -F "patched/$crate/$file:" "$out" >&2; then
+                touched=1
+            fi
+        done
+    done
+    [ "$touched" = 0 ] || { log "check-clients: diagnostics in patched files"; exit 1; }
+    log "check-clients: OK ($(grep -oE 'Checking (notify|inotify) v[0-9.]+' "$out" \
+        | sed 's/Checking //' | sort | paste -sd ' ' -) for $TARGET; RecommendedWatcher = INotifyWatcher)"
 }
 
 # Writes the patch from target/redoxfs/{orig,patched} (after editing the patched tree).
@@ -246,10 +380,11 @@ case "${1:-}" in
 check) check_inotifyd ;;
 redoxfs) check_redoxfs ;;
 recipe) check_recipe ;;
+clients) check_clients ;;
 redoxfs-tree) prepare_redoxfs ;;
 redoxfs-diff) diff_redoxfs ;;
 *)
-    echo "usage: $0 check|redoxfs|recipe|redoxfs-tree|redoxfs-diff" >&2
+    echo "usage: $0 check|redoxfs|recipe|clients|redoxfs-tree|redoxfs-diff" >&2
     exit 2
     ;;
 esac
