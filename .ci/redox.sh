@@ -18,9 +18,9 @@ REDOX_RUSTC=/usr/bin/rustc
 REDOX_CLIPPY_DRIVER=/usr/bin/clippy-driver
 # One target dir for both checks: std and shared dependencies are built once.
 REDOX_TARGET_DIR=${REDOX_TARGET_DIR:-$ROOT/target/redox}
-# Every workspace crate runs on Redox except these host tools, which drive the Linux
-# kernel's inotify as the oracle.
-HOST_ONLY_PACKAGES=(inotify-bench inotify-conformance)
+# Every workspace crate runs on Redox except the host rig (the in-process kernel, HostFs,
+# the demo) and the host tools that drive the Linux kernel's inotify as the oracle.
+HOST_ONLY_PACKAGES=(inotify-bench inotify-conformance inotify-host)
 REDOXFS_VERSION=0.9.1
 REDOXFS_WORK=$ROOT/target/redoxfs
 INOTIFYD_GIT=https://gitlab.redox-os.org/redox-os/inotifyd.git

@@ -301,7 +301,6 @@ fn response_for(res: SchemeResponse, op: Op) -> Response {
 #[cfg(all(test, not(target_os = "redox")))]
 mod tests {
     use super::*;
-    use crate::host::kernel::request_of;
     use inotify_engine::Limits;
     use redox_scheme::SendFdRequest;
     use syscall::error::Error;
@@ -348,6 +347,13 @@ mod tests {
         fn watch_readable(&mut self, _fd: usize) -> Result<()> {
             Err(Error::new(EBADF))
         }
+    }
+
+    /// A request as the kernel hands it to the scheme.
+    fn request_of(sqe: Sqe) -> redox_scheme::Request {
+        // SAFETY: `Request` is `#[repr(transparent)]` over `Sqe` (redox-scheme 0.12), and
+        // every bit pattern of `Sqe` is a valid `Sqe`.
+        unsafe { std::mem::transmute::<Sqe, redox_scheme::Request>(sqe) }
     }
 
     fn request(opcode: Opcode, tag: u32, args: [u64; 6]) -> Wake {

@@ -16,7 +16,6 @@
 //! | [`host`]             | host only: an in-process kernel, the host filesystem, the harness |
 #![warn(missing_docs)]
 
-pub mod client;
 pub mod daemon;
 pub mod feed;
 pub mod scheme;
@@ -24,6 +23,3 @@ pub mod sys;
 
 #[cfg(target_os = "redox")]
 pub mod redox;
-
-#[cfg(not(target_os = "redox"))]
-pub mod host;

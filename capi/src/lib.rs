@@ -5,7 +5,7 @@
 //! arguments in, a C-typed value or an [`Error`] out, over any [`Os`]. The host tests run it
 //! through the in-process kernel, inotifyd and `HostFs`, the same code paths a Redox program
 //! takes. On Redox the exported C symbols ([`exports`]) wrap the core with
-//! `inotifyd::redox::RedoxOs` and turn an error into `-1` with `errno` set (relibc's
+//! `inotify_client::RedoxOs` and turn an error into `-1` with `errno` set (relibc's
 //! `__errno_location`).
 //!
 //! `IN_NONBLOCK` and `IN_CLOEXEC` have Redox's `O_NONBLOCK` (0x4_0000) and `O_CLOEXEC`
@@ -15,11 +15,11 @@
 
 use core::ffi::{c_int, CStr};
 
-use inotifyd::client::{self, Os, INOTIFY_PATH};
+use inotify_client::{self as client, Os, INOTIFY_PATH};
 use syscall::error::{Error, Result, EBADF, EINVAL};
 use syscall::flag::O_RDONLY;
 
-pub use inotifyd::client::{IN_CLOEXEC, IN_NONBLOCK};
+pub use inotify_client::{IN_CLOEXEC, IN_NONBLOCK};
 
 /// `inotify_init1(flags)`: a new instance fd. `EINVAL` for a flag other than
 /// [`IN_NONBLOCK`] and [`IN_CLOEXEC`]; `EMFILE` at the per-user instance limit; `ENOENT`
@@ -93,7 +93,7 @@ pub fn c_result(r: Result<c_int>, errno: &mut c_int) -> c_int {
 pub mod exports {
     use core::ffi::{c_char, c_int, CStr};
 
-    use inotifyd::redox::RedoxOs;
+    use inotify_client::RedoxOs;
     use syscall::error::{Error, EFAULT};
 
     extern "C" {

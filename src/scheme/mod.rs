@@ -287,7 +287,7 @@ pub fn may_read(st: &Stat, uid: u32, gid: u32) -> bool {
 
 /// Copies `src` from `offset` into `buf` (a positional read of a byte string; nothing at or
 /// past the end); returns the bytes copied.
-pub(crate) fn copy_at(src: &[u8], offset: u64, buf: &mut [u8]) -> usize {
+pub fn copy_at(src: &[u8], offset: u64, buf: &mut [u8]) -> usize {
     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(src.len());
     let n = (src.len() - start).min(buf.len());
     buf[..n].copy_from_slice(&src[start..start + n]);

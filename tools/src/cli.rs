@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use inotify_abi::consts::IN_ALL_EVENTS;
-use inotifyd::client::{Inotify, Os, IN_CLOEXEC, IN_NONBLOCK};
+use inotify_client::{Inotify, Os, IN_CLOEXEC, IN_NONBLOCK};
 
 use crate::{events, parse_seconds, watch_name, EXIT_ERROR};
 
@@ -67,7 +67,7 @@ fn run_here<T: Tool>(opts: &T::Options) -> i32 {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr();
     T::run(
-        inotifyd::redox::RedoxOs,
+        inotify_client::RedoxOs,
         opts,
         &mut out,
         &mut err,

@@ -1,7 +1,7 @@
 //! `inotifywait` and `inotifywatch` for Redox, over inotifyd's client API.
 //!
-//! Each tool is a [`cli::Tool`] whose `run` is generic over [`inotifyd::client::Os`]: on
-//! Redox the binaries pass `inotifyd::redox::RedoxOs`; the host tests pass a process of the
+//! Each tool is a [`cli::Tool`] whose `run` is generic over [`inotify_client::Os`]: on
+//! Redox the binaries pass `inotify_client::RedoxOs`; the host tests pass a process of the
 //! in-process kernel, with inotifyd and `HostFs` serving a temporary directory. Output goes to
 //! the writers the caller gives, so the tests see exactly what a terminal would.
 //!
@@ -18,7 +18,7 @@ pub mod watch;
 
 use std::time::{Duration, Instant};
 
-use inotifyd::client::{Inotify, Os, OwnedEvent, O_CLOEXEC, O_PATH};
+use inotify_client::{Inotify, Os, OwnedEvent, O_CLOEXEC, O_PATH};
 use syscall::error::{Result, EAGAIN};
 use syscall::flag::{MODE_DIR, MODE_TYPE};
 

@@ -15,7 +15,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use inotify_abi::consts::IN_IGNORED;
-use inotifyd::client::{format, Os, OwnedEvent};
+use inotify_client::{format, Os, OwnedEvent};
 
 use crate::cli::{parse_common, CommonOptions, Setup, Started, Tool};
 use crate::{next_events, EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};

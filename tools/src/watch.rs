@@ -13,7 +13,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use inotify_abi::consts::IN_IGNORED;
-use inotifyd::client::{Os, OwnedEvent};
+use inotify_client::{Os, OwnedEvent};
 
 use crate::cli::{parse_common, CommonOptions, Setup, Started, Tool};
 use crate::events::SINGLE_EVENTS;

@@ -6,12 +6,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use inotify_host::harness::ServedDir;
+use inotify_host::Process;
 use inotify_tools::cli::{Command, Tool};
 use inotify_tools::wait::Wait;
 use inotify_tools::watch::Watch;
 use inotify_tools::{EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
-use inotifyd::host::harness::ServedDir;
-use inotifyd::host::Process;
 use syscall::flag::O_WRONLY;
 
 /// inotifyd and a `HostFs` over a fresh directory holding `sub/` and `file`.

@@ -4,7 +4,7 @@ use syscall::error::Result;
 use syscall::flag::CallFlags;
 use syscall::Stat;
 
-use crate::client::Os;
+use crate::Os;
 
 /// The calling process's own system calls on Redox.
 #[derive(Debug, Default, Clone, Copy)]
@@ -30,7 +30,7 @@ impl Os for RedoxOs {
 
     fn fstat(&self, fd: usize) -> Result<Stat> {
         let st = libredox::call::fstat(fd)?;
-        Ok(super::stat_from_libc(&st))
+        Ok(stat_from_libc(&st))
     }
 
     /// Moves `fd` (it leaves the caller's table) to the scheme behind `target`.
@@ -46,5 +46,30 @@ impl Os for RedoxOs {
             CallFlags::empty(),
             metadata,
         )?)
+    }
+}
+
+/// Converts relibc's `struct stat` (what libredox returns) into the kernel's [`Stat`], the
+/// form the client API works with.
+// The libc field types differ between libc releases (and some already match), so every
+// field is cast.
+#[allow(clippy::unnecessary_cast)]
+fn stat_from_libc(st: &libredox::data::Stat) -> Stat {
+    Stat {
+        st_dev: st.st_dev as u64,
+        st_ino: st.st_ino as u64,
+        st_mode: st.st_mode as u16,
+        st_nlink: st.st_nlink as u32,
+        st_uid: st.st_uid as u32,
+        st_gid: st.st_gid as u32,
+        st_size: st.st_size as u64,
+        st_blksize: st.st_blksize as u32,
+        st_blocks: st.st_blocks as u64,
+        st_mtime: st.st_mtime as u64,
+        st_mtime_nsec: st.st_mtime_nsec as u32,
+        st_atime: st.st_atime as u64,
+        st_atime_nsec: st.st_atime_nsec as u32,
+        st_ctime: st.st_ctime as u64,
+        st_ctime_nsec: st.st_ctime_nsec as u32,
     }
 }

@@ -1288,7 +1288,7 @@ impl Process {
     }
 }
 
-impl crate::client::Os for Process {
+impl inotify_client::Os for Process {
     fn open(&self, path: &str, flags: usize) -> Result<usize> {
         Process::open(self, path, flags)
     }

@@ -2,9 +2,9 @@
 //! code (redox-scheme's `Request`/`Response`/`handle_sync`) runs in host tests.
 //!
 //! - [`Kernel`]: the scheme registry; [`Kernel::process`] makes a [`Process`] (an fd table
-//!   with credentials, implementing [`crate::client::Os`]); [`Kernel::register`] gives a
+//!   with credentials, implementing [`inotify_client::Os`]); [`Kernel::register`] gives a
 //!   scheme daemon its [`HostSocket`].
-//! - [`HostSys`]: the daemon's [`crate::sys::Sys`] over a socket.
+//! - [`HostSys`]: the daemon's [`inotifyd::sys::Sys`] over a socket.
 //! - [`EventQueue`]: readiness of fds, like a Redox event queue.
 //! - [`spawn_scheme_thread`]: serve a `SchemeSync` on a thread.
 //! - [`fakefs`]: a scripted filesystem scheme with a feed, for scheme-level tests.

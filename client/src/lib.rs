@@ -12,6 +12,11 @@
 //! `inotify_abi::consts::IN_NONBLOCK_LINUX` and `IN_CLOEXEC_LINUX`).
 
 pub mod format;
+#[cfg(target_os = "redox")]
+mod redox;
+
+#[cfg(target_os = "redox")]
+pub use redox::RedoxOs;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -37,7 +37,7 @@ use inotify_abi::proto::FEED_DUP_NAME;
 use inotify_feed::Producer;
 
 use super::{spawn_scheme_thread, Kernel, SchemeThread};
-use crate::scheme::copy_at;
+use inotifyd::scheme::copy_at;
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult};
 use syscall::dirent::{DirEntry, DirentBuf, DirentKind};
