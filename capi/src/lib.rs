@@ -15,7 +15,7 @@
 
 use core::ffi::{c_int, CStr};
 
-use inotify_client::{self as client, Os, INOTIFY_PATH};
+use inotify_client::{self as client, Os, SCHEME_PATH};
 use syscall::error::{Error, Result, EBADF, EINVAL};
 use syscall::flag::O_RDONLY;
 
@@ -29,7 +29,7 @@ pub fn init1(os: &impl Os, flags: c_int) -> Result<c_int> {
     if flags & !allowed != 0 {
         return Err(Error::new(EINVAL));
     }
-    let fd = os.open(INOTIFY_PATH, O_RDONLY | flags as u32 as usize)?;
+    let fd = os.open(SCHEME_PATH, O_RDONLY | flags as u32 as usize)?;
     fd_to_c(os, fd)
 }
 

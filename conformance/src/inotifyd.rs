@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use inotify_abi::consts::O_CLOEXEC_REDOX;
 use inotify_client::{self as client, Inotify, IN_CLOEXEC, IN_NONBLOCK};
 use inotify_engine::Limits;
 use inotify_host::harness::Harness;
@@ -400,6 +401,3 @@ impl Backend for Inotifyd {
         r.map(drop).map_err(name)
     }
 }
-
-/// Redox's `O_CLOEXEC` (the client module's value).
-const O_CLOEXEC_REDOX: usize = client::O_CLOEXEC;

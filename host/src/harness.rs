@@ -17,8 +17,7 @@ use super::hostfs::HostFs;
 use super::{HostSys, Kernel, Process, SchemeThread};
 use inotifyd::scheme::InotifyScheme;
 
-/// The scheme name the daemon registers.
-pub const SCHEME_NAME: &str = "inotify";
+pub use inotify_abi::proto::SCHEME_NAME;
 
 /// The daemon on its thread, and the kernel it serves.
 pub struct Harness {

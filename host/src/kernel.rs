@@ -34,9 +34,8 @@ pub use process::{split_parent, split_path, Interrupt, Process};
 pub use queue::EventQueue;
 pub use socket::{FeventPoster, HostSocket};
 
-/// Redox's `O_CLOEXEC` (relibc / libredox value; `syscall::flag` does not define it). The
-/// kernel keeps it per fd and never sends it to the scheme.
-pub const O_CLOEXEC: usize = 0x0100_0000;
+/// Redox's `O_CLOEXEC`: the kernel keeps it per fd and never sends it to the scheme.
+pub use inotify_abi::consts::O_CLOEXEC_REDOX as O_CLOEXEC;
 /// Redox's `O_PATH`: the same bit as `O_STAT` (open without read or write access).
 pub const O_PATH: usize = O_STAT;
 /// `FD_CLOEXEC` for `F_GETFD`/`F_SETFD`.
