@@ -94,7 +94,8 @@ impl<'s, S: Sys> Daemon<'s, S> {
     }
 
     /// Number of reads waiting for events.
-    pub fn kept_reads(&self) -> usize {
+    #[cfg(test)]
+    fn kept_reads(&self) -> usize {
         self.kept.len()
     }
 

@@ -98,16 +98,6 @@ impl<S: Sys> InotifyScheme<S> {
         }
     }
 
-    /// The engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// The engine, mutably.
-    pub fn engine_mut(&mut self) -> &mut Engine {
-        &mut self.engine
-    }
-
     /// The operating system.
     pub fn sys_mut(&mut self) -> &mut S {
         &mut self.sys
