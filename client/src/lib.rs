@@ -1,5 +1,7 @@
 //! The Rust client API: `inotify_init1`, `inotify_add_watch`, `inotify_rm_watch` and typed
-//! event reads, over any [`Os`] (Redox syscalls, or a process of the host kernel).
+//! event reads, over any [`Os`] (`RedoxOs` on Redox, or a process of the host kernel). It
+//! depends on `inotify-abi` only (and libredox on Redox); see `docs/design.md` and
+//! `docs/clients.md`.
 //!
 //! ```text
 //! let ino = Inotify::init1(os, IN_NONBLOCK)?;          // open("/scheme/inotify")
@@ -10,6 +12,8 @@
 //! Flags are Redox's: [`IN_NONBLOCK`] is Redox's `O_NONBLOCK` and [`IN_CLOEXEC`] Redox's
 //! `O_CLOEXEC`, as `sys/inotify.h` defines them on Redox (Linux's values are
 //! `inotify_abi::consts::IN_NONBLOCK_LINUX` and `IN_CLOEXEC_LINUX`).
+
+#![warn(missing_docs)]
 
 pub mod format;
 #[cfg(target_os = "redox")]

@@ -1,10 +1,11 @@
 //! `HostFs`: a `file`-like scheme over a real host directory, instrumented with the feed.
 //!
 //! Every request performs the real operation on the host (`std::fs`, `std::os::unix`) below
-//! one root directory, and reports what happened as a feed [`Fact`] through one
-//! [`Producer`], exactly as the redoxfs patch does on Redox. The inotify daemon opens the
-//! feed with `dup(fd, FEED_DUP_NAME)` (root only), reads batches from it and writes interest
-//! messages to it.
+//! one root directory, and reports what happened as a feed
+//! [`Fact`](inotify_abi::feed::Fact) through one [`Producer`](inotify_feed::Producer), exactly
+//! as the redoxfs patch does on Redox. The inotify daemon opens the feed with
+//! `dup(fd, FEED_DUP_NAME)` (root only), reads batches from it and writes interest messages
+//! to it.
 //!
 //! Every handle remembers the inode it is on (host `st_ino`), whether it is a directory, the
 //! parent directory and name it was reached by, and whether it was opened for writing, so a
@@ -17,9 +18,9 @@
 //! as root; callers' permissions are emulated from the mode bits with the uid/gid each
 //! request carries (root bypasses them, as usual).
 //!
-//! The work is split by job: [`lookup`] (path resolution and permission checks), [`open`]
-//! (opening and creating), [`names`] (which handles hold which names across unlink, rename
-//! and link), [`report`] (facts to the producer) and [`scheme`] (the `SchemeSync` requests).
+//! The work is split by job: `lookup` (path resolution and permission checks), `open`
+//! (opening and creating), `names` (which handles hold which names across unlink, rename
+//! and link), `report` (facts to the producer) and `scheme` (the `SchemeSync` requests).
 //!
 //! Redox creates directories and symlinks with `open(O_CREAT | O_DIRECTORY)` and
 //! `open(O_CREAT | O_SYMLINK)` + `write(target)`; those handles report only the creation

@@ -2,8 +2,9 @@
 //! requests, responses and readiness posts between them.
 //!
 //! This file holds the registry ([`Kernel`]), open file descriptions and the per-scheme
-//! request routing; [`process`] the processes and their system calls, [`socket`] the daemon
-//! side of a scheme ([`HostSocket`]), [`queue`] event queues ([`EventQueue`]).
+//! request routing; `kernel/process.rs` the processes and their system calls,
+//! `kernel/socket.rs` the daemon side of a scheme ([`HostSocket`]), `kernel/queue.rs` event
+//! queues ([`EventQueue`]).
 //!
 //! Requests are the kernel's own `Sqe` records, turned into `redox_scheme::Request` values, so
 //! a scheme served through a [`HostSocket`] decodes and dispatches them with redox-scheme's own
