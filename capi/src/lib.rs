@@ -11,6 +11,10 @@
 //! `IN_NONBLOCK` and `IN_CLOEXEC` have Redox's `O_NONBLOCK` (0x4_0000) and `O_CLOEXEC`
 //! (0x100_0000) values, as relibc's `fcntl.h` defines them; every other `IN_*` value is
 //! Linux's.
+//!
+//! `no_std` and allocation-free, so the static library holds these functions and the `core`
+//! code they reach, not Rust's standard library (size: docs/clients.md).
+#![no_std]
 #![warn(missing_docs)]
 
 use core::ffi::{c_int, CStr};
@@ -142,6 +146,20 @@ pub mod exports {
         // SAFETY: the caller passes a NUL-terminated string.
         let path = unsafe { CStr::from_ptr(pathname) };
         finish(super::add_watch(&RedoxOs, fd, path, mask))
+    }
+
+    /// A panic ends the process (none is expected: every input is checked before use). This
+    /// makes the crate a C library only on Redox: it cannot be linked into a Rust program
+    /// there, which uses `inotify-client` instead.
+    #[cfg(not(test))]
+    #[panic_handler]
+    fn panic(_info: &core::panic::PanicInfo) -> ! {
+        extern "C" {
+            /// relibc's `abort()`.
+            fn abort() -> !;
+        }
+        // SAFETY: `abort` takes no arguments and does not return.
+        unsafe { abort() }
     }
 
     /// `int inotify_rm_watch(int fd, int wd)`.

@@ -13,8 +13,16 @@
 //! `O_CLOEXEC`, as `sys/inotify.h` defines them on Redox (Linux's values are
 //! `inotify_abi::consts::IN_NONBLOCK_LINUX` and `IN_CLOEXEC_LINUX`).
 
+//!
+//! `no_std`: the calls need only `core`. The `alloc` feature (on by default) adds
+//! [`OwnedEvent`], [`Inotify::read_events`] and [`format`]; the C library leaves it off.
+#![no_std]
 #![warn(missing_docs)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg(feature = "alloc")]
 pub mod format;
 #[cfg(target_os = "redox")]
 mod redox;
@@ -22,9 +30,13 @@ mod redox;
 #[cfg(target_os = "redox")]
 pub use redox::RedoxOs;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+#[cfg(feature = "alloc")]
+use alloc::{borrow::Cow, string::String, vec::Vec};
 
 use inotify_abi::consts::{add_watch_mask_is_valid, IN_DONT_FOLLOW};
+#[cfg(feature = "alloc")]
 use inotify_abi::event::Events;
 use inotify_abi::proto::{AddWatchArg, CallRepr};
 use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
@@ -90,6 +102,7 @@ pub const IN_CLOEXEC: u32 = O_CLOEXEC as u32;
 static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
 
 /// One event, owning its name.
+#[cfg(feature = "alloc")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedEvent {
     /// Watch descriptor (-1 for `IN_Q_OVERFLOW`).
@@ -102,9 +115,10 @@ pub struct OwnedEvent {
     pub name: Vec<u8>,
 }
 
+#[cfg(feature = "alloc")]
 impl OwnedEvent {
     /// The name as text (lossy).
-    pub fn name_str(&self) -> std::borrow::Cow<'_, str> {
+    pub fn name_str(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.name)
     }
 }
@@ -151,13 +165,14 @@ impl<O: Os> Inotify<O> {
     }
 
     /// Reads whole records into `buf` and returns the bytes read; iterate them with
-    /// [`Events::new`]. `EINVAL` when the first record does not fit, `EAGAIN` when
-    /// non-blocking and empty, `EINTR` when interrupted.
+    /// [`Events::new`](inotify_abi::event::Events::new). `EINVAL` when the first record does
+    /// not fit, `EAGAIN` when non-blocking and empty, `EINTR` when interrupted.
     pub fn read_raw(&self, buf: &mut [u8]) -> Result<usize> {
         self.os.read(self.fd, buf)
     }
 
     /// Reads into `buf` and returns the events read.
+    #[cfg(feature = "alloc")]
     pub fn read_events(&self, buf: &mut [u8]) -> Result<Vec<OwnedEvent>> {
         let n = self.read_raw(buf)?;
         Ok(Events::new(&buf[..n])
