@@ -12,9 +12,10 @@
 //! (0x100_0000) values, as relibc's `fcntl.h` defines them; every other `IN_*` value is
 //! Linux's.
 //!
-//! `no_std` and allocation-free, so the static library holds these functions and the `core`
-//! code they reach, not Rust's standard library (size: docs/clients.md).
-#![no_std]
+//! On Redox the crate is `no_std` and allocation-free, so the static library holds these
+//! functions and the `core` code they reach, not Rust's standard library (size:
+//! docs/clients.md). On a host it keeps std, so the tests can link it.
+#![cfg_attr(target_os = "redox", no_std)]
 #![warn(missing_docs)]
 
 use core::ffi::{c_int, CStr};
