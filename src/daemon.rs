@@ -89,7 +89,8 @@ impl<'s, S: Sys> Daemon<'s, S> {
     }
 
     /// The scheme.
-    pub fn scheme(&mut self) -> &mut InotifyScheme<S> {
+    #[cfg(test)]
+    fn scheme(&mut self) -> &mut InotifyScheme<S> {
         self.scheme
     }
 
