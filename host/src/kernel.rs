@@ -2,7 +2,7 @@
 //! requests, responses and readiness posts between them.
 //!
 //! This file holds the registry ([`Kernel`]), open file descriptions and the per-scheme
-//! request routing; `kernel/process.rs` the processes and their system calls,
+//! request routing; `kernel/process.rs` the processes (`process/calls.rs` their system calls),
 //! `kernel/socket.rs` the daemon side of a scheme ([`HostSocket`]), `kernel/queue.rs` event
 //! queues ([`EventQueue`]).
 //!
