@@ -12,7 +12,7 @@ build:
 # The main job: inotifyd serving a real host directory, a workload, the events shown.
 # `make demo DEMO_DIR=/some/dir` serves that directory (default: a fresh temporary one).
 demo:
-	$(CARGO) run --release --bin inotifyd-demo -- $(DEMO_DIR)
+	$(CARGO) run --release -p inotify-host --bin inotifyd-demo -- $(DEMO_DIR)
 
 # Everything CI checks (.ci/run runs this on a fresh machine): formatting, host clippy, every
 # host test, the Redox compile checks, and the conformance run against the Linux kernel.

@@ -89,12 +89,14 @@ impl<'s, S: Sys> Daemon<'s, S> {
     }
 
     /// The scheme.
-    pub fn scheme(&mut self) -> &mut InotifyScheme<S> {
+    #[cfg(test)]
+    fn scheme(&mut self) -> &mut InotifyScheme<S> {
         self.scheme
     }
 
     /// Number of reads waiting for events.
-    pub fn kept_reads(&self) -> usize {
+    #[cfg(test)]
+    fn kept_reads(&self) -> usize {
         self.kept.len()
     }
 
@@ -301,7 +303,6 @@ fn response_for(res: SchemeResponse, op: Op) -> Response {
 #[cfg(all(test, not(target_os = "redox")))]
 mod tests {
     use super::*;
-    use crate::host::kernel::request_of;
     use inotify_engine::Limits;
     use redox_scheme::SendFdRequest;
     use syscall::error::Error;
@@ -348,6 +349,13 @@ mod tests {
         fn watch_readable(&mut self, _fd: usize) -> Result<()> {
             Err(Error::new(EBADF))
         }
+    }
+
+    /// A request as the kernel hands it to the scheme.
+    fn request_of(sqe: Sqe) -> redox_scheme::Request {
+        // SAFETY: `Request` is `#[repr(transparent)]` over `Sqe` (redox-scheme 0.12), and
+        // every bit pattern of `Sqe` is a valid `Sqe`.
+        unsafe { std::mem::transmute::<Sqe, redox_scheme::Request>(sqe) }
     }
 
     fn request(opcode: Opcode, tag: u32, args: [u64; 6]) -> Wake {

@@ -13,7 +13,7 @@
 
 use hashbrown::HashMap;
 
-use inotify_abi::feed::{Batch, Fact, Interest, BATCH_HEADER_LEN, INTEREST_LEN};
+use inotify_abi::feed::{Batch, Fact, BATCH_HEADER_LEN, INTEREST_LEN};
 use inotify_abi::proto::FEED_DUP_NAME;
 use inotify_engine::{Engine, FsId, InterestChange};
 use syscall::error::{Error, Result, EAGAIN, EBADF, EIO, ENODEV, EOPNOTSUPP, EPIPE, EWOULDBLOCK};
@@ -208,21 +208,6 @@ impl Feeds {
             }
         }
     }
-
-    /// Number of feeds opened so far (ended ones included).
-    pub fn len(&self) -> usize {
-        self.feeds.len()
-    }
-
-    /// Whether no feed was ever opened.
-    pub fn is_empty(&self) -> bool {
-        self.feeds.is_empty()
-    }
-
-    /// The scheme name of filesystem `fs`.
-    pub fn name(&self, fs: FsId) -> Option<&[u8]> {
-        self.feeds.get(fs as usize).map(|f| f.name.as_slice())
-    }
 }
 
 /// Whether a read error means the filesystem behind a feed is gone.
@@ -296,18 +281,18 @@ fn apply_batch(feed: &mut Feed, engine: &mut Engine, fs: FsId, batch: &Batch<'_>
     }
 }
 
-/// Encodes interest changes as one feed write (exposed for tests and tools).
-pub fn encode_interest(changes: &[Interest]) -> Vec<u8> {
-    let mut out = vec![0u8; changes.len() * INTEREST_LEN];
-    for (c, chunk) in changes.iter().zip(out.chunks_exact_mut(INTEREST_LEN)) {
-        let _ = c.emit(chunk);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Encodes interest changes as one feed write.
+    fn encode_interest(changes: &[Interest]) -> Vec<u8> {
+        let mut out = vec![0u8; changes.len() * INTEREST_LEN];
+        for (c, chunk) in changes.iter().zip(out.chunks_exact_mut(INTEREST_LEN)) {
+            let _ = c.emit(chunk);
+        }
+        out
+    }
 
     #[test]
     fn scheme_names_from_paths() {
@@ -322,7 +307,7 @@ mod tests {
 
     use inotify_abi::consts::{IN_CREATE, IN_Q_OVERFLOW};
     use inotify_abi::event::Events;
-    use inotify_abi::feed::{BatchHeader, MAX_RECORD_LEN};
+    use inotify_abi::feed::{BatchHeader, Interest, MAX_RECORD_LEN};
     use inotify_engine::{InodeKey, InstanceId, Limits, Target};
 
     /// Directory inode watched in these tests.

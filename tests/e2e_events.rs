@@ -5,7 +5,7 @@ mod e2e_support;
 
 use e2e_support::{line, World};
 use inotify_abi::consts::*;
-use inotifyd::host::hostfs::{UTIME_NOW, UTIME_OMIT};
+use inotify_host::hostfs::{UTIME_NOW, UTIME_OMIT};
 use syscall::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
 use syscall::TimeSpec;
 
@@ -93,7 +93,7 @@ fn chmod_chown_and_times() {
     u.fchmod(fd, 0o600).unwrap();
     u.futimens(fd, &[T, OMIT]).unwrap();
     // chown by root, even to the same owner, is an attribute change.
-    let rfd = root.open(&w.p("f"), inotifyd::host::O_PATH).unwrap();
+    let rfd = root.open(&w.p("f"), inotify_host::O_PATH).unwrap();
     root.fchown(rfd, uid, gid).unwrap();
     root.close(rfd).unwrap();
     u.futimens(fd, &[OMIT, T]).unwrap();
@@ -306,7 +306,7 @@ fn producer_overflow_surfaces_as_q_overflow() {
     }
     // A synchronous request after the last close: every fact of the burst is recorded.
     w.user
-        .fstat(w.user.open(&w.p(""), inotifyd::host::O_PATH).unwrap())
+        .fstat(w.user.open(&w.p(""), inotify_host::O_PATH).unwrap())
         .unwrap();
     let dropped = w.fs.dropped();
     assert_eq!(
@@ -357,7 +357,7 @@ fn unwatched_operations_never_reach_the_feed() {
     w.user.unlink(&w.p("other/g")).unwrap();
     // A synchronous request after the last close: every operation above was handled.
     w.user
-        .fstat(w.user.open(&w.p(""), inotifyd::host::O_PATH).unwrap())
+        .fstat(w.user.open(&w.p(""), inotify_host::O_PATH).unwrap())
         .unwrap();
     assert_eq!(w.fs.recorded(), before);
     assert_eq!(w.lines(0), Vec::<String>::new());
@@ -376,14 +376,14 @@ fn unwatched_operations_never_reach_the_feed() {
 #[test]
 fn only_root_may_open_a_feed() {
     let w = World::new("feedperm", 4096);
-    let fd = w.user.open(&w.p(""), inotifyd::host::O_PATH).unwrap();
+    let fd = w.user.open(&w.p(""), inotify_host::O_PATH).unwrap();
     let refused = w
         .user
         .dup(fd, inotify_abi::proto::FEED_DUP_NAME)
         .unwrap_err();
     assert_eq!(refused.errno, syscall::error::EACCES);
     let root = w.harness.process(1, 0, 0);
-    let fd = root.open(&w.p(""), inotifyd::host::O_PATH).unwrap();
+    let fd = root.open(&w.p(""), inotify_host::O_PATH).unwrap();
     assert!(root.dup(fd, inotify_abi::proto::FEED_DUP_NAME).is_ok());
 }
 
@@ -392,7 +392,7 @@ fn an_open_path_handle_keeps_an_unlinked_file_until_closed() {
     let w = World::new("opath", 64 * 1024);
     w.user.create(&w.p("t"), 0o644).unwrap();
     let t = w.watch("t", IN_ALL_EVENTS);
-    let fd = w.user.open(&w.p("t"), inotifyd::host::O_PATH).unwrap();
+    let fd = w.user.open(&w.p("t"), inotify_host::O_PATH).unwrap();
     w.user.unlink(&w.p("t")).unwrap();
     assert_eq!(w.lines(1), [format!("{t} ATTRIB")]);
     // An O_PATH close reports no CLOSE event; the inode goes with it.

@@ -24,7 +24,7 @@ fn a_read_sees_facts_whose_readiness_has_not_arrived() {
         [format!("{d} CREATE a")]
     );
     // FIONREAD sees facts the same way.
-    let fd = w.user.open(&w.p("a"), inotifyd::host::O_PATH).unwrap();
+    let fd = w.user.open(&w.p("a"), inotify_host::O_PATH).unwrap();
     w.user.fchmod(fd, 0o600).unwrap();
     w.user.close(fd).unwrap();
     assert_eq!(w.inotify.queued_bytes().unwrap(), 32);

@@ -5,9 +5,9 @@ mod common;
 use common::*;
 use inotify_abi::consts::*;
 use inotify_abi::proto::{CallRepr, FEED_DUP_NAME};
+use inotify_client::{self as client, Inotify, IN_CLOEXEC, IN_NONBLOCK};
 use inotify_engine::{Fact, Subject};
-use inotifyd::client::{self, Inotify, IN_CLOEXEC, IN_NONBLOCK};
-use inotifyd::host::FD_CLOEXEC;
+use inotify_host::FD_CLOEXEC;
 use syscall::error::*;
 use syscall::flag::{
     F_GETFD, F_GETFL, MODE_CHR, MODE_TYPE, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
@@ -387,7 +387,7 @@ fn tunables_read_write_and_refusals() {
     let env = Env::start();
     let root = env.root();
     let user = env.user(10, USER);
-    let read = |p: &inotifyd::host::Process, name: &str| {
+    let read = |p: &inotify_host::Process, name: &str| {
         let fd = p
             .open(&format!("/scheme/inotify/{name}"), O_RDONLY)
             .unwrap();

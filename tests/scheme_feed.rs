@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use inotify_abi::consts::*;
 use inotify_abi::feed::{BatchHeader, Interest, BATCH_HEADER_LEN, MAX_RECORD_LEN};
-use inotifyd::host::fakefs::FakeFs;
+use inotify_host::fakefs::FakeFs;
 
 #[test]
 fn interest_reaches_the_filesystem_before_add_watch_returns() {

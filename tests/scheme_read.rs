@@ -9,9 +9,9 @@ use std::time::Duration;
 use common::*;
 use inotify_abi::consts::*;
 use inotify_abi::event::Events;
+use inotify_client::Inotify;
 use inotify_engine::Fact;
-use inotifyd::client::Inotify;
-use inotifyd::host::Interrupt;
+use inotify_host::Interrupt;
 use syscall::error::*;
 use syscall::flag::EventFlags;
 

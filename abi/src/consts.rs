@@ -107,6 +107,18 @@ pub const IN_NONBLOCK_LINUX: u32 = 0o4000;
 /// Linux's `IN_CLOEXEC` for `inotify_init1` (= Linux `O_CLOEXEC`).
 pub const IN_CLOEXEC_LINUX: u32 = 0o2000000;
 
+/// Redox's `O_CLOEXEC` (relibc's and libredox's value; `syscall::flag` does not define it).
+/// `IN_CLOEXEC` has this value on Redox.
+pub const O_CLOEXEC_REDOX: usize = 0x0100_0000;
+
+/// Linux's checks of an `inotify_add_watch` mask that come before anything else (the fd,
+/// the path): a bit outside [`IN_VALID_MASK`], no valid bit at all, or [`IN_MASK_ADD`]
+/// together with [`IN_MASK_CREATE`] make the call fail with `EINVAL` (`false` here).
+pub const fn add_watch_mask_is_valid(mask: u32) -> bool {
+    let both = IN_MASK_ADD | IN_MASK_CREATE;
+    mask & !IN_VALID_MASK == 0 && mask & IN_VALID_MASK != 0 && mask & both != both
+}
+
 /// Longest name an event carries (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 
@@ -126,5 +138,24 @@ mod tests {
             last = bit;
         }
         assert_eq!(all, IN_VALID_MASK);
+    }
+
+    #[test]
+    fn add_watch_accepts_events_flags_alone_and_read_only_bits() {
+        assert!(add_watch_mask_is_valid(IN_ALL_EVENTS));
+        assert!(add_watch_mask_is_valid(IN_CREATE));
+        assert!(add_watch_mask_is_valid(IN_DONT_FOLLOW));
+        assert!(add_watch_mask_is_valid(IN_IGNORED));
+        assert!(add_watch_mask_is_valid(IN_CREATE | IN_MASK_ADD));
+    }
+
+    #[test]
+    fn add_watch_refuses_unknown_bits_no_bits_and_mask_add_with_mask_create() {
+        assert!(!add_watch_mask_is_valid(0));
+        assert!(!add_watch_mask_is_valid(0x1000));
+        assert!(!add_watch_mask_is_valid(IN_CREATE | 0x1000));
+        assert!(!add_watch_mask_is_valid(
+            IN_OPEN | IN_MASK_ADD | IN_MASK_CREATE
+        ));
     }
 }

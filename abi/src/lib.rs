@@ -3,9 +3,11 @@
 //! `no_std` and allocation-free, so the daemon, the client library, the relibc wrapper and
 //! the filesystem patch all use one definition:
 //!
-//! - [`consts`]: the `IN_*` mask bits, with Linux's values.
+//! - [`consts`]: the `IN_*` mask bits, with Linux's values; the add_watch mask check;
+//!   Redox's `O_CLOEXEC`.
 //! - [`event`]: the `struct inotify_event` record as read by applications.
-//! - [`proto`]: the client <-> daemon operations carried by `sendfd` and `call`.
+//! - [`proto`]: the scheme's name and path, and the client <-> daemon operations carried by
+//!   `sendfd` and `call`.
 //! - [`feed`]: the filesystem -> daemon fact records and the daemon -> filesystem interest
 //!   messages.
 //!

@@ -14,6 +14,12 @@
 
 use crate::WireError;
 
+/// The scheme's name: inotifyd registers it, so clients open [`SCHEME_PATH`].
+pub const SCHEME_NAME: &str = "inotify";
+
+/// The path clients open for an instance (and `fpath` reports for one).
+pub const SCHEME_PATH: &str = "/scheme/inotify";
+
 /// Name passed to `dup` on a filesystem fd to open that filesystem's feed (root only).
 pub const FEED_DUP_NAME: &[u8] = b"inotify-feed";
 
@@ -110,6 +116,14 @@ impl CallRepr {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_scheme_path_is_the_scheme_name_under_slash_scheme() {
+        assert_eq!(
+            super::SCHEME_PATH.strip_prefix("/scheme/"),
+            Some(super::SCHEME_NAME)
+        );
+    }
+
     use super::*;
 
     #[test]

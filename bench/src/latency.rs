@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use inotify_abi::consts::{IN_ALL_EVENTS, IN_CREATE, IN_DELETE, IN_ISDIR};
 use inotify_abi::event::Events;
+use inotify_client::Inotify;
 use inotify_engine::Limits;
-use inotifyd::client::Inotify;
-use inotifyd::host::harness::Harness;
-use inotifyd::host::hostfs::HostFs;
+use inotify_host::harness::Harness;
+use inotify_host::hostfs::HostFs;
 
 use crate::stats::{fmt_num, median, percentile, Figure};
 use crate::Effort;

@@ -5,21 +5,26 @@
 //! arguments in, a C-typed value or an [`Error`] out, over any [`Os`]. The host tests run it
 //! through the in-process kernel, inotifyd and `HostFs`, the same code paths a Redox program
 //! takes. On Redox the exported C symbols ([`exports`]) wrap the core with
-//! `inotifyd::redox::RedoxOs` and turn an error into `-1` with `errno` set (relibc's
+//! `inotify_client::RedoxOs` and turn an error into `-1` with `errno` set (relibc's
 //! `__errno_location`).
 //!
 //! `IN_NONBLOCK` and `IN_CLOEXEC` have Redox's `O_NONBLOCK` (0x4_0000) and `O_CLOEXEC`
 //! (0x100_0000) values, as relibc's `fcntl.h` defines them; every other `IN_*` value is
 //! Linux's.
+//!
+//! On Redox the crate is `no_std` and allocation-free, so the static library holds these
+//! functions and the `core` code they reach, not Rust's standard library (size:
+//! docs/clients.md). On a host it keeps std, so the tests can link it.
+#![cfg_attr(target_os = "redox", no_std)]
 #![warn(missing_docs)]
 
 use core::ffi::{c_int, CStr};
 
-use inotifyd::client::{self, Os, INOTIFY_PATH};
+use inotify_client::{self as client, Os, SCHEME_PATH};
 use syscall::error::{Error, Result, EBADF, EINVAL};
 use syscall::flag::O_RDONLY;
 
-pub use inotifyd::client::{IN_CLOEXEC, IN_NONBLOCK};
+pub use inotify_client::{IN_CLOEXEC, IN_NONBLOCK};
 
 /// `inotify_init1(flags)`: a new instance fd. `EINVAL` for a flag other than
 /// [`IN_NONBLOCK`] and [`IN_CLOEXEC`]; `EMFILE` at the per-user instance limit; `ENOENT`
@@ -29,7 +34,7 @@ pub fn init1(os: &impl Os, flags: c_int) -> Result<c_int> {
     if flags & !allowed != 0 {
         return Err(Error::new(EINVAL));
     }
-    let fd = os.open(INOTIFY_PATH, O_RDONLY | flags as u32 as usize)?;
+    let fd = os.open(SCHEME_PATH, O_RDONLY | flags as u32 as usize)?;
     fd_to_c(os, fd)
 }
 
@@ -93,7 +98,7 @@ pub fn c_result(r: Result<c_int>, errno: &mut c_int) -> c_int {
 pub mod exports {
     use core::ffi::{c_char, c_int, CStr};
 
-    use inotifyd::redox::RedoxOs;
+    use inotify_client::RedoxOs;
     use syscall::error::{Error, EFAULT};
 
     extern "C" {
@@ -142,6 +147,20 @@ pub mod exports {
         // SAFETY: the caller passes a NUL-terminated string.
         let path = unsafe { CStr::from_ptr(pathname) };
         finish(super::add_watch(&RedoxOs, fd, path, mask))
+    }
+
+    /// A panic ends the process (none is expected: every input is checked before use). This
+    /// makes the crate a C library only on Redox: it cannot be linked into a Rust program
+    /// there, which uses `inotify-client` instead.
+    #[cfg(not(test))]
+    #[panic_handler]
+    fn panic(_info: &core::panic::PanicInfo) -> ! {
+        extern "C" {
+            /// relibc's `abort()`.
+            fn abort() -> !;
+        }
+        // SAFETY: `abort` takes no arguments and does not return.
+        unsafe { abort() }
     }
 
     /// `int inotify_rm_watch(int fd, int wd)`.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use inotify_abi::consts::*;
 use inotify_abi::event::Events;
 use inotify_capi::{add_watch, c_result, init, init1, rm_watch, IN_CLOEXEC, IN_NONBLOCK};
-use inotifyd::host::harness::ServedDir;
-use inotifyd::host::{Process, FD_CLOEXEC};
+use inotify_host::harness::ServedDir;
+use inotify_host::{Process, FD_CLOEXEC};
 use syscall::error::{EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTDIR};
 use syscall::flag::{F_GETFD, F_GETFL, O_NONBLOCK, O_RDONLY};
 

@@ -13,11 +13,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use inotify_abi::consts::O_CLOEXEC_REDOX;
+use inotify_client::{self as client, Inotify, IN_CLOEXEC, IN_NONBLOCK};
 use inotify_engine::Limits;
-use inotifyd::client::{self, Inotify, IN_CLOEXEC, IN_NONBLOCK};
-use inotifyd::host::harness::Harness;
-use inotifyd::host::hostfs::HostFs;
-use inotifyd::host::{spawn_scheme_thread, Process, SchemeThread};
+use inotify_host::harness::Harness;
+use inotify_host::hostfs::HostFs;
+use inotify_host::{spawn_scheme_thread, Process, SchemeThread};
 use redox_scheme::scheme::SchemeSync;
 use syscall::dirent::DirentIter;
 use syscall::error::Error;
@@ -246,11 +247,11 @@ impl Backend for Inotifyd {
     fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
         let now = TimeSpec {
             tv_sec: 0,
-            tv_nsec: inotifyd::host::hostfs::UTIME_NOW,
+            tv_nsec: inotify_host::hostfs::UTIME_NOW,
         };
         let omit = TimeSpec {
             tv_sec: 0,
-            tv_nsec: inotifyd::host::hostfs::UTIME_OMIT,
+            tv_nsec: inotify_host::hostfs::UTIME_OMIT,
         };
         let ts = match times {
             Times::Atime => [now, omit],
@@ -400,6 +401,3 @@ impl Backend for Inotifyd {
         r.map(drop).map_err(name)
     }
 }
-
-/// Redox's `O_CLOEXEC` (the client module's value).
-const O_CLOEXEC_REDOX: usize = client::O_CLOEXEC;

@@ -14,8 +14,7 @@ use redox_scheme::Socket;
 use syscall::error::{Error, Result, EINVAL};
 use syscall::flag::{CallFlags, F_SETFD};
 
-/// The scheme's name: clients open `/scheme/inotify`.
-pub const SCHEME_NAME: &str = "inotify";
+pub use inotify_abi::proto::SCHEME_NAME;
 
 /// The environment variable through which init passes its notification fd.
 pub const INIT_NOTIFY_ENV: &str = "INIT_NOTIFY";

@@ -145,8 +145,8 @@ impl Sys for RedoxSys {
     }
 
     fn fstat(&mut self, fd: usize) -> Result<Stat> {
-        let st = libredox::call::fstat(fd)?;
-        Ok(super::stat_from_libc(&st))
+        // The same call a client makes (relibc's `struct stat` converted to the kernel's).
+        inotify_client::Os::fstat(&inotify_client::RedoxOs, fd)
     }
 
     fn fpath(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {

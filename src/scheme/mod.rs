@@ -24,7 +24,7 @@ mod tunable;
 
 use hashbrown::HashMap;
 
-use inotify_abi::consts::{IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID_MASK};
+use inotify_abi::consts::{add_watch_mask_is_valid, IN_ONLYDIR};
 use inotify_abi::proto::{AddWatchArg, CallRepr};
 use inotify_engine::{Engine, Errno, InodeKey, InstanceId, InterestChange, Limits, Target};
 use redox_scheme::scheme::SchemeSync;
@@ -45,8 +45,8 @@ use crate::sys::Sys;
 pub use handle::{AddResult, Handle, InstanceHandle, TunableHandle, MAX_PENDING_RESULTS};
 pub use tunable::Tunable;
 
-/// Redox's `O_CLOEXEC` (`libredox::flag::O_CLOEXEC` on Redox; not in `syscall::flag`).
-pub const O_CLOEXEC: usize = 0x0100_0000;
+pub use inotify_abi::consts::O_CLOEXEC_REDOX as O_CLOEXEC;
+pub use inotify_abi::proto::SCHEME_PATH;
 
 /// Open flags an instance accepts: an access mode, `O_NONBLOCK` and `O_CLOEXEC` (Linux's
 /// `inotify_init1` takes `IN_NONBLOCK | IN_CLOEXEC` only).
@@ -54,9 +54,6 @@ pub const INSTANCE_OPEN_FLAGS: usize = O_ACCMODE | O_NONBLOCK | O_CLOEXEC;
 
 /// Bits of the open flags that carry the creation mode (ignored).
 const OPEN_MODE_BITS: usize = 0xffff;
-
-/// The path `fpath` reports for an instance.
-pub const SCHEME_PATH: &str = "/scheme/inotify";
 
 /// Permission bits reported for an instance (Linux's anon inode is 0600).
 const INSTANCE_MODE: u16 = MODE_CHR | 0o600;
@@ -99,16 +96,6 @@ impl<S: Sys> InotifyScheme<S> {
             interest: Vec::new(),
             woken: Vec::new(),
         }
-    }
-
-    /// The engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// The engine, mutably.
-    pub fn engine_mut(&mut self) -> &mut Engine {
-        &mut self.engine
     }
 
     /// The operating system.
@@ -228,7 +215,10 @@ impl<S: Sys> InotifyScheme<S> {
         mask: u32,
         ctx: &CallerCtx,
     ) -> core::result::Result<i32, Errno> {
-        check_mask(mask)?;
+        // Linux checks the mask before anything else.
+        if !add_watch_mask_is_valid(mask) {
+            return Err(EINVAL);
+        }
         let st = self.sys.fstat(fd).map_err(|e| e.errno)?;
         let is_dir = st.st_mode & MODE_TYPE == MODE_DIR;
         if mask & IN_ONLYDIR != 0 && !is_dir {
@@ -261,16 +251,6 @@ impl<S: Sys> InotifyScheme<S> {
 /// Redox's `O_DIRECTORY` (a tunable is not a directory).
 const O_DIRECTORY_FLAG: usize = syscall::flag::O_DIRECTORY;
 
-/// Linux's mask checks that come before any path lookup: an unknown bit, no bit at all, or
-/// `IN_MASK_ADD | IN_MASK_CREATE` is `EINVAL`.
-pub fn check_mask(mask: u32) -> core::result::Result<(), Errno> {
-    let both = IN_MASK_ADD | IN_MASK_CREATE;
-    if mask & !IN_VALID_MASK != 0 || mask & IN_VALID_MASK == 0 || mask & both == both {
-        return Err(EINVAL);
-    }
-    Ok(())
-}
-
 /// Whether `uid`/`gid` may read the object `st` describes (uid 0 always may).
 pub fn may_read(st: &Stat, uid: u32, gid: u32) -> bool {
     let bits = if uid == 0 {
@@ -287,7 +267,7 @@ pub fn may_read(st: &Stat, uid: u32, gid: u32) -> bool {
 
 /// Copies `src` from `offset` into `buf` (a positional read of a byte string; nothing at or
 /// past the end); returns the bytes copied.
-pub(crate) fn copy_at(src: &[u8], offset: u64, buf: &mut [u8]) -> usize {
+pub fn copy_at(src: &[u8], offset: u64, buf: &mut [u8]) -> usize {
     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(src.len());
     let n = (src.len() - start).min(buf.len());
     buf[..n].copy_from_slice(&src[start..start + n]);
@@ -513,21 +493,6 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inotify_abi::consts::*;
-
-    #[test]
-    fn masks_are_checked_like_linux() {
-        assert_eq!(check_mask(IN_CREATE), Ok(()));
-        assert_eq!(check_mask(IN_DONT_FOLLOW), Ok(()));
-        assert_eq!(check_mask(IN_IGNORED), Ok(()));
-        assert_eq!(check_mask(0), Err(EINVAL));
-        assert_eq!(check_mask(0x1000), Err(EINVAL));
-        assert_eq!(check_mask(IN_CREATE | 0x1000), Err(EINVAL));
-        assert_eq!(
-            check_mask(IN_CREATE | IN_MASK_ADD | IN_MASK_CREATE),
-            Err(EINVAL)
-        );
-    }
 
     #[test]
     fn read_permission_follows_mode_bits() {

@@ -2,11 +2,11 @@
 //! (`FakeFs`, scheme `file`) and helpers to read events through the client library.
 #![allow(dead_code)]
 
+use inotify_client::{Inotify, Os, OwnedEvent, IN_NONBLOCK};
 use inotify_engine::{Fact, Limits, Subject};
-use inotifyd::client::{Inotify, Os, OwnedEvent, IN_NONBLOCK};
-use inotifyd::host::fakefs::{FakeFs, ROOT_INO};
-use inotifyd::host::harness::Harness;
-use inotifyd::host::Process;
+use inotify_host::fakefs::{FakeFs, ROOT_INO};
+use inotify_host::harness::Harness;
+use inotify_host::Process;
 use syscall::error::EAGAIN;
 
 /// Root's uid.

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use inotify_abi::feed::{Batch, Fact, Interest, Subject, INTEREST_LEN};
 use inotify_feed::Producer;
-use inotifyd::host::hostfs::HostFs;
-use inotifyd::host::{Kernel, Process, SchemeThread};
+use inotify_host::hostfs::HostFs;
+use inotify_host::{Kernel, Process, SchemeThread};
 
 /// A temporary directory removed on drop.
 pub struct TempDir {
@@ -90,7 +90,7 @@ pub struct Gate {
     /// Feed ids whose post was held back.
     missed: Arc<Mutex<std::collections::BTreeSet<usize>>>,
     /// Posts on the filesystem's socket.
-    poster: inotifyd::host::FeventPoster,
+    poster: inotify_host::FeventPoster,
 }
 
 impl Gate {
@@ -131,7 +131,7 @@ impl Fs {
                 poster.post_fevent(id, syscall::flag::EventFlags::EVENT_READ);
             }
         }));
-        let thread = inotifyd::host::spawn_scheme_thread(socket, fs);
+        let thread = inotify_host::spawn_scheme_thread(socket, fs);
         (
             Fs {
                 dir,
@@ -300,25 +300,25 @@ pub fn ino(path: &Path) -> u64 {
 /// a temporary directory, on one host kernel.
 pub struct World {
     /// The instance (closed first).
-    pub inotify: inotifyd::client::Inotify<Process>,
+    pub inotify: inotify_client::Inotify<Process>,
     /// The user process making the changes and reading the events.
     pub user: Process,
     /// The filesystem.
     pub fs: Fs,
     /// The kernel and the daemon (stopped last).
-    pub harness: inotifyd::host::harness::Harness,
+    pub harness: inotify_host::harness::Harness,
 }
 
 /// One event as `"<wd> <MASK,NAMES>[ <name>]"`.
-pub fn line(ev: &inotifyd::client::OwnedEvent) -> String {
-    inotifyd::client::format::event(&ev.wd.to_string(), ev)
+pub fn line(ev: &inotify_client::OwnedEvent) -> String {
+    inotify_client::format::event(&ev.wd.to_string(), ev)
 }
 
 impl World {
     /// Starts everything; the feed holds `feed_capacity` bytes.
     pub fn new(tag: &str, feed_capacity: usize) -> World {
         let harness =
-            inotifyd::host::harness::Harness::start(Default::default()).expect("start inotifyd");
+            inotify_host::harness::Harness::start(Default::default()).expect("start inotifyd");
         let fs = Fs::start(harness.kernel(), tag, feed_capacity);
         Self::with(harness, fs)
     }
@@ -326,16 +326,16 @@ impl World {
     /// Starts everything with a [`Gate`] on the feed's readiness posts.
     pub fn gated(tag: &str, feed_capacity: usize) -> (World, Gate) {
         let harness =
-            inotifyd::host::harness::Harness::start(Default::default()).expect("start inotifyd");
+            inotify_host::harness::Harness::start(Default::default()).expect("start inotifyd");
         let (fs, gate) = Fs::start_gated(harness.kernel(), tag, feed_capacity);
         (Self::with(harness, fs), gate)
     }
 
     /// The user side over a running daemon and filesystem.
-    fn with(harness: inotifyd::host::harness::Harness, fs: Fs) -> World {
+    fn with(harness: inotify_host::harness::Harness, fs: Fs) -> World {
         let (uid, gid) = user_ids();
         let user = harness.process(1000, uid, gid);
-        let inotify = inotifyd::client::Inotify::init1(user.clone(), inotifyd::client::IN_NONBLOCK)
+        let inotify = inotify_client::Inotify::init1(user.clone(), inotify_client::IN_NONBLOCK)
             .expect("inotify_init1");
         World {
             inotify,
@@ -363,7 +363,7 @@ impl World {
     }
 
     /// Waits for `n` events (up to 5 s), then makes sure no other event follows soon.
-    pub fn events(&self, n: usize) -> Vec<inotifyd::client::OwnedEvent> {
+    pub fn events(&self, n: usize) -> Vec<inotify_client::OwnedEvent> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use inotifyd::client::{Inotify, IN_CLOEXEC, IN_NONBLOCK};
+use inotify_client::{Inotify, IN_CLOEXEC, IN_NONBLOCK};
 use syscall::error::ENOSPC;
 
 use crate::events;
@@ -410,7 +410,7 @@ fn run_here<T: Tool>(opts: &T::Options) -> i32 {
         stop: &STOP,
         print_now: &PRINT_NOW,
     };
-    T::run(inotifyd::redox::RedoxOs, opts, &mut io)
+    T::run(inotify_client::RedoxOs, opts, &mut io)
 }
 
 /// On a host there is no `/scheme/inotify`.

@@ -1,7 +1,7 @@
 //! `inotifywait`'s output: the default line (`%w %,e %f`), `--format` with `--timefmt`,
 //! and `--csv`.
 
-use inotifyd::client::OwnedEvent;
+use inotify_client::OwnedEvent;
 
 use crate::events::{to_str, to_str_sep};
 

@@ -3,7 +3,7 @@
 //! for it run unchanged (see docs/clients.md for the few differences).
 //!
 //! Each tool is a [`cli::Tool`] whose `run` is generic over [`sys::ToolOs`]: on Redox the
-//! binaries pass `inotifyd::redox::RedoxOs`; the host tests pass a process of the in-process
+//! binaries pass `inotify_client::RedoxOs`; the host tests pass a process of the in-process
 //! kernel, with inotifyd and `HostFs` serving a temporary directory. Output goes to the
 //! writers the caller gives, so the tests see exactly what a terminal would. Waiting never
 //! polls: a blocking read, or an event queue with a timer when there is a timeout.

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use inotify_abi::consts::{IN_CREATE, IN_ISDIR, IN_MOVED_FROM, IN_MOVED_TO};
-use inotifyd::client::{Inotify, OwnedEvent};
+use inotify_client::{Inotify, OwnedEvent};
 use regex::Regex;
 use syscall::error::{Error, Result, EACCES, ELOOP, ENOENT, ENOTDIR};
 

@@ -1,7 +1,7 @@
 //! What the tools need from the system beyond the inotify client calls: directory listings
 //! (for `-r`) and whether a path is a directory without following a final symlink.
 
-use inotifyd::client::{Os, O_CLOEXEC, O_PATH};
+use inotify_client::{Os, O_CLOEXEC, O_PATH};
 use syscall::error::{Result, ELOOP};
 use syscall::flag::{MODE_DIR, MODE_TYPE, O_NOFOLLOW};
 
@@ -32,39 +32,8 @@ pub fn lstat_is_dir(os: &impl Os, path: &str) -> Result<bool> {
     Ok(st?.st_mode & MODE_TYPE == MODE_DIR)
 }
 
-#[cfg(not(target_os = "redox"))]
-impl ToolOs for inotifyd::host::Process {
-    fn list_dir(&self, path: &str) -> Result<Vec<String>> {
-        use syscall::dirent::{DirentHeader, DirentIter};
-        use syscall::flag::{O_DIRECTORY, O_RDONLY};
-        let fd = self.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)?;
-        let mut names = Vec::new();
-        let mut buf = vec![0u8; 4096];
-        let mut opaque = 0u64;
-        let header = std::mem::size_of::<DirentHeader>() as u16;
-        let listed = loop {
-            match self.getdents(fd, &mut buf, header, opaque) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    for ent in DirentIter::new(&buf[..n]) {
-                        let Ok((h, name)) = ent else { break };
-                        opaque = h.next_opaque_id;
-                        let name = name.split(|&c| c == 0).next().unwrap_or_default();
-                        if name != b"." && name != b".." {
-                            names.push(String::from_utf8_lossy(name).into_owned());
-                        }
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        let _ = Os::close(self, fd);
-        listed.map(|()| names)
-    }
-}
-
 #[cfg(target_os = "redox")]
-impl ToolOs for inotifyd::redox::RedoxOs {
+impl ToolOs for inotify_client::RedoxOs {
     fn list_dir(&self, path: &str) -> Result<Vec<String>> {
         use syscall::error::{Error, EIO};
         let to_err = |e: std::io::Error| Error::new(e.raw_os_error().unwrap_or(EIO));

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use inotify_abi::consts::{IN_ALL_EVENTS, IN_DONT_FOLLOW};
-use inotifyd::client::OwnedEvent;
+use inotify_client::OwnedEvent;
 use std::sync::atomic::Ordering;
 
 use syscall::error::EINTR;

@@ -2,16 +2,19 @@
 //! kernel, the tool running in one process, the changes made by another; the exact output
 //! and exit status are checked, and that a waiting tool sends the daemon nothing.
 
+mod common;
+
+use common::Signalled;
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use inotify_host::harness::ServedDir;
 use inotify_tools::cli::{Command, Io, Tool};
 use inotify_tools::wait::Wait;
 use inotify_tools::watch::Watch;
 use inotify_tools::{EXIT_ERROR, EXIT_EVENT, EXIT_TIMEOUT};
-use inotifyd::host::harness::ServedDir;
 use syscall::flag::O_WRONLY;
 
 /// inotifyd and a `HostFs` over a fresh directory holding `sub/` and `file`.
@@ -46,7 +49,7 @@ where
             stop: &stop,
             print_now: &AtomicBool::new(false),
         };
-        let code = T::run(p, &opts, &mut io);
+        let code = T::run(Signalled::new(p), &opts, &mut io);
         (
             code,
             String::from_utf8(out).unwrap(),

@@ -13,6 +13,9 @@
 //! Runs with `cargo test -p inotify-tools --test parity` (`make tools-parity`). Without
 //! `inotifywait` installed it says so and passes, unless `CI` is set (then it fails).
 
+mod common;
+
+use common::Signalled;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -22,15 +25,12 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use inotify_host::harness::ServedDir;
+use inotify_host::{Process, O_PATH};
 use inotify_tools::cli::{Command, Io, Tool};
-use inotify_tools::sys::ToolOs;
 use inotify_tools::wait::Wait;
 use inotify_tools::watch::Watch;
-use inotifyd::client::Os;
-use inotifyd::host::harness::ServedDir;
-use inotifyd::host::{Interrupt, Process, O_PATH};
 use syscall::flag::{O_APPEND, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
-use syscall::Stat;
 
 /// One step of a workload, on paths relative to the watched directory.
 #[derive(Debug, Clone, Copy)]
@@ -931,53 +931,6 @@ fn finish(
     }
 }
 
-/// A process of the in-process kernel whose blocking reads a signal stand-in interrupts.
-#[derive(Clone)]
-struct Signalled {
-    /// The process.
-    p: Process,
-    /// Fired to interrupt its read.
-    intr: Interrupt,
-}
-
-impl Os for Signalled {
-    fn open(&self, path: &str, flags: usize) -> syscall::Result<usize> {
-        Os::open(&self.p, path, flags)
-    }
-    /// A read that a fired interrupt ends once with `EINTR` (like one signal).
-    fn read(&self, fd: usize, buf: &mut [u8]) -> syscall::Result<usize> {
-        let r = self.p.read_interruptible(fd, buf, &self.intr);
-        if matches!(r, Err(e) if e.errno == syscall::error::EINTR) {
-            self.intr.reset();
-        }
-        r
-    }
-    fn close(&self, fd: usize) -> syscall::Result<()> {
-        Os::close(&self.p, fd)
-    }
-    fn fcntl(&self, fd: usize, cmd: usize, arg: usize) -> syscall::Result<usize> {
-        Os::fcntl(&self.p, fd, cmd, arg)
-    }
-    fn fstat(&self, fd: usize) -> syscall::Result<Stat> {
-        Os::fstat(&self.p, fd)
-    }
-    fn sendfd(&self, target: usize, fd: usize, arg: u64) -> syscall::Result<()> {
-        Os::sendfd(&self.p, target, fd, arg)
-    }
-    fn call(&self, fd: usize, payload: &mut [u8], metadata: &[u64]) -> syscall::Result<usize> {
-        Os::call(&self.p, fd, payload, metadata)
-    }
-    fn wait_readable(&self, fd: usize, timeout: Option<Duration>) -> syscall::Result<bool> {
-        Os::wait_readable(&self.p, fd, timeout)
-    }
-}
-
-impl ToolOs for Signalled {
-    fn list_dir(&self, path: &str) -> syscall::Result<Vec<String>> {
-        self.p.list_dir(path)
-    }
-}
-
 /// Runs tool `T` with `args` in a new process of `w`; `work` runs once it is ready.
 fn run_ours_tool<T: Tool>(
     w: &ServedDir,
@@ -992,10 +945,7 @@ where
         Ok(Command::Help) => return (Some(1), T::USAGE.to_string(), String::new()),
         Err(e) => return (Some(1), String::new(), e),
     };
-    let os = Signalled {
-        p: w.process(100),
-        intr: Interrupt::new(),
-    };
+    let os = Signalled::new(w.process(100));
     let intr = os.intr.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let print_now = Arc::new(AtomicBool::new(false));

@@ -35,10 +35,10 @@ mod host {
     use std::time::{Duration, Instant};
 
     use inotify_abi::consts::{IN_ALL_EVENTS, IN_MOVED_FROM, IN_MOVED_TO};
-    use inotifyd::client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
-    use inotifyd::host::harness::Harness;
-    use inotifyd::host::hostfs::HostFs;
-    use inotifyd::host::Process;
+    use inotify_client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
+    use inotify_host::harness::Harness;
+    use inotify_host::hostfs::HostFs;
+    use inotify_host::Process;
     use syscall::flag::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
 
     /// Why the demo stopped.
@@ -204,7 +204,7 @@ mod host {
         watcher.watch("demo/hello.txt", false)?;
         step("chmod 600 hello.txt");
         let fd = u
-            .open(&p("hello.txt"), inotifyd::host::O_PATH)
+            .open(&p("hello.txt"), inotify_host::O_PATH)
             .map_err(err("open"))?;
         u.fchmod(fd, 0o600).map_err(err("fchmod"))?;
         u.close(fd).map_err(err("close"))?;

@@ -1,7 +1,7 @@
 //! A running inotifyd on the host kernel, for tests, tools and the demo.
 //!
 //! [`Harness::start`] makes a [`Kernel`], registers `inotify` and runs the daemon
-//! ([`crate::daemon::run`] over [`HostSys`]) on its own thread; [`Harness::process`] gives
+//! ([`inotifyd::daemon::run`] over [`HostSys`]) on its own thread; [`Harness::process`] gives
 //! client processes with chosen credentials. Filesystems (the fake one of the scheme tests, or
 //! the host-directory one of the end-to-end tests) register on [`Harness::kernel`] like any
 //! other scheme. [`ServedDir`] is the whole chain over a fresh host directory: inotifyd and
@@ -15,10 +15,9 @@ use syscall::error::Result;
 
 use super::hostfs::HostFs;
 use super::{HostSys, Kernel, Process, SchemeThread};
-use crate::scheme::InotifyScheme;
+use inotifyd::scheme::InotifyScheme;
 
-/// The scheme name the daemon registers.
-pub const SCHEME_NAME: &str = "inotify";
+pub use inotify_abi::proto::SCHEME_NAME;
 
 /// The daemon on its thread, and the kernel it serves.
 pub struct Harness {
@@ -42,7 +41,7 @@ impl Harness {
             .name("inotifyd".into())
             .spawn(move || {
                 let mut scheme = InotifyScheme::new(sys, limits);
-                if let Err(e) = crate::daemon::run(&mut scheme) {
+                if let Err(e) = inotifyd::daemon::run(&mut scheme) {
                     log::error!("inotifyd: {e}");
                 }
                 scheme

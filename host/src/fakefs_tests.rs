@@ -14,7 +14,7 @@ use syscall::flag::{
 };
 
 use super::*;
-use crate::host::{Kernel, O_PATH};
+use crate::{Kernel, O_PATH};
 
 /// A tree: /d (2), /d/f (3, "hello"), /d/sub (4), /ln -> d/f (5), /up -> d/sub/.. (6),
 /// /loop -> loop (7).
@@ -116,7 +116,7 @@ fn feed_is_root_only() {
 }
 
 /// Reads one feed batch (non-blocking) and returns its first seq and facts, owned.
-fn read_batch(p: &crate::host::Process, feed: usize, buf: &mut [u8]) -> (u64, usize, Vec<u8>) {
+fn read_batch(p: &crate::Process, feed: usize, buf: &mut [u8]) -> (u64, usize, Vec<u8>) {
     let n = p.read(feed, buf).unwrap();
     let batch = Batch::new_checked(&buf[..n]).unwrap();
     let facts = batch

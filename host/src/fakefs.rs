@@ -35,7 +35,7 @@ use syscall::Stat;
 
 use super::kernel::{FeventPoster, Kernel};
 use super::runner::{spawn_scheme_thread, SchemeThread};
-use crate::scheme::copy_at;
+use inotifyd::scheme::copy_at;
 
 /// The id `openat` gets for the scheme root.
 pub const ROOT_ID: usize = 0;

@@ -1,15 +1,20 @@
-//! Host only: an in-process emulation of the Redox kernel's scheme IPC, so the real scheme
-//! code (redox-scheme's `Request`/`Response`/`handle_sync`) runs in host tests.
+//! The host rig (host only): an in-process emulation of the Redox kernel's scheme IPC, so the
+//! real scheme code (redox-scheme's `Request`/`Response`/`handle_sync`) runs in host tests,
+//! the demo, the conformance run and the benchmarks. Nothing here is part of the daemon.
 //!
 //! - [`Kernel`]: the scheme registry; [`Kernel::process`] makes a [`Process`] (an fd table
-//!   with credentials, implementing [`crate::client::Os`]); [`Kernel::register`] gives a
+//!   with credentials, implementing [`inotify_client::Os`]); [`Kernel::register`] gives a
 //!   scheme daemon its [`HostSocket`].
-//! - [`HostSys`]: the daemon's [`crate::sys::Sys`] over a socket.
+//! - [`HostSys`]: the daemon's [`inotifyd::sys::Sys`] over a socket.
 //! - [`EventQueue`]: readiness of fds, like a Redox event queue.
 //! - [`spawn_scheme_thread`]: serve a `SchemeSync` on a thread.
 //! - [`fakefs`]: a scripted filesystem scheme with a feed, for scheme-level tests.
+//! - [`hostfs`]: a `file`-like scheme over a host directory, reporting feed facts.
+//! - [`harness`]: inotifyd on a thread of a kernel, and a served temporary directory.
 //!
 //! See `docs/host-harness.md` for what is and is not emulated, and the ordering guarantees.
+
+#![warn(missing_docs)]
 
 pub mod fakefs;
 pub mod harness;

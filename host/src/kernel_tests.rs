@@ -16,8 +16,8 @@ use syscall::schemev2::NewFdFlags;
 use syscall::{Stat, TimeSpec};
 
 use super::*;
-use crate::host::{spawn_request_loop, spawn_scheme_thread, HostSys};
-use crate::sys::{Sys, Wake};
+use crate::{spawn_request_loop, spawn_scheme_thread, HostSys};
+use inotifyd::sys::{Sys, Wake};
 
 /// What the echo scheme saw.
 #[derive(Default)]

@@ -13,7 +13,7 @@ use syscall::error::Result;
 use syscall::Stat;
 
 use super::kernel::{HostSocket, Inbound, Process};
-use crate::sys::{Sys, Wake};
+use inotifyd::sys::{Sys, Wake};
 
 /// The daemon's view of the host kernel.
 pub struct HostSys {

@@ -4,6 +4,9 @@
 //! `IN_` prefix, joined by commas; the name part is left out when the event has none (where
 //! inotifywait's `%w %e %f` would print a trailing space).
 
+use alloc::format;
+use alloc::string::String;
+
 use inotify_abi::consts::*;
 
 use super::OwnedEvent;
@@ -44,6 +47,7 @@ pub fn event(watch: &str, ev: &OwnedEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn names_in_linux_order() {

@@ -1,13 +1,13 @@
 //! [`RedoxOs`]: the client's system calls, made with libredox.
 
-use std::time::Duration;
+use core::time::Duration;
 
 use event::{EventFlags, EventQueue};
 use syscall::error::{Error, Result, EINVAL};
 use syscall::flag::{CallFlags, CLOCK_MONOTONIC, O_RDWR};
 use syscall::{Stat, TimeSpec};
 
-use crate::client::{Os, O_CLOEXEC};
+use crate::{Os, O_CLOEXEC};
 
 /// The calling process's own system calls on Redox.
 #[derive(Debug, Default, Clone, Copy)]
@@ -33,7 +33,7 @@ impl Os for RedoxOs {
 
     fn fstat(&self, fd: usize) -> Result<Stat> {
         let st = libredox::call::fstat(fd)?;
-        Ok(super::stat_from_libc(&st))
+        Ok(stat_from_libc(&st))
     }
 
     /// Moves `fd` (it leaves the caller's table) to the scheme behind `target`.
@@ -77,6 +77,10 @@ impl Os for RedoxOs {
     }
 }
 
+/// The `time` scheme's monotonic clock (its path names the clock by number).
+const MONOTONIC_TIMER: &str = "/scheme/time/4";
+const _: () = assert!(CLOCK_MONOTONIC == 4);
+
 /// A one-shot timer of the `time` scheme, closed on drop.
 struct Timer {
     /// The timer fd.
@@ -86,13 +90,12 @@ struct Timer {
 impl Timer {
     /// A timer that fires `after` from now.
     fn arm(after: Duration) -> Result<Timer> {
-        let path = format!("/scheme/time/{CLOCK_MONOTONIC}");
         let timer = Timer {
-            fd: libredox::call::open(&path, (O_RDWR | O_CLOEXEC) as i32, 0)?,
+            fd: libredox::call::open(MONOTONIC_TIMER, (O_RDWR | O_CLOEXEC) as i32, 0)?,
         };
         let mut now = TimeSpec::default();
         let n = libredox::call::read(timer.fd, &mut now)?;
-        if n != std::mem::size_of::<TimeSpec>() {
+        if n != core::mem::size_of::<TimeSpec>() {
             return Err(Error::new(EINVAL));
         }
         let nanos = i128::from(now.tv_nsec) + after.subsec_nanos() as i128;
@@ -110,5 +113,30 @@ impl Timer {
 impl Drop for Timer {
     fn drop(&mut self) {
         let _ = libredox::call::close(self.fd);
+    }
+}
+
+/// Converts relibc's `struct stat` (what libredox returns) into the kernel's [`Stat`], the
+/// form the client API works with.
+// The libc field types differ between libc releases (and some already match), so every
+// field is cast.
+#[allow(clippy::unnecessary_cast)]
+fn stat_from_libc(st: &libredox::data::Stat) -> Stat {
+    Stat {
+        st_dev: st.st_dev as u64,
+        st_ino: st.st_ino as u64,
+        st_mode: st.st_mode as u16,
+        st_nlink: st.st_nlink as u32,
+        st_uid: st.st_uid as u32,
+        st_gid: st.st_gid as u32,
+        st_size: st.st_size as u64,
+        st_blksize: st.st_blksize as u32,
+        st_blocks: st.st_blocks as u64,
+        st_mtime: st.st_mtime as u64,
+        st_mtime_nsec: st.st_mtime_nsec as u32,
+        st_atime: st.st_atime as u64,
+        st_atime_nsec: st.st_atime_nsec as u32,
+        st_ctime: st.st_ctime as u64,
+        st_ctime_nsec: st.st_ctime_nsec as u32,
     }
 }

@@ -28,8 +28,8 @@ mod smoke {
     use std::time::{Duration, Instant};
 
     use inotify_abi::consts::{IN_ALL_EVENTS, IN_MOVED_FROM, IN_MOVED_TO};
-    use inotifyd::client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
-    use inotifyd::redox::RedoxOs;
+    use inotify_client::RedoxOs;
+    use inotify_client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
 
     /// How long a step waits for its events (the daemon pulls the feed asynchronously).
     const WAIT: Duration = Duration::from_secs(2);

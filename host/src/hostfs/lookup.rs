@@ -1,0 +1,164 @@
+//! Lookup and permissions: resolving a path component by component below the root
+//! (symlinks followed inside it), and the mode-bit checks for the caller.
+
+use std::collections::VecDeque;
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+
+use inotify_abi::consts::NAME_MAX;
+
+use redox_scheme::CallerCtx;
+use syscall::error::{Error, Result, EACCES, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM};
+
+use super::{host_err, may, HostFs, Lookup, Node, MAX_SYMLINK_HOPS, MAY_EXEC, MAY_WRITE};
+
+impl HostFs {
+    /// `ctx` with the credentials handle `id` was opened with: two-handle requests carry the
+    /// second handle's id where the caller's uid and gid would be (redox-scheme 0.12), so
+    /// those calls act with the credentials of the caller that opened the first handle
+    /// (`Process::rename` opens it just before).
+    pub(super) fn opener_ctx(&self, id: usize, ctx: &CallerCtx) -> Result<CallerCtx> {
+        let (uid, gid) = self.node(id)?.opener;
+        Ok(CallerCtx {
+            pid: ctx.pid,
+            uid,
+            gid,
+            id: ctx.id,
+        })
+    }
+
+    /// Resolves the parent directory of `path` from `base`, as Linux's `filename_parentat`:
+    /// every component but the last, which is returned as written (with any trailing
+    /// slashes). `ENOTDIR` when the parent is not a directory.
+    pub(super) fn parent_of<'p>(
+        &self,
+        base: &[String],
+        path: &'p str,
+        ctx: &CallerCtx,
+    ) -> Result<(Vec<String>, &'p str)> {
+        let trimmed = path.trim_end_matches('/');
+        let Some(cut) = trimmed.rfind('/') else {
+            return Ok((base.to_vec(), path));
+        };
+        let (parent, last) = (&path[..=cut], &path[cut + 1..]);
+        let found = self.lookup(base, parent, true, ctx)?;
+        match found.meta {
+            Some(meta) if meta.is_dir() => Ok((found.comps, last)),
+            Some(_) => Err(Error::new(ENOTDIR)),
+            None => Err(Error::new(ENOENT)),
+        }
+    }
+
+    /// The components of directory handle `id` (a base for relative lookups).
+    pub(super) fn base_dir(&self, id: usize) -> Result<Vec<String>> {
+        let node = self.node(id)?;
+        if !node.is_dir {
+            return Err(Error::new(ENOTDIR));
+        }
+        if node.unlinked {
+            return Err(Error::new(ENOENT));
+        }
+        Ok(node.comps.clone())
+    }
+
+    /// Resolves `path` from `base` for a caller: components are looked up one by one,
+    /// symlinks are followed inside the root (the last one only when `follow_last`), search
+    /// permission is checked on every directory passed, and `..` never leaves the root.
+    pub(super) fn lookup(
+        &self,
+        base: &[String],
+        path: &str,
+        follow_last: bool,
+        ctx: &CallerCtx,
+    ) -> Result<Lookup> {
+        let mut comps: Vec<String> = if path.starts_with('/') {
+            Vec::new()
+        } else {
+            base.to_vec()
+        };
+        let mut pending: VecDeque<String> = path.split('/').map(str::to_string).collect();
+        let mut hops = 0u32;
+        let mut meta = self.lstat(&comps)?;
+        loop {
+            // Skip empty and `.` components; remember whether a slash followed the name.
+            while pending.front().is_some_and(|c| c.is_empty() || c == ".") {
+                pending.pop_front();
+            }
+            let Some(comp) = pending.pop_front() else {
+                return Ok(Lookup {
+                    comps,
+                    meta: Some(meta),
+                });
+            };
+            if !meta.is_dir() {
+                return Err(Error::new(ENOTDIR));
+            }
+            if !may(&meta, ctx.uid, ctx.gid, MAY_EXEC) {
+                return Err(Error::new(EACCES));
+            }
+            if comp == ".." {
+                if comps.pop().is_none() {
+                    return Err(Error::new(EACCES));
+                }
+                meta = self.lstat(&comps)?;
+                continue;
+            }
+            if comp.len() > NAME_MAX {
+                return Err(Error::new(ENAMETOOLONG));
+            }
+            let last = pending.iter().all(|c| c.is_empty() || c == ".");
+            let trailing_slash = last && !pending.is_empty();
+            comps.push(comp);
+            let child = match fs::symlink_metadata(self.host_path(&comps)) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && last => {
+                    return Ok(Lookup { comps, meta: None });
+                }
+                Err(e) => return Err(host_err(e)),
+            };
+            if child.file_type().is_symlink() && (!last || follow_last || trailing_slash) {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return Err(Error::new(ELOOP));
+                }
+                let target = fs::read_link(self.host_path(&comps)).map_err(host_err)?;
+                let target = target.to_str().ok_or(Error::new(EINVAL))?.to_string();
+                comps.pop();
+                if target.starts_with('/') {
+                    comps.clear();
+                }
+                for part in target.split('/').rev() {
+                    pending.push_front(part.to_string());
+                }
+                meta = self.lstat(&comps)?;
+                continue;
+            }
+            if trailing_slash && !child.is_dir() {
+                return Err(Error::new(ENOTDIR));
+            }
+            meta = child;
+        }
+    }
+
+    /// Checks that a caller may add or remove names in directory `comps`.
+    pub(super) fn check_dir_writable(&self, comps: &[String], ctx: &CallerCtx) -> Result<Metadata> {
+        let meta = self.lstat(comps)?;
+        if !meta.is_dir() {
+            return Err(Error::new(ENOTDIR));
+        }
+        if !may(&meta, ctx.uid, ctx.gid, MAY_WRITE | MAY_EXEC) {
+            return Err(Error::new(EACCES));
+        }
+        Ok(meta)
+    }
+
+    /// Checks that the caller owns the node (or is root): the rule for chmod and times.
+    pub(super) fn check_owner(&self, node: &Node, ctx: &CallerCtx) -> Result<Metadata> {
+        let meta = self.node_meta(node)?;
+        if ctx.uid != 0 && meta.uid() != ctx.uid {
+            return Err(Error::new(EPERM));
+        }
+        Ok(meta)
+    }
+}
