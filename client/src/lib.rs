@@ -45,7 +45,9 @@ use inotify_abi::consts::{add_watch_mask_is_valid, IN_DONT_FOLLOW};
 #[cfg(feature = "alloc")]
 use inotify_abi::event::Events;
 use inotify_abi::proto::{AddWatchArg, CallRepr};
-use syscall::error::{Error, Result, EAGAIN, EBADF, EINVAL, EOPNOTSUPP};
+#[cfg(feature = "std")]
+use syscall::error::EAGAIN;
+use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{F_GETFL, F_SETFL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_STAT};
 use syscall::Stat;
 
