@@ -40,14 +40,20 @@ impl Engine {
             debug_assert!(false, "event for a dead instance");
             return;
         };
-        let mut budget = Budget::new(
-            &mut self.users,
-            &mut self.queued_total,
-            &self.limits,
-            inst.uid,
-        );
         let was_empty = inst.queue.is_empty();
-        if inst.queue.push(wd, mask, cookie, name, max, &mut budget) == Pushed::Dropped {
+        let pushed = match inst.queue.try_push(wd, mask, cookie, name, max) {
+            Some(pushed) => pushed,
+            None => {
+                let mut budget = Budget::new(
+                    &mut self.users,
+                    &mut self.queued_total,
+                    &self.limits,
+                    inst.uid,
+                );
+                inst.queue.push(wd, mask, cookie, name, max, &mut budget)
+            }
+        };
+        if pushed == Pushed::Dropped {
             self.drops += 1;
         }
         if was_empty && !inst.woken && !inst.queue.is_empty() {

@@ -166,7 +166,7 @@ impl Queue {
     /// like one over `max_events`, before the merge check (Linux allocates the event before
     /// it compares, and queues the overflow event when the allocation fails).
     /// `name` must be at most `NAME_MAX` bytes.
-    #[inline]
+    #[cold]
     pub(crate) fn push(
         &mut self,
         wd: i32,
@@ -189,6 +189,30 @@ impl Queue {
         }
         self.append(wd, mask, cookie, name);
         Pushed::Queued
+    }
+
+    /// The common case of [`push`](Self::push), without the budget: the event fits under
+    /// `max_events` and in the buffer as it is, and is merged or appended. `None` (nothing
+    /// done) otherwise; then [`push`](Self::push) decides.
+    #[inline]
+    pub(crate) fn try_push(
+        &mut self,
+        wd: i32,
+        mask: u32,
+        cookie: u32,
+        name: &[u8],
+        max_events: u32,
+    ) -> Option<Pushed> {
+        if self.events >= max_events
+            || self.buf.capacity() - self.buf.len() < 1 + name_blocks(name.len())
+        {
+            return None;
+        }
+        if !self.is_empty() && self.last_matches(wd, mask, name) {
+            return Some(Pushed::Merged);
+        }
+        self.append(wd, mask, cookie, name);
+        Some(Pushed::Queued)
     }
 
     /// Queues `{wd -1, IN_Q_OVERFLOW, cookie 0, len 0}` unless an unread one is already in
