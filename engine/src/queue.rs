@@ -15,8 +15,10 @@
 //! engine) when it grows and given back when it is released, so only the rare growth and
 //! release paths touch the budget. An event that fits neither the buffer nor the budget
 //! (after sliding, and after growing to the budget's edge) is dropped as on a full queue:
-//! IN_Q_OVERFLOW, once. The overflow record itself is always queued, even when its one block
-//! goes over the budget.
+//! IN_Q_OVERFLOW, once. An event is appended only when one block stays free after it (or
+//! read records can be slid out), so the overflow record always has its block; only a queue
+//! that has no buffer at all takes that block over the budget (16 bytes, at most once per
+//! buffer).
 
 use alloc::vec::Vec;
 
@@ -176,7 +178,8 @@ impl Queue {
         max_events: u32,
         storage: &mut impl Storage,
     ) -> Pushed {
-        let need = 1 + name_blocks(name.len());
+        // The event's blocks and one spare block for a later overflow record.
+        let need = 2 + name_blocks(name.len());
         if self.events >= max_events
             || (self.buf.capacity() - self.buf.len() < need
                 && !self.make_room(need, storage, false))
@@ -204,7 +207,7 @@ impl Queue {
         max_events: u32,
     ) -> Option<Pushed> {
         if self.events >= max_events
-            || self.buf.capacity() - self.buf.len() < 1 + name_blocks(name.len())
+            || self.buf.capacity() - self.buf.len() < 2 + name_blocks(name.len())
         {
             return None;
         }
@@ -541,32 +544,47 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_whose_budget_refuses_growth_overflows_once_and_charges_only_its_capacity() {
+    fn a_queue_whose_budget_refuses_growth_overflows_once_within_its_budget() {
         let mut q = Queue::new();
         // Room for the first buffer (8 blocks) and nothing more.
         let mut s = Capped {
             max: MIN_BLOCKS * BLOCK,
             used: 0,
         };
-        for i in 0..4 {
+        // Three records of two blocks fit with a block to spare; the fourth does not.
+        for i in 0..3 {
             assert_eq!(q.push(i, IN_MODIFY, 0, b"x", 100, &mut s), Pushed::Queued);
         }
-        assert_eq!(s.used, q.heap_bytes());
-        // The ninth block does not fit: dropped, and the overflow record goes in over budget.
-        assert_eq!(q.push(9, IN_MODIFY, 0, b"y", 100, &mut s), Pushed::Dropped);
-        assert_eq!(q.push(9, IN_MODIFY, 0, b"z", 100, &mut s), Pushed::Dropped);
+        assert_eq!(q.push(3, IN_MODIFY, 0, b"y", 100, &mut s), Pushed::Dropped);
+        assert_eq!(q.push(4, IN_MODIFY, 0, b"", 100, &mut s), Pushed::Dropped);
         // Not even a merge into the last record gets through (Linux allocates first).
-        assert_eq!(q.push(3, IN_MODIFY, 0, b"x", 100, &mut s), Pushed::Dropped);
-        assert_eq!(s.used, q.heap_bytes());
-        assert_eq!(s.used, (MIN_BLOCKS + 1) * BLOCK);
+        assert_eq!(q.push(2, IN_MODIFY, 0, b"x", 100, &mut s), Pushed::Dropped);
+        // The overflow record took the spare block: nothing over the budget.
+        assert_eq!(
+            (s.used, q.heap_bytes()),
+            (MIN_BLOCKS * BLOCK, MIN_BLOCKS * BLOCK)
+        );
         let got = drain(&mut q);
-        assert_eq!(got.len(), 5);
-        assert_eq!(got[4], (-1, IN_Q_OVERFLOW, 0, Vec::new()));
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3], (-1, IN_Q_OVERFLOW, 0, Vec::new()));
         // Small buffers are kept when emptied (and stay charged); events flow again.
         assert_eq!(q.push(1, IN_MODIFY, 0, b"a", 100, &mut s), Pushed::Queued);
         assert_eq!(drain(&mut q), [(1, IN_MODIFY, 0, b"a".to_vec())]);
         q.release(&mut s);
         assert_eq!(s.used, 0);
+    }
+
+    #[test]
+    fn a_queue_without_a_buffer_takes_one_block_over_its_budget_for_the_overflow_record() {
+        let mut q = Queue::new();
+        let mut s = Capped { max: 0, used: 0 };
+        assert_eq!(q.push(1, IN_MODIFY, 0, b"", 100, &mut s), Pushed::Dropped);
+        assert_eq!((s.used, q.heap_bytes()), (BLOCK, BLOCK));
+        assert_eq!(drain(&mut q), [(-1, IN_Q_OVERFLOW, 0, Vec::new())]);
+        // The block is kept: the next overflow record reuses it.
+        assert_eq!(q.push(1, IN_MODIFY, 0, b"", 100, &mut s), Pushed::Dropped);
+        assert_eq!(drain(&mut q), [(-1, IN_Q_OVERFLOW, 0, Vec::new())]);
+        assert_eq!(s.used, BLOCK);
     }
 
     #[test]
@@ -576,16 +594,16 @@ mod tests {
             max: MIN_BLOCKS * BLOCK,
             used: 0,
         };
-        for i in 0..8 {
-            q.push(i, IN_MODIFY, 0, b"", 100, &mut s);
+        for i in 0..7 {
+            assert_eq!(q.push(i, IN_MODIFY, 0, b"", 100, &mut s), Pushed::Queued);
         }
-        // Read 3 of 8: the head is not half way, so sliding is the fallback, not the rule.
+        // Read 3 of 7: the head is not half way, so sliding is the fallback, not the rule.
         let mut out = [0u8; 48];
         assert_eq!(q.read(&mut out, &mut s), Ok(48));
-        assert_eq!(q.push(8, IN_MODIFY, 0, b"", 100, &mut s), Pushed::Queued);
+        assert_eq!(q.push(7, IN_MODIFY, 0, b"", 100, &mut s), Pushed::Queued);
         assert_eq!(s.used, MIN_BLOCKS * BLOCK);
         let wds: Vec<i32> = drain(&mut q).iter().map(|e| e.0).collect();
-        assert_eq!(wds, [3, 4, 5, 6, 7, 8]);
+        assert_eq!(wds, [3, 4, 5, 6, 7]);
     }
 
     #[test]
