@@ -1,10 +1,11 @@
 //! Event delivery: putting events into instances' queues.
 //!
 //! [`Engine::queue_event`] is the one place an event enters a queue (drop counting, the
-//! storage budget and the empty -> non-empty wake edge included); [`Engine::notify_inode`] sends an event to every
-//! watch on an inode that asks for it, the way Linux's fsnotify does; the ends of a watch
-//! that queue IN_IGNORED ([`Engine::remove_watch`], [`Engine::inode_freed`]) are here
-//! because they deliver an event before detaching the watch.
+//! storage budget and the empty -> non-empty wake edge included); [`Engine::notify_inode`]
+//! sends an event to every watch on an inode that asks for it, the way Linux's fsnotify
+//! does; the ends of a watch that queue IN_IGNORED ([`Engine::remove_watch`],
+//! [`Engine::inode_freed`]) are here because they deliver an event before detaching the
+//! watch.
 
 use inotify_abi::consts::{IN_ALL_EVENTS, IN_DELETE_SELF, IN_EXCL_UNLINK, IN_IGNORED, IN_ONESHOT};
 
@@ -32,7 +33,8 @@ fn excluded(w: &Watch, excl: Excl) -> bool {
 
 impl Engine {
     /// Queues one event on instance `slot`, counting drops and noting the empty -> non-empty
-    /// edge. The queue grows within its owner's and the engine's storage budget.
+    /// edge. An event that does not fit the queue's buffer goes the slow way, where the
+    /// buffer grows within its owner's and the engine's storage budget.
     #[inline]
     pub(crate) fn queue_event(&mut self, slot: u32, wd: i32, mask: u32, cookie: u32, name: &[u8]) {
         let max = self.limits.max_queued_events;

@@ -30,8 +30,8 @@ pub(crate) struct UserCount {
     pub(crate) queued: usize,
 }
 
-/// The storage budget of one queue: its owner's share and the engine's total. Built per
-/// event from borrowed counters (no lookup until a queue grows or shrinks).
+/// The storage budget of one queue: its owner's share and the engine's total, over
+/// borrowed counters. Built only when a queue must grow or may release its buffer.
 pub(crate) struct Budget<'a> {
     /// Per-uid counts; the owner's entry exists while it has an instance.
     pub(crate) users: &'a mut HashMap<u32, UserCount>,
