@@ -420,9 +420,12 @@ fn names_fit_kind(kind: Kind, name: &[u8], name2: &[u8]) -> bool {
         kind,
         Kind::Opened | Kind::Accessed | Kind::Modified | Kind::Attrib | Kind::Times | Kind::Closed
     );
-    !((named && name.is_empty())
-        || (kind == Kind::Renamed) == name2.is_empty()
-        || (!named && !subject && !name.is_empty()))
+    let name_fits = if named {
+        !name.is_empty()
+    } else {
+        subject || name.is_empty()
+    };
+    name_fits && (kind == Kind::Renamed) != name2.is_empty()
 }
 
 /// `0x01` in every byte of a word.
