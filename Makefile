@@ -2,7 +2,7 @@
 # full test run CI uses (.ci/run calls it).
 CARGO ?= cargo
 
-.PHONY: all build demo test fmt-check clippy unit tools-parity check-redox check-redoxfs check-recipe check-clients redoxfs-tree redoxfs-patch conformance conformance-long bench
+.PHONY: all build demo test fmt-check clippy unit tools-parity check-redox check-redoxfs check-recipe check-clients redoxfs-tree redoxfs-patch conformance conformance-long bench fuzz
 
 all: build
 
@@ -82,3 +82,19 @@ conformance:
 # lower max_queued_events to 2..12 first (machine-wide on Linux while each one runs).
 conformance-long:
 	$(CARGO) run -q -p inotify-conformance --bin inotify-conform -- --random 100000 --start 5001 --small-queues
+
+# Fuzzing (not part of `test`): each target in fuzz/ runs for FUZZ_SECONDS under libFuzzer
+# (cargo-fuzz, nightly toolchain; cargo-fuzz is installed if missing). The corpus grows in
+# fuzz/corpus/<target>, a failing input lands in fuzz/artifacts/<target>; replay one with
+# `cd fuzz && cargo +nightly fuzz run -s none <target> <file>`. No sanitizer: abi, engine and
+# feed forbid unsafe code, and without AddressSanitizer the targets run about 15x faster.
+# docs/conformance.md lists the targets.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= feed_batch client_proto producer
+
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(CARGO) +nightly fuzz run -s none $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

@@ -427,3 +427,30 @@ fn tunables_read_write_and_refusals() {
     let fd = root.open("/scheme/inotify/max_watches", O_RDONLY).unwrap();
     assert_eq!(errno(root.write(fd, b"5")), EBADF);
 }
+
+#[test]
+fn queue_budget_tunables_are_read_by_anyone_and_written_by_root_with_decimal_values_only() {
+    let env = Env::start();
+    let root = env.root();
+    let user = env.user(10, USER);
+    assert_eq!(tunable(&user, "max_user_queued_bytes"), "33554432\n");
+    assert_eq!(tunable(&user, "max_total_queued_bytes"), "268435456\n");
+    for name in ["max_user_queued_bytes", "max_total_queued_bytes"] {
+        let path = format!("/scheme/inotify/{name}");
+        assert_eq!(errno(user.open(&path, O_WRONLY)), EACCES, "{name}");
+        assert_eq!(errno(user.open(&path, O_RDWR)), EACCES, "{name}");
+        let fd = root.open(&path, O_WRONLY).unwrap();
+        for bad in ["", "x", "-1", "1.5", "4096k", "2147483648"] {
+            assert_eq!(
+                errno(root.write(fd, bad.as_bytes())),
+                EINVAL,
+                "{name} {bad:?}"
+            );
+        }
+        // The refused writes changed nothing.
+        assert_ne!(tunable(&user, name), "0\n");
+        assert_eq!(root.write(fd, b" 65536\n").unwrap(), 7);
+        root.close(fd).unwrap();
+        assert_eq!(tunable(&user, name), "65536\n");
+    }
+}

@@ -8,7 +8,7 @@
 //!     12    4 len     u32   bytes of name that follow (0 or a multiple of 16)
 //!     16  len name    NUL-terminated, NUL-padded to roundup(strlen + 1, 16)
 //! ```
-//! Native byte order, as Linux.
+//! Native byte order, as Linux. The offsets are named in [`field`].
 
 use crate::{get_u32, put, WireError};
 
@@ -16,6 +16,22 @@ use crate::{get_u32, put, WireError};
 pub const HEADER_LEN: usize = 16;
 /// Names are padded to a multiple of this (Linux pads to 16 bytes).
 pub const NAME_ALIGN: usize = 16;
+
+/// Byte offsets of a record's fields (sizes in the module doc's table).
+pub mod field {
+    /// `i32`: watch descriptor.
+    pub const WD: usize = 0;
+    /// `u32`: `IN_*` bits.
+    pub const MASK: usize = 4;
+    /// `u32`: rename cookie.
+    pub const COOKIE: usize = 8;
+    /// `u32`: bytes of (padded) name that follow the header.
+    pub const LEN: usize = 12;
+    /// The name.
+    pub const NAME: usize = 16;
+}
+
+const _: () = assert!(field::NAME == HEADER_LEN);
 
 /// `len` field for a name of `name_len` bytes: 0 without a name, else `roundup(name_len + 1, 16)`.
 #[inline]
@@ -46,7 +62,7 @@ impl<T: AsRef<[u8]>> Event<T> {
         if b.len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
-        let len = get_u32(b, 12) as usize;
+        let len = get_u32(b, field::LEN) as usize;
         if b.len() - HEADER_LEN < len {
             return Err(WireError::Truncated);
         }
@@ -55,19 +71,19 @@ impl<T: AsRef<[u8]>> Event<T> {
 
     /// Watch descriptor.
     pub fn wd(&self) -> i32 {
-        get_u32(self.buf.as_ref(), 0) as i32
+        get_u32(self.buf.as_ref(), field::WD) as i32
     }
     /// Event mask.
     pub fn mask(&self) -> u32 {
-        get_u32(self.buf.as_ref(), 4)
+        get_u32(self.buf.as_ref(), field::MASK)
     }
     /// Rename cookie (0 when not a move).
     pub fn cookie(&self) -> u32 {
-        get_u32(self.buf.as_ref(), 8)
+        get_u32(self.buf.as_ref(), field::COOKIE)
     }
     /// Padded name length as stored in the record.
     pub fn len(&self) -> u32 {
-        get_u32(self.buf.as_ref(), 12)
+        get_u32(self.buf.as_ref(), field::LEN)
     }
     /// Whether the record carries no name.
     pub fn is_empty(&self) -> bool {
@@ -79,10 +95,14 @@ impl<T: AsRef<[u8]>> Event<T> {
     }
     /// The name without its NUL padding (empty when there is none).
     pub fn name(&self) -> &[u8] {
-        let field = &self.buf.as_ref()[HEADER_LEN..self.total_len()];
-        let end = field.iter().position(|&c| c == 0).unwrap_or(field.len());
-        &field[..end]
+        unpadded(&self.buf.as_ref()[field::NAME..self.total_len()])
     }
+}
+
+/// A name field without its NUL padding.
+fn unpadded(name: &[u8]) -> &[u8] {
+    let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+    &name[..end]
 }
 
 /// A parsed event record.
@@ -124,12 +144,16 @@ impl<'a> EventRepr<'a> {
         if self.name.contains(&0) {
             return Err(WireError::Malformed);
         }
-        put(out, 0, &self.wd.to_ne_bytes());
-        put(out, 4, &self.mask.to_ne_bytes());
-        put(out, 8, &self.cookie.to_ne_bytes());
-        put(out, 12, &((total - HEADER_LEN) as u32).to_ne_bytes());
-        put(out, HEADER_LEN, self.name);
-        out[HEADER_LEN + self.name.len()..total].fill(0);
+        put(out, field::WD, &self.wd.to_ne_bytes());
+        put(out, field::MASK, &self.mask.to_ne_bytes());
+        put(out, field::COOKIE, &self.cookie.to_ne_bytes());
+        put(
+            out,
+            field::LEN,
+            &((total - HEADER_LEN) as u32).to_ne_bytes(),
+        );
+        put(out, field::NAME, self.name);
+        out[field::NAME + self.name.len()..total].fill(0);
         Ok(total)
     }
 }
@@ -154,11 +178,7 @@ impl<'a> Iterator for Events<'a> {
         let rest: &'a [u8] = self.rest;
         let ev = Event::new_checked(rest).ok()?;
         let total = ev.total_len();
-        let name: &'a [u8] = {
-            let field = &rest[HEADER_LEN..total];
-            let end = field.iter().position(|&c| c == 0).unwrap_or(field.len());
-            &field[..end]
-        };
+        let name = unpadded(&rest[field::NAME..total]);
         let repr = EventRepr {
             wd: ev.wd(),
             mask: ev.mask(),
@@ -198,6 +218,24 @@ mod tests {
         let ev = Event::new_checked(&buf[..n]).unwrap();
         assert_eq!(ev.len(), 16);
         assert_eq!(EventRepr::parse(&ev), repr);
+    }
+
+    #[test]
+    fn fields_sit_at_linux_offsets() {
+        // struct inotify_event, offsets written out: a change of layout must fail here.
+        let repr = EventRepr {
+            wd: -2,
+            mask: 0x0102_0304,
+            cookie: 0x0506_0708,
+            name: b"n",
+        };
+        let mut buf = [0xaau8; 32];
+        repr.emit(&mut buf).unwrap();
+        assert_eq!(buf[0..4], (-2i32).to_ne_bytes());
+        assert_eq!(buf[4..8], 0x0102_0304u32.to_ne_bytes());
+        assert_eq!(buf[8..12], 0x0506_0708u32.to_ne_bytes());
+        assert_eq!(buf[12..16], 16u32.to_ne_bytes());
+        assert_eq!(buf[16..32], *b"n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
     }
 
     #[test]

@@ -408,6 +408,26 @@ fn allowed_flags(kind: Kind) -> u8 {
     }
 }
 
+/// Whether a record of `kind` may carry these names: the kinds that name an entry need
+/// their name (and a rename its second), the subject kinds may have a name or not, and the
+/// rest have none.
+fn names_fit_kind(kind: Kind, name: &[u8], name2: &[u8]) -> bool {
+    let named = matches!(
+        kind,
+        Kind::Created | Kind::Linked | Kind::Unlinked | Kind::Renamed
+    );
+    let subject = matches!(
+        kind,
+        Kind::Opened | Kind::Accessed | Kind::Modified | Kind::Attrib | Kind::Times | Kind::Closed
+    );
+    let name_fits = if named {
+        !name.is_empty()
+    } else {
+        subject || name.is_empty()
+    };
+    name_fits && (kind == Kind::Renamed) != name2.is_empty()
+}
+
 /// `0x01` in every byte of a word.
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 /// `0x80` in every byte of a word.
@@ -540,15 +560,18 @@ impl<'a> Fact<'a> {
     }
 
     /// Writes the record at the start of `out`; returns its length. Names longer than
-    /// `NAME_MAX` or containing NUL or `/`, and a detached `Attrib` or `Times` subject, are
-    /// `Malformed`.
+    /// `NAME_MAX` or containing NUL or `/`, an empty name where the kind needs one, and a
+    /// detached `Attrib` or `Times` subject, are `Malformed`: `emit` writes only what
+    /// [`parse`](Self::parse) accepts.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, WireError> {
         use record_field::*;
         let raw = self.to_raw();
         if !valid_name(raw.name) || !valid_name(raw.name2) {
             return Err(WireError::Malformed);
         }
-        if raw.flags & !allowed_flags(raw.kind) != 0 {
+        if raw.flags & !allowed_flags(raw.kind) != 0
+            || !names_fit_kind(raw.kind, raw.name, raw.name2)
+        {
             return Err(WireError::Malformed);
         }
         let body = NAMES + raw.name.len() + raw.name2.len();
@@ -596,23 +619,7 @@ impl<'a> Fact<'a> {
         if flags & !allowed_flags(kind) != 0 {
             return Err(WireError::Malformed);
         }
-        let named = matches!(
-            kind,
-            Kind::Created | Kind::Linked | Kind::Unlinked | Kind::Renamed
-        );
-        let subject = matches!(
-            kind,
-            Kind::Opened
-                | Kind::Accessed
-                | Kind::Modified
-                | Kind::Attrib
-                | Kind::Times
-                | Kind::Closed
-        );
-        if (named && name.is_empty())
-            || (kind == Kind::Renamed) == name2.is_empty()
-            || (!named && !subject && !name.is_empty())
-        {
+        if !names_fit_kind(kind, name, name2) {
             return Err(WireError::Malformed);
         }
         let (ino, dir, aux) = (rec.ino(), rec.dir(), rec.aux());
@@ -1583,5 +1590,55 @@ mod tests {
             Interest::Clear.emit(&mut [0u8; 15]),
             Err(WireError::NoSpace)
         );
+    }
+
+    #[test]
+    fn emit_refuses_a_missing_name_that_parse_would_refuse() {
+        // Found by the producer fuzz target: a Linked fact with an empty name was written
+        // to the feed, and the daemon then refused the record (and the rest of its batch).
+        let at = Subject {
+            ino: 5,
+            is_dir: false,
+            dir: 2,
+            name: b"",
+            detached: false,
+        };
+        let refused = [
+            Fact::Linked {
+                dir: 0,
+                name: b"",
+                ino: 0,
+            },
+            Fact::Created {
+                dir: 2,
+                name: b"",
+                ino: 5,
+                is_dir: false,
+            },
+            Fact::Unlinked {
+                dir: 2,
+                name: b"",
+                ino: 5,
+                is_dir: false,
+                links_left: 0,
+                freed: true,
+            },
+            Fact::Renamed {
+                old_dir: 2,
+                old_name: b"a",
+                new_dir: 2,
+                new_name: b"",
+                ino: 5,
+                is_dir: false,
+                replaced: None,
+            },
+        ];
+        let mut buf = [0u8; 256];
+        for fact in refused {
+            assert_eq!(fact.emit(&mut buf), Err(WireError::Malformed), "{fact:?}");
+        }
+        // A subject without a name is fine both ways.
+        let n = Fact::Modified(at).emit(&mut buf).unwrap();
+        assert_eq!(Fact::parse(&buf[..n]), Ok((Fact::Modified(at), n)));
     }
 }

@@ -24,12 +24,14 @@ pub const SCHEME_PATH: &str = "/scheme/inotify";
 pub const FEED_DUP_NAME: &[u8] = b"inotify-feed";
 
 /// Tunable names under `/scheme/inotify/`.
-pub const TUNABLES: [&str; 5] = [
+pub const TUNABLES: [&str; 7] = [
     "max_queued_events",
     "max_user_instances",
     "max_user_watches",
     "max_watches",
     "event_drops",
+    "max_user_queued_bytes",
+    "max_total_queued_bytes",
 ];
 
 /// The `sendfd` argument word of an add_watch: the mask and a client-chosen token.

@@ -48,6 +48,8 @@ pub fn roomy_limits() -> Limits {
         max_user_instances: 1024,
         max_user_watches: 4 << 20,
         max_watches: 4 << 20,
+        max_user_queued_bytes: i32::MAX as u32,
+        max_total_queued_bytes: i32::MAX as u32,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Heap bytes per watch and per queued event, from the counting allocator.
+//! Heap bytes per watch and per queued event, and the daemon's heap under a memory attack,
+//! from the counting allocator.
 //!
 //! Both figures are `(live bytes after - live bytes before) / count`, where "before" is taken
 //! with the engine and its instance already built and every input prepared, so only what the
@@ -93,12 +94,109 @@ fn per_event(n: u64) -> (f64, usize) {
     ((after - before) as f64 / n as f64, queued)
 }
 
-/// Measures `bytes_per_watch` and `bytes_per_queued_event`.
+/// Uids in `max_daemon_bytes_under_attack`.
+const ATTACKERS: u32 = 4;
+/// Facts per attack: enough to fill a queue to Linux's default `max_queued_events`.
+const ATTACK_FACTS: u64 = 16_384;
+
+/// Live heap of an engine with default limits after [`ATTACKERS`] uids each open
+/// `max_user_instances` instances watching one directory and [`ATTACK_FACTS`] files with
+/// 255-byte names are created there (every queue is filled to its limit or its budget).
+/// Returns (live bytes, queue storage, events queued, events dropped, instances).
+fn attack() -> (i64, usize, usize, u64, usize) {
+    let before = live_bytes();
+    let limits = Limits::default();
+    let mut e = Engine::new(limits);
+    let key = InodeKey { fs: FS, ino: DIR };
+    let mut instances = Vec::new();
+    for uid in 0..ATTACKERS {
+        for _ in 0..limits.max_user_instances {
+            let inst = e.create_instance(5000 + uid).expect("instance");
+            e.add_watch(inst, Target { key, is_dir: true }, IN_ALL_EVENTS)
+                .expect("dir watch");
+            instances.push(inst);
+        }
+    }
+    let mut name = [b'x'; 255];
+    let mut woken = Vec::with_capacity(instances.len());
+    let mut interest = Vec::new();
+    e.take_interest(&mut interest);
+    for i in 0..ATTACK_FACTS {
+        name[..16].copy_from_slice(format!("{i:016}").as_bytes());
+        e.apply(
+            FS,
+            &Fact::Created {
+                dir: DIR,
+                name: &name,
+                ino: BASE + i,
+                is_dir: false,
+            },
+        );
+        e.take_woken(&mut woken);
+        woken.clear();
+    }
+    let heap = live_bytes() - before;
+    let queued: usize = instances.iter().map(|&i| e.queued_bytes(i)).sum();
+    let storage = e.queue_storage();
+    assert_eq!(
+        storage,
+        (0..ATTACKERS)
+            .map(|u| e.user_queue_storage(5000 + u))
+            .sum::<usize>()
+    );
+    let drops = e.event_drops();
+    drop(e);
+    (
+        heap,
+        storage,
+        queued / record_len(255),
+        drops,
+        instances.len(),
+    )
+}
+
+/// Measures `bytes_per_watch`, `bytes_per_queued_event` and
+/// `max_daemon_bytes_under_attack`.
 pub fn run() -> Vec<Figure> {
+    let (heap, storage, events, drops, instances) = attack();
+    let limits = Limits::default();
+    let cap = limits.max_total_queued_bytes as f64;
+    let linux_would = instances as f64 * ATTACK_FACTS as f64 * record_len(255) as f64;
+    let attack_fig = Figure::new("max_daemon_bytes_under_attack", heap as f64, "B")
+        .detail(format!(
+            "cap (max_total_queued_bytes) {} B; {} ({:.0} % of the cap)",
+            limits.max_total_queued_bytes,
+            if (heap as f64) < cap {
+                "under the cap"
+            } else {
+                "OVER THE CAP"
+            },
+            100.0 * heap as f64 / cap
+        ))
+        .detail(format!(
+            "{ATTACKERS} uids x {} instances (max_user_instances), each watching one directory \
+             where {ATTACK_FACTS} files with 255-byte names are created; live heap of the \
+             engine (queues and tables) after - before",
+            limits.max_user_instances
+        ))
+        .detail(format!(
+            "queue storage {storage} B ({} B per uid, max_user_queued_bytes {}); {events} \
+             events queued ({} B each), {drops} dropped",
+            storage / ATTACKERS as usize,
+            limits.max_user_queued_bytes,
+            record_len(255)
+        ))
+        .detail(format!(
+            "without the budgets the same queues would hold {} MiB (max_queued_events {} per \
+             instance)",
+            fmt_num(linux_would / f64::from(1 << 20)),
+            limits.max_queued_events
+        ));
     let (w, count) = per_watch(WATCHES);
     let (w_small, _) = per_watch(1_000);
     let (ev, queued) = per_event(EVENTS);
     vec![
+        attack_fig,
         Figure::new("bytes_per_watch", w, "B")
             .detail(format!(
                 "{count} watches on distinct file inodes in one instance (IN_ALL_EVENTS); live \

@@ -1,14 +1,15 @@
 //! Event delivery: putting events into instances' queues.
 //!
-//! [`Engine::queue_event`] is the one place an event enters a queue (drop counting and the
-//! empty -> non-empty wake edge included); [`Engine::notify_inode`] sends an event to every
-//! watch on an inode that asks for it, the way Linux's fsnotify does; the ends of a watch
-//! that queue IN_IGNORED ([`Engine::remove_watch`], [`Engine::inode_freed`]) are here
-//! because they deliver an event before detaching the watch.
+//! [`Engine::queue_event`] is the one place an event enters a queue (drop counting, the
+//! storage budget and the empty -> non-empty wake edge included); [`Engine::notify_inode`]
+//! sends an event to every watch on an inode that asks for it, the way Linux's fsnotify
+//! does; the ends of a watch that queue IN_IGNORED ([`Engine::remove_watch`],
+//! [`Engine::inode_freed`]) are here because they deliver an event before detaching the
+//! watch.
 
 use inotify_abi::consts::{IN_ALL_EVENTS, IN_DELETE_SELF, IN_EXCL_UNLINK, IN_IGNORED, IN_ONESHOT};
 
-use crate::engine::Engine;
+use crate::engine::{Budget, Engine};
 use crate::queue::Pushed;
 use crate::types::InodeKey;
 use crate::watch::{Watch, FREE, NIL};
@@ -32,7 +33,8 @@ fn excluded(w: &Watch, excl: Excl) -> bool {
 
 impl Engine {
     /// Queues one event on instance `slot`, counting drops and noting the empty -> non-empty
-    /// edge.
+    /// edge. An event that does not fit the queue's buffer goes the slow way, where the
+    /// buffer grows within its owner's and the engine's storage budget.
     #[inline]
     pub(crate) fn queue_event(&mut self, slot: u32, wd: i32, mask: u32, cookie: u32, name: &[u8]) {
         let max = self.limits.max_queued_events;
@@ -41,7 +43,19 @@ impl Engine {
             return;
         };
         let was_empty = inst.queue.is_empty();
-        if inst.queue.push(wd, mask, cookie, name, max) == Pushed::Dropped {
+        let pushed = match inst.queue.try_push(wd, mask, cookie, name, max) {
+            Some(pushed) => pushed,
+            None => {
+                let mut budget = Budget::new(
+                    &mut self.users,
+                    &mut self.queued_total,
+                    &self.limits,
+                    inst.uid,
+                );
+                inst.queue.push(wd, mask, cookie, name, max, &mut budget)
+            }
+        };
+        if pushed == Pushed::Dropped {
             self.drops += 1;
         }
         if was_empty && !inst.woken && !inst.queue.is_empty() {
@@ -55,8 +69,14 @@ impl Engine {
         let Some(inst) = self.instances.get_mut(slot) else {
             return;
         };
+        let mut budget = Budget::new(
+            &mut self.users,
+            &mut self.queued_total,
+            &self.limits,
+            inst.uid,
+        );
         let was_empty = inst.queue.is_empty();
-        inst.queue.push_overflow();
+        inst.queue.push_overflow(&mut budget);
         if was_empty && !inst.woken && !inst.queue.is_empty() {
             inst.woken = true;
             self.woken.push(inst.id);

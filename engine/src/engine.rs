@@ -1,6 +1,6 @@
 //! The [`Engine`] struct: every table, and the operations that keep the tables consistent
-//! with each other (find, attach and detach a watch; per-uid counts). Nothing here queues an
-//! event: that is `deliver`, one layer up.
+//! with each other (find, attach and detach a watch; per-uid counts; the queue storage
+//! budget). Nothing here queues an event: that is `deliver`, one layer up.
 //!
 //! A watch is in three tables at once: the watch slab (its record), its instance's wd table
 //! and its inode's chain in the inode index. [`Engine::attach_watch`] and
@@ -15,6 +15,7 @@ use inotify_abi::feed::Interest;
 use crate::hash::wd_hash;
 use crate::index::InodeIndex;
 use crate::instance::Instances;
+use crate::queue::Storage;
 use crate::types::{InodeKey, InstanceId, InterestChange, Limits};
 use crate::watch::{Watch, WatchSlab, FREE, NIL};
 
@@ -25,6 +26,65 @@ pub(crate) struct UserCount {
     pub(crate) instances: u32,
     /// Live watches in those instances.
     pub(crate) watches: u32,
+    /// Bytes of queue storage held by those instances.
+    pub(crate) queued: usize,
+}
+
+/// The storage budget of one queue: its owner's share and the engine's total, over
+/// borrowed counters. Built only when a queue must grow or may release its buffer.
+pub(crate) struct Budget<'a> {
+    /// Per-uid counts; the owner's entry exists while it has an instance.
+    pub(crate) users: &'a mut HashMap<u32, UserCount>,
+    /// Queue storage of every instance.
+    pub(crate) total: &'a mut usize,
+    /// The queue's owner.
+    pub(crate) uid: u32,
+    /// `Limits::max_user_queued_bytes`.
+    pub(crate) max_user: usize,
+    /// `Limits::max_total_queued_bytes`.
+    pub(crate) max_total: usize,
+}
+
+impl<'a> Budget<'a> {
+    /// The budget of a queue owned by `uid`.
+    #[inline]
+    pub(crate) fn new(
+        users: &'a mut HashMap<u32, UserCount>,
+        total: &'a mut usize,
+        limits: &Limits,
+        uid: u32,
+    ) -> Self {
+        Budget {
+            users,
+            total,
+            uid,
+            max_user: limits.max_user_queued_bytes as usize,
+            max_total: limits.max_total_queued_bytes as usize,
+        }
+    }
+}
+
+impl Storage for Budget<'_> {
+    fn room(&self) -> usize {
+        let user = self.users.get(&self.uid).map_or(0, |u| u.queued);
+        self.max_user
+            .saturating_sub(user)
+            .min(self.max_total.saturating_sub(*self.total))
+    }
+
+    fn charge(&mut self, bytes: usize) {
+        self.users.entry(self.uid).or_default().queued += bytes;
+        *self.total += bytes;
+    }
+
+    fn give_back(&mut self, bytes: usize) {
+        if let Some(u) = self.users.get_mut(&self.uid) {
+            debug_assert!(u.queued >= bytes);
+            u.queued = u.queued.saturating_sub(bytes);
+        }
+        debug_assert!(*self.total >= bytes);
+        *self.total = self.total.saturating_sub(bytes);
+    }
 }
 
 /// All instances, watches and queues.
@@ -40,8 +100,10 @@ pub struct Engine {
     pub(crate) watches: WatchSlab,
     /// Watched inodes -> their watches.
     pub(crate) inodes: InodeIndex,
-    /// Per-uid instance and watch counts.
+    /// Per-uid instance and watch counts and queue storage.
     pub(crate) users: HashMap<u32, UserCount>,
+    /// Queue storage of every instance, in bytes.
+    pub(crate) queued_total: usize,
     /// The next rename cookie (never 0).
     pub(crate) cookie: u32,
     /// Events dropped on full queues.
@@ -158,6 +220,7 @@ impl Engine {
             debug_assert!(u.watches > 0);
             u.watches = u.watches.saturating_sub(1);
             if u.watches == 0 && u.instances == 0 {
+                debug_assert_eq!(u.queued, 0);
                 self.users.remove(&uid);
             }
         }

@@ -20,7 +20,7 @@
 //! | `watch` | the 32-byte watch record and the watch slab | `types` |
 //! | `index` | inode -> first watch of the inode's chain | `hash`, `types`, `watch` |
 //! | `instance` | the instance slab and each instance's wd table | `hash`, `queue`, `types`, `watch` |
-//! | `engine` | the [`Engine`] struct; attaching and detaching watches | `hash`, `index`, `instance`, `types`, `watch` |
+//! | `engine` | the [`Engine`] struct; attaching and detaching watches; the queue storage budget | `hash`, `index`, `instance`, `queue`, `types`, `watch` |
 //! | `deliver` | events into queues: fan-out to an inode's watches, IN_ONESHOT, IN_IGNORED | `engine`, `queue`, `types`, `watch` |
 //! | `translate` | fact -> events, one rule per fact | `deliver`, `engine`, `types`, `watch` |
 //! | `lib.rs` | the public calls | all |
@@ -51,6 +51,7 @@ use alloc::vec::Vec;
 use hashbrown::HashMap;
 use inotify_abi::consts::{IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID_MASK};
 
+use engine::Budget;
 use errno::{EEXIST, EINVAL, EMFILE, ENOSPC, ENOTDIR};
 use index::InodeIndex;
 use instance::Instances;
@@ -69,6 +70,7 @@ impl Engine {
             watches: WatchSlab::default(),
             inodes: InodeIndex::default(),
             users: HashMap::new(),
+            queued_total: 0,
             cookie: 1,
             drops: 0,
             woken: Vec::new(),
@@ -112,6 +114,12 @@ impl Engine {
         let Some(mut dead) = self.instances.remove(slot) else {
             return;
         };
+        dead.queue.release(&mut Budget::new(
+            &mut self.users,
+            &mut self.queued_total,
+            &self.limits,
+            dead.uid,
+        ));
         // The instance is out of its slot, so `detach_watch` would not find its wd table.
         for i in dead.wds.drain() {
             self.unchain(i);
@@ -121,6 +129,7 @@ impl Engine {
         if let Some(u) = self.users.get_mut(&dead.uid) {
             u.instances = u.instances.saturating_sub(1);
             if u.instances == 0 && u.watches == 0 {
+                debug_assert_eq!(u.queued, 0);
                 self.users.remove(&dead.uid);
             }
         }
@@ -201,7 +210,14 @@ impl Engine {
     /// `EINVAL` for an unknown instance.
     pub fn read(&mut self, inst: InstanceId, buf: &mut [u8]) -> Result<usize, Errno> {
         let slot = self.instances.slot_of(inst).ok_or(EINVAL)?;
-        self.instances.get_mut(slot).ok_or(EINVAL)?.queue.read(buf)
+        let instance = self.instances.get_mut(slot).ok_or(EINVAL)?;
+        let mut budget = Budget::new(
+            &mut self.users,
+            &mut self.queued_total,
+            &self.limits,
+            instance.uid,
+        );
+        instance.queue.read(buf, &mut budget)
     }
 
     /// Bytes queued on `inst` (FIONREAD); 0 for unknown ids.
@@ -229,6 +245,18 @@ impl Engine {
     /// Moves into `out` the interest changes since the last call, in order.
     pub fn take_interest(&mut self, out: &mut Vec<InterestChange>) {
         out.append(&mut self.interest);
+    }
+
+    /// Bytes of queue storage held by `uid`'s instances (charged against
+    /// `max_user_queued_bytes`).
+    pub fn user_queue_storage(&self, uid: u32) -> usize {
+        self.users.get(&uid).map_or(0, |u| u.queued)
+    }
+
+    /// Bytes of queue storage held by every instance (charged against
+    /// `max_total_queued_bytes`).
+    pub fn queue_storage(&self) -> usize {
+        self.queued_total
     }
 
     /// Number of live watches in all instances.

@@ -39,6 +39,13 @@ pub struct Limits {
     pub max_user_watches: u32,
     /// Watches in the whole daemon; beyond it `ENOSPC`.
     pub max_watches: u32,
+    /// Queue storage per uid, in bytes, over all its instances; a queue that would grow
+    /// beyond it gets IN_Q_OVERFLOW instead (not in Linux, which charges events to the
+    /// reader's memory cgroup). Default 32 MiB.
+    pub max_user_queued_bytes: u32,
+    /// Queue storage in the whole daemon, in bytes; beyond it as `max_user_queued_bytes`.
+    /// Default 256 MiB.
+    pub max_total_queued_bytes: u32,
 }
 
 impl Default for Limits {
@@ -48,6 +55,8 @@ impl Default for Limits {
             max_user_instances: 128,
             max_user_watches: 65536,
             max_watches: 1 << 20,
+            max_user_queued_bytes: 32 << 20,
+            max_total_queued_bytes: 256 << 20,
         }
     }
 }

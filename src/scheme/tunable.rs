@@ -18,6 +18,10 @@ pub enum Tunable {
     MaxWatches,
     /// `event_drops` (read-only counter).
     EventDrops,
+    /// `max_user_queued_bytes`.
+    MaxUserQueuedBytes,
+    /// `max_total_queued_bytes`.
+    MaxTotalQueuedBytes,
 }
 
 impl Tunable {
@@ -31,6 +35,8 @@ impl Tunable {
                 Tunable::MaxUserWatches,
                 Tunable::MaxWatches,
                 Tunable::EventDrops,
+                Tunable::MaxUserQueuedBytes,
+                Tunable::MaxTotalQueuedBytes,
             ][at],
         )
     }
@@ -54,6 +60,8 @@ impl Tunable {
             Tunable::MaxUserWatches => l.max_user_watches.into(),
             Tunable::MaxWatches => l.max_watches.into(),
             Tunable::EventDrops => engine.event_drops(),
+            Tunable::MaxUserQueuedBytes => l.max_user_queued_bytes.into(),
+            Tunable::MaxTotalQueuedBytes => l.max_total_queued_bytes.into(),
         }
     }
 
@@ -72,6 +80,8 @@ impl Tunable {
             Tunable::MaxUserInstances => l.max_user_instances = value,
             Tunable::MaxUserWatches => l.max_user_watches = value,
             Tunable::MaxWatches => l.max_watches = value,
+            Tunable::MaxUserQueuedBytes => l.max_user_queued_bytes = value,
+            Tunable::MaxTotalQueuedBytes => l.max_total_queued_bytes = value,
             Tunable::EventDrops => return Err(Error::new(EINVAL)),
         }
         engine.set_limits(l);
