@@ -25,6 +25,10 @@
 
 extern crate alloc;
 
+pub mod endpoint;
+
+pub use endpoint::{FeedEndpoint, FeedError, FeedHandles, ProducerCell};
+
 use alloc::boxed::Box;
 use alloc::vec;
 use core::hash::{BuildHasherDefault, Hasher};

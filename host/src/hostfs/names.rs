@@ -41,8 +41,7 @@ impl HostFs {
 
     /// Detaches the handles holding the name `comps` of `ino`: the name was removed.
     pub(super) fn mark_unlinked(&mut self, comps: &[String], ino: u64) {
-        self.last_detach += 1;
-        let id = self.last_detach;
+        let id = self.feed.handles_mut().next_detach();
         for h in self.handles.values_mut() {
             if let Handle::Node(n) = h {
                 if n.holds(comps, ino) {

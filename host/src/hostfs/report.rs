@@ -1,31 +1,27 @@
 //! Fact reporting: every change a request makes, reported to the feed producer.
 
-use std::sync::MutexGuard;
-
 use inotify_abi::feed::{Fact, Subject};
-use inotify_feed::Producer;
-
-use syscall::error::{Error, Result, EINVAL};
+use syscall::error::{Error, Result};
 
 use super::{Handle, HostFs, NodeFact};
 
 impl HostFs {
-    /// Locks the producer (a poisoned lock still holds a consistent producer: every
-    /// producer method leaves it consistent before it could panic).
-    pub(super) fn lock_producer(&self) -> MutexGuard<'_, Producer> {
-        self.producer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Records a fact; on the empty -> non-empty edge, posts readiness on every feed handle.
     pub(super) fn report(&mut self, fact: &Fact<'_>) {
-        let edge = self.lock_producer().record(fact);
-        if edge {
-            if let Some(notify) = self.notifier.as_mut() {
-                for &id in &self.feeds {
-                    notify(id);
-                }
-            }
+        if self.feed.record(fact) {
+            self.post_feeds();
         }
+    }
+
+    /// Posts read readiness on every feed handle when a post is due.
+    fn post_feeds(&mut self) {
+        let notifier = &mut self.notifier;
+        let _ = self.feed.handles_mut().post(|id| {
+            if let Some(notify) = notifier.as_mut() {
+                notify(id);
+            }
+            Ok::<(), ()>(())
+        });
     }
 
     /// Records an open, access or modification through node handle `id`, unless the handle
@@ -44,13 +40,8 @@ impl HostFs {
             NodeFact::Written => Fact::Modified(at),
             NodeFact::Truncated => Fact::Modified(node.attr_subject()),
         };
-        let edge = self.lock_producer().record(&fact);
-        if edge {
-            if let Some(notify) = self.notifier.as_mut() {
-                for &fid in &self.feeds {
-                    notify(fid);
-                }
-            }
+        if self.feed.record(&fact) {
+            self.post_feeds();
         }
     }
 
@@ -92,10 +83,6 @@ impl HostFs {
 
     /// Reads a feed batch.
     pub(super) fn read_feed(&mut self, buf: &mut [u8]) -> Result<usize> {
-        match self.lock_producer().read_batch(buf) {
-            Ok(0) => Err(Error::new(syscall::error::EAGAIN)),
-            Ok(n) => Ok(n),
-            Err(_) => Err(Error::new(EINVAL)),
-        }
+        self.feed.read(buf).map_err(|e| Error::new(e.errno()))
     }
 }
