@@ -209,6 +209,11 @@ impl<P: ProducerCell> FeedEndpoint<P> {
     }
 
     /// The producer.
+    pub fn producer(&self) -> &P {
+        &self.producer
+    }
+
+    /// The producer, mutably.
     pub fn producer_mut(&mut self) -> &mut P {
         &mut self.producer
     }
