@@ -13,7 +13,9 @@
 //! bytes with [`FakeFs::push_raw_batch`]); a push that makes the feed non-empty posts
 //! `EVENT_READ` on every open feed handle. Feed reads never block: an empty feed answers
 //! `EAGAIN`. Nothing is writable except the feed; creating files through the scheme answers
-//! `EROFS`. There are no permission checks besides the feed's uid 0 rule.
+//! `EROFS`. There are no permission checks besides the feed's uid 0 rule; the identity call
+//! (`call_multiple_ids`) reports read permission from the mode bits, for the daemon's
+//! add_watch check.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
