@@ -6,6 +6,8 @@
 //!   removals that detach handles from their names (name following, `docs/protocols.md`).
 //! - [`FeedEndpoint`]: those handles plus the [`Producer`] behind them: `read`, `write`,
 //!   `fevent` and facts.
+//! - [`HeldName`] and [`NameUse`]: name following, the name a handle holds and which facts
+//!   through it are reported, and with which subject.
 //! - [`identify_request`] / [`answer_identity`]: the two halves of the identity call
 //!   (`inotify_abi::proto::IdentifyCall`), which the filesystem answers from its own inode
 //!   and permission data.
@@ -14,7 +16,7 @@
 
 use alloc::collections::BTreeSet;
 
-use inotify_abi::feed::{Fact, Interest, INTEREST_LEN};
+use inotify_abi::feed::{Fact, Interest, Subject, INTEREST_LEN};
 use inotify_abi::proto::{IdentifyCall, Identity, FEED_DUP_NAME};
 
 use crate::Producer;
@@ -75,6 +77,63 @@ pub fn identify_request(
 /// (`Invalid` when the payload is too short).
 pub fn answer_identity(identity: &Identity, payload: &mut [u8]) -> Result<usize, FeedError> {
     identity.emit(payload).map_err(|_| FeedError::Invalid)
+}
+
+/// How a fact reported through a handle uses the name the handle holds. The rule is Linux's:
+/// opens, reads, writes and closes are reported with the open file's path (so they are
+/// `detached` once that name is removed, and `IN_EXCL_UNLINK` skips them), truncation and
+/// attribute changes as changes of the dentry (never detached); handles that report no
+/// opens or closes (`O_PATH`/`O_STAT` opens, the handles of mkdir and symlink) still report
+/// attribute changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameUse {
+    /// Open, read, write, close.
+    Data,
+    /// Truncation (`ftruncate`, `O_TRUNC`).
+    Truncate,
+    /// Attribute or time change.
+    Meta,
+}
+
+/// The name a handle holds: the directory and name it was opened through (following later
+/// renames), and which removal took it away (0 while it exists; see
+/// [`FeedHandles::next_detach`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldName<'a> {
+    /// Parent directory inode (0 when unknown, e.g. the root).
+    pub dir: u64,
+    /// The name in `dir` (empty when unknown).
+    pub name: &'a [u8],
+    /// The removal that detached the handle; 0 while attached.
+    pub detach: u64,
+}
+
+impl<'a> HeldName<'a> {
+    /// The subject of a fact about inode `ino` through this handle, for `what`; `None` when
+    /// a `silent` handle does not report it.
+    pub fn subject(
+        &self,
+        ino: u64,
+        is_dir: bool,
+        silent: bool,
+        what: NameUse,
+    ) -> Option<Subject<'a>> {
+        if silent && what != NameUse::Meta {
+            return None;
+        }
+        Some(Subject {
+            ino,
+            is_dir,
+            dir: self.dir,
+            name: self.name,
+            detached: what == NameUse::Data && self.detach != 0,
+        })
+    }
+
+    /// Whether this is the existing name `name` in `dir` (not removed).
+    pub fn holds(&self, dir: u64, name: &[u8]) -> bool {
+        self.detach == 0 && self.dir == dir && self.name == name
+    }
 }
 
 /// The feed handles of one filesystem and the readiness edge to post on them.
@@ -382,6 +441,37 @@ mod tests {
         assert_eq!(answer_identity(&id, &mut out), Ok(16));
         assert_eq!(Identity::parse(&out), Ok(id));
         assert_eq!(answer_identity(&id, &mut [0u8; 8]), Err(FeedError::Invalid));
+    }
+
+    #[test]
+    fn only_data_facts_of_a_detached_handle_are_detached_and_silent_handles_report_meta_only() {
+        let held = HeldName {
+            dir: 2,
+            name: b"f",
+            detach: 3,
+        };
+        let data = held.subject(9, false, false, NameUse::Data).unwrap();
+        assert!(data.detached);
+        assert_eq!((data.ino, data.dir, data.name), (9, 2, &b"f"[..]));
+        assert!(
+            !held
+                .subject(9, false, false, NameUse::Truncate)
+                .unwrap()
+                .detached
+        );
+        assert!(
+            !held
+                .subject(9, false, false, NameUse::Meta)
+                .unwrap()
+                .detached
+        );
+        assert_eq!(held.subject(9, false, true, NameUse::Data), None);
+        assert_eq!(held.subject(9, false, true, NameUse::Truncate), None);
+        assert!(held.subject(9, false, true, NameUse::Meta).is_some());
+        assert!(!held.holds(2, b"f"), "a removed name is held by nobody");
+        let attached = HeldName { detach: 0, ..held };
+        assert!(attached.holds(2, b"f"));
+        assert!(!attached.holds(2, b"g") && !attached.holds(3, b"f"));
     }
 
     #[test]

@@ -27,7 +27,7 @@ extern crate alloc;
 
 pub mod endpoint;
 
-pub use endpoint::{FeedEndpoint, FeedError, FeedHandles, ProducerCell};
+pub use endpoint::{FeedEndpoint, FeedError, FeedHandles, HeldName, NameUse, ProducerCell};
 
 use alloc::boxed::Box;
 use alloc::vec;

@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use inotify_abi::consts::NAME_MAX;
 use inotify_abi::feed::{Fact, Subject};
-use inotify_feed::{FeedEndpoint, Producer, ProducerCell};
+use inotify_feed::{FeedEndpoint, HeldName, NameUse, Producer, ProducerCell};
 
 use super::{spawn_scheme_thread, Kernel, SchemeThread};
 use redox_scheme::scheme::SchemeSync;
@@ -149,23 +149,20 @@ struct Node {
 }
 
 impl Node {
-    /// The fact subject for an open, access, write or close through this handle.
-    fn subject(&self) -> Subject<'_> {
-        Subject {
-            ino: self.ino,
-            is_dir: self.is_dir,
+    /// The name this handle holds (name following, `inotify_feed::HeldName`).
+    fn held(&self) -> HeldName<'_> {
+        HeldName {
             dir: self.dir,
             name: self.name.as_bytes(),
-            detached: self.unlinked,
+            detach: self.detach_id,
         }
     }
 
-    /// The fact subject for an attribute change through this handle (never detached).
-    fn attr_subject(&self) -> Subject<'_> {
-        Subject {
-            detached: false,
-            ..self.subject()
-        }
+    /// The subject of a fact through this handle, as the shared name-following rule gives
+    /// it; `None` when this (silent) handle does not report `what`.
+    fn subject(&self, what: NameUse) -> Option<Subject<'_>> {
+        self.held()
+            .subject(self.ino, self.is_dir, self.silent, what)
     }
 
     /// Whether this handle holds the (still linked) name `comps` of inode `ino`.

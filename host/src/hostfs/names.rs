@@ -5,6 +5,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 
 use inotify_abi::feed::{Fact, Replaced};
+use inotify_feed::NameUse;
 
 use redox_scheme::CallerCtx;
 use syscall::error::{Error, Result, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
@@ -208,12 +209,9 @@ impl HostFs {
     /// handle holding a removed name of an inode with no links left (Linux: the dentry of
     /// that name is released with `i_nlink == 0`).
     pub(super) fn close_node(&mut self, node: Node) {
-        if !node.silent {
+        if let Some(at) = node.subject(NameUse::Data) {
             let wrote = node.for_write;
-            self.report(&Fact::Closed {
-                at: node.subject(),
-                wrote,
-            });
+            self.report(&Fact::Closed { at, wrote });
         }
         if self.frees_at_close(&node) {
             self.report(&Fact::Freed {

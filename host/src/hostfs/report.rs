@@ -1,6 +1,7 @@
 //! Fact reporting: every change a request makes, reported to the feed producer.
 
 use inotify_abi::feed::{Fact, Subject};
+use inotify_feed::NameUse;
 use syscall::error::{Error, Result};
 
 use super::{Handle, HostFs, NodeFact};
@@ -24,61 +25,51 @@ impl HostFs {
         });
     }
 
-    /// Records an open, access or modification through node handle `id`, unless the handle
-    /// is silent.
-    pub(super) fn report_node(&mut self, id: usize, what: NodeFact) {
+    /// Records the fact `make` builds from the subject of node handle `id` for `what`,
+    /// unless the handle does not report it (see `inotify_feed::NameUse`).
+    fn report_through(
+        &mut self,
+        id: usize,
+        what: NameUse,
+        make: impl for<'a> FnOnce(Subject<'a>) -> Fact<'a>,
+    ) {
         let Some(Handle::Node(node)) = self.handles.get(&id) else {
             return;
         };
-        if node.silent {
+        let Some(at) = node.subject(what) else {
             return;
-        }
-        let at = node.subject();
-        let fact = match what {
-            NodeFact::Opened => Fact::Opened(at),
-            NodeFact::Accessed => Fact::Accessed(at),
-            NodeFact::Written => Fact::Modified(at),
-            NodeFact::Truncated => Fact::Modified(node.attr_subject()),
         };
-        if self.feed.record(&fact) {
+        if self.feed.record(&make(at)) {
             self.post_feeds();
+        }
+    }
+
+    /// Records an open, access or modification through node handle `id`, unless the handle
+    /// is silent.
+    // The closures are needed: a variant's constructor is not general over the subject's
+    // lifetime, which `report_through` asks for.
+    #[allow(clippy::redundant_closure)]
+    pub(super) fn report_node(&mut self, id: usize, what: NodeFact) {
+        match what {
+            NodeFact::Opened => self.report_through(id, NameUse::Data, |at| Fact::Opened(at)),
+            NodeFact::Accessed => self.report_through(id, NameUse::Data, |at| Fact::Accessed(at)),
+            NodeFact::Written => self.report_through(id, NameUse::Data, |at| Fact::Modified(at)),
+            NodeFact::Truncated => {
+                self.report_through(id, NameUse::Truncate, |at| Fact::Modified(at))
+            }
         }
     }
 
     /// Reports an `Attrib` fact for handle `id` (even on silent handles: metadata changes
     /// are not opens or closes).
+    #[allow(clippy::redundant_closure)]
     pub(super) fn report_attrib(&mut self, id: usize) {
-        if let Ok(node) = self.node(id) {
-            let subject = node.subject();
-            let (ino, is_dir, dir, name) = (
-                subject.ino,
-                subject.is_dir,
-                subject.dir,
-                subject.name.to_vec(),
-            );
-            self.report(&Fact::Attrib(Subject {
-                ino,
-                is_dir,
-                dir,
-                name: &name,
-                detached: false,
-            }));
-        }
+        self.report_through(id, NameUse::Meta, |at| Fact::Attrib(at));
     }
 
     /// Reports `Times` for handle `id`.
     pub(super) fn report_times(&mut self, id: usize, atime: bool, mtime: bool) {
-        if let Ok(node) = self.node(id) {
-            let (ino, is_dir, dir, name) = (node.ino, node.is_dir, node.dir, node.name.clone());
-            let at = Subject {
-                ino,
-                is_dir,
-                dir,
-                name: name.as_bytes(),
-                detached: false,
-            };
-            self.report(&Fact::Times { at, atime, mtime });
-        }
+        self.report_through(id, NameUse::Meta, |at| Fact::Times { at, atime, mtime });
     }
 
     /// Reads a feed batch.
