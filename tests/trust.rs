@@ -211,7 +211,8 @@ fn a_lying_scheme_cannot_watch_a_root_only_directory_of_the_real_filesystem() {
         syscall::error::EACCES
     );
     let root = env.root();
-    assert_eq!(nonblocking(&root).add_watch("/private", IN_CREATE), Ok(1));
+    let rooted = nonblocking(&root);
+    assert_eq!(rooted.add_watch("/private", IN_CREATE), Ok(1));
     assert_eq!(
         env.fs.interest_set().keys().copied().collect::<Vec<_>>(),
         [PRIVATE]
@@ -323,6 +324,11 @@ fn while_an_add_watch_targets_a_silent_scheme_other_clients_are_served() {
         a.expect("the add_watch itself was answered"),
         Err(EOPNOTSUPP)
     );
-    // The daemon asked the silent scheme nothing (only the client's own open reached it).
-    assert_eq!(held_then, Vec::<u8>::new());
+    // The daemon asked the silent scheme nothing: besides the client's own open, at most the
+    // one-way close of the fd the daemon received reached it.
+    let asked: Vec<u8> = held_then
+        .into_iter()
+        .filter(|&op| op != Opcode::CloseMsg as u8)
+        .collect();
+    assert_eq!(asked, Vec::<u8>::new());
 }
