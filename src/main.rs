@@ -4,8 +4,8 @@
 //! filesystem served (the arguments, scheme names; `file` when none), enter the null
 //! namespace (`setrens(0, 0)`: every later resource comes from those anchors or from fds
 //! clients send), then run the request loop ([`inotifyd::daemon::run`]) until the socket
-//! closes. On any other system the daemon
-//! has nothing to serve; `make demo` runs the same scheme code over a host directory.
+//! closes. On any other system the daemon has nothing to serve; `make demo` runs the same
+//! scheme code over a host directory.
 
 #[cfg(target_os = "redox")]
 fn main() {
