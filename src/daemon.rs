@@ -328,10 +328,10 @@ mod tests {
         fn obtain_fd(&mut self, _req: &SendFdRequest) -> Result<usize> {
             Err(Error::new(EBADF))
         }
-        fn fstat(&mut self, _fd: usize) -> Result<Stat> {
+        fn open_anchor(&mut self, _name: &[u8]) -> Result<usize> {
             Err(Error::new(EBADF))
         }
-        fn fpath(&mut self, _fd: usize, _buf: &mut [u8]) -> Result<usize> {
+        fn call2(&mut self, _a: usize, _b: usize, _p: &mut [u8], _m: &[u64]) -> Result<usize> {
             Err(Error::new(EBADF))
         }
         fn dup(&mut self, _fd: usize, _name: &[u8]) -> Result<usize> {

@@ -1,9 +1,18 @@
-//! The feed consumer: finds the feed of each filesystem that holds a watched inode, pulls
-//! batches of facts from it, validates them, and hands them to the engine.
+//! The feed consumer: identifies the filesystem and inode behind a client's fd, finds the
+//! feed of each filesystem that holds a watched inode, pulls batches of facts from it,
+//! validates them, and hands them to the engine.
 //!
-//! - A filesystem is named by its scheme (from `fpath`: `/scheme/<name>/...`, or the legacy
-//!   `<name>:...`). The first watch on it opens its feed with `dup(fd, FEED_DUP_NAME)` (only
-//!   root may; a filesystem without a feed refuses and add_watch fails with `EOPNOTSUPP`).
+//! - The daemon trusts only the filesystems it opened itself: one *anchor* per filesystem
+//!   name it serves ([`DEFAULT_FILESYSTEMS`] unless configured), an fd on that filesystem's
+//!   root opened in the daemon's own namespace ([`Sys::open_anchor`]).
+//! - [`Feeds::identify`] asks each anchor in turn, with one two-fd call
+//!   (`[anchor, client fd]`, [`IdentifyCall`]), what the client's fd is: the kernel refuses
+//!   the call with `EXDEV` when the client's fd is on another scheme, so an answer can only
+//!   come from the anchor's own filesystem, about its own handle. No scheme behind a client's
+//!   fd is ever asked anything: a lying or silent scheme is never trusted or waited on.
+//! - [`Feeds::fs_for`] opens the feed of an anchor's filesystem at its first watch, with
+//!   `dup(anchor, FEED_DUP_NAME)` (only root may; a filesystem without a feed refuses and
+//!   add_watch fails with `EOPNOTSUPP`).
 //! - [`Feeds::pull`] reads batches until `EAGAIN`. A batch whose first sequence number is past
 //!   the expected one means records were lost: that is applied as `Fact::Lost` first, so the
 //!   affected instances see `IN_Q_OVERFLOW`. A malformed batch or record is logged and the rest
@@ -14,9 +23,11 @@
 use hashbrown::HashMap;
 
 use inotify_abi::feed::{Batch, Fact, BATCH_HEADER_LEN, INTEREST_LEN};
-use inotify_abi::proto::FEED_DUP_NAME;
+use inotify_abi::proto::{IdentifyCall, Identity, FEED_DUP_NAME, IDENTITY_LEN};
 use inotify_engine::{Engine, FsId, InterestChange};
-use syscall::error::{Error, Result, EAGAIN, EBADF, EIO, ENODEV, EOPNOTSUPP, EPIPE, EWOULDBLOCK};
+use syscall::error::{
+    Error, Result, EAGAIN, EBADF, EIO, ENODEV, EOPNOTSUPP, EPIPE, EWOULDBLOCK, EXDEV,
+};
 
 use crate::sys::Sys;
 
@@ -24,8 +35,8 @@ use crate::sys::Sys;
 pub const FEED_BUF_LEN: usize = 64 * 1024;
 /// Interest entries written per `write`.
 const INTEREST_PER_WRITE: usize = 256;
-/// Longest `fpath` answer looked at.
-const FPATH_LEN: usize = 4096;
+/// The filesystems the daemon serves unless told otherwise: Redox's root filesystem.
+pub const DEFAULT_FILESYSTEMS: &[&str] = &["file"];
 
 /// One open feed.
 #[derive(Debug)]
@@ -38,13 +49,32 @@ struct Feed {
     expected_seq: Option<u64>,
 }
 
+/// A filesystem the daemon trusts: its name and the daemon's own fd on it.
+#[derive(Debug)]
+struct Anchor {
+    /// The scheme name.
+    name: Vec<u8>,
+    /// The anchor fd (`None` until opened, or after the filesystem went away).
+    fd: Option<usize>,
+    /// Its open feed, once a watch needed it.
+    fs: Option<FsId>,
+}
+
+/// What a trusted filesystem said about a client's fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identified {
+    /// Which anchor answered (for [`Feeds::fs_for`]).
+    pub anchor: usize,
+    /// The filesystem's answer.
+    pub identity: Identity,
+}
+
 /// Every feed the daemon has open, by filesystem.
-#[derive(Default)]
 pub struct Feeds {
     /// Feeds indexed by `FsId`.
     feeds: Vec<Feed>,
-    /// Filesystem by scheme name.
-    by_name: HashMap<Vec<u8>, FsId>,
+    /// The filesystems the daemon trusts, in the order they are asked.
+    anchors: Vec<Anchor>,
     /// Filesystem by feed fd.
     by_fd: HashMap<usize, FsId>,
     /// Read buffer (allocated on first pull).
@@ -53,58 +83,135 @@ pub struct Feeds {
     scratch_fds: Vec<usize>,
 }
 
-/// The scheme name in an `fpath` answer: `/scheme/<name>[/...]` or legacy `<name>:[...]`.
-pub fn scheme_name(path: &[u8]) -> Option<&[u8]> {
-    let name = if let Some(rest) = path.strip_prefix(b"/scheme/") {
-        rest.split(|&c| c == b'/').next()?
-    } else {
-        let colon = path.iter().position(|&c| c == b':')?;
-        &path[..colon]
-    };
-    (!name.is_empty() && !name.contains(&0)).then_some(name)
+impl Default for Feeds {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Feeds {
-    /// No feeds.
+    /// No feeds; the filesystems of [`DEFAULT_FILESYSTEMS`].
     pub fn new() -> Self {
-        Feeds::default()
+        Self::with_filesystems(DEFAULT_FILESYSTEMS.iter().map(|n| n.as_bytes()))
     }
 
-    /// The filesystem holding `fd` (one of the daemon's fds, from a client's `sendfd`).
-    /// Identifies it by scheme name (from `fpath`); the first time, opens its feed with
-    /// `dup(fd, FEED_DUP_NAME)` and registers it with [`Sys::watch_readable`].
-    /// Fails with `EOPNOTSUPP` when the filesystem has no feed.
-    pub fn fs_for(&mut self, sys: &mut impl Sys, fd: usize) -> Result<FsId> {
-        let mut path = [0u8; FPATH_LEN];
-        let n = sys.fpath(fd, &mut path)?.min(FPATH_LEN);
-        let name = scheme_name(&path[..n]).ok_or(Error::new(EOPNOTSUPP))?;
-        if let Some(&fs) = self.by_name.get(name) {
+    /// No feeds; the filesystems named (scheme names, asked in this order).
+    pub fn with_filesystems<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        Feeds {
+            feeds: Vec::new(),
+            anchors: names
+                .into_iter()
+                .map(|name| Anchor {
+                    name: name.to_vec(),
+                    fd: None,
+                    fs: None,
+                })
+                .collect(),
+            by_fd: HashMap::new(),
+            buf: Vec::new(),
+            scratch_fds: Vec::new(),
+        }
+    }
+
+    /// What `fd` (a client's, from `sendfd`) is, and whether `uid`/`gid` may read it, as
+    /// the one trusted filesystem that holds it says. Asks each anchor with one two-fd call;
+    /// `EXDEV` from the kernel means "not this filesystem". `EOPNOTSUPP` when no trusted
+    /// filesystem holds `fd`, or the one that does cannot answer.
+    pub fn identify(
+        &mut self,
+        sys: &mut impl Sys,
+        fd: usize,
+        uid: u32,
+        gid: u32,
+    ) -> Result<Identified> {
+        let meta = IdentifyCall { uid, gid }.emit();
+        for i in 0..self.anchors.len() {
+            let Some(anchor_fd) = self.anchor_fd(sys, i) else {
+                continue;
+            };
+            let mut answer = [0u8; IDENTITY_LEN];
+            match sys.call2(anchor_fd, fd, &mut answer, &meta) {
+                Ok(IDENTITY_LEN) => {
+                    return match Identity::parse(&answer) {
+                        Ok(identity) => Ok(Identified {
+                            anchor: i,
+                            identity,
+                        }),
+                        Err(e) => {
+                            log::warn!("{}: a malformed identity: {e:?}", self.anchor_name(i));
+                            Err(Error::new(EOPNOTSUPP))
+                        }
+                    };
+                }
+                Ok(n) => {
+                    log::warn!("{}: an identity of {n} bytes", self.anchor_name(i));
+                    return Err(Error::new(EOPNOTSUPP));
+                }
+                Err(e) if e.errno == EXDEV => continue,
+                Err(e) => {
+                    // The kernel found both fds on this filesystem; it cannot say more.
+                    log::debug!("{} does not identify handles: {e}", self.anchor_name(i));
+                    return Err(Error::new(EOPNOTSUPP));
+                }
+            }
+        }
+        Err(Error::new(EOPNOTSUPP))
+    }
+
+    /// The anchor fd of filesystem `i`, opened on first use (`None` when it cannot be).
+    fn anchor_fd(&mut self, sys: &mut impl Sys, i: usize) -> Option<usize> {
+        let anchor = &mut self.anchors[i];
+        if anchor.fd.is_none() {
+            match sys.open_anchor(&anchor.name) {
+                Ok(fd) => anchor.fd = Some(fd),
+                Err(e) => log::debug!(
+                    "no anchor on {}: {e}",
+                    String::from_utf8_lossy(&anchor.name)
+                ),
+            }
+        }
+        anchor.fd
+    }
+
+    /// The name of filesystem `i`, for logs.
+    fn anchor_name(&self, i: usize) -> String {
+        String::from_utf8_lossy(&self.anchors[i].name).into_owned()
+    }
+
+    /// The feed of the filesystem that answered `id`. The first time, opens its feed with
+    /// `dup(anchor, FEED_DUP_NAME)` on the daemon's own anchor and registers it with
+    /// [`Sys::watch_readable`]. Fails with `EOPNOTSUPP` when the filesystem has no feed.
+    pub fn fs_for(&mut self, sys: &mut impl Sys, id: &Identified) -> Result<FsId> {
+        let anchor = self.anchors.get(id.anchor).ok_or(Error::new(EOPNOTSUPP))?;
+        if let Some(fs) = anchor.fs {
             return Ok(fs);
         }
-        let feed_fd = sys.dup(fd, FEED_DUP_NAME).map_err(|e| {
-            log::debug!("no feed on {}: {e}", String::from_utf8_lossy(name));
+        let anchor_fd = anchor.fd.ok_or(Error::new(EOPNOTSUPP))?;
+        let name = anchor.name.clone();
+        let feed_fd = sys.dup(anchor_fd, FEED_DUP_NAME).map_err(|e| {
+            log::debug!("no feed on {}: {e}", String::from_utf8_lossy(&name));
             Error::new(EOPNOTSUPP)
         })?;
         if let Err(e) = sys.watch_readable(feed_fd) {
             log::warn!(
                 "cannot watch the feed of {}: {e}",
-                String::from_utf8_lossy(name)
+                String::from_utf8_lossy(&name)
             );
             let _ = sys.close(feed_fd);
             return Err(Error::new(EOPNOTSUPP));
         }
         let fs = FsId::try_from(self.feeds.len()).map_err(|_| Error::new(EOPNOTSUPP))?;
+        log::info!(
+            "opened the feed of {} as filesystem {fs}",
+            String::from_utf8_lossy(&name)
+        );
         self.feeds.push(Feed {
-            name: name.to_vec(),
+            name,
             fd: Some(feed_fd),
             expected_seq: None,
         });
-        self.by_name.insert(name.to_vec(), fs);
+        self.anchors[id.anchor].fs = Some(fs);
         self.by_fd.insert(feed_fd, fs);
-        log::info!(
-            "opened the feed of {} as filesystem {fs}",
-            String::from_utf8_lossy(name)
-        );
         Ok(fs)
     }
 
@@ -167,10 +274,16 @@ impl Feeds {
             String::from_utf8_lossy(&feed.name)
         );
         self.by_fd.remove(&fd);
-        if self.by_name.get(&feed.name) == Some(&fs) {
-            self.by_name.remove(&feed.name);
-        }
         let _ = sys.close(fd);
+        // The anchor is on the filesystem that went away: open it again at the next watch
+        // (a filesystem registered again under the name; on Redox, where anchors are only
+        // opened at start, that filesystem stays unwatched until inotifyd restarts).
+        if let Some(anchor) = self.anchors.iter_mut().find(|a| a.fs == Some(fs)) {
+            anchor.fs = None;
+            if let Some(afd) = anchor.fd.take() {
+                let _ = sys.close(afd);
+            }
+        }
         engine.apply(fs, &Fact::Unmounted);
     }
 
@@ -292,17 +405,6 @@ mod tests {
             let _ = c.emit(chunk);
         }
         out
-    }
-
-    #[test]
-    fn scheme_names_from_paths() {
-        assert_eq!(scheme_name(b"/scheme/file/home/user"), Some(&b"file"[..]));
-        assert_eq!(scheme_name(b"/scheme/file"), Some(&b"file"[..]));
-        assert_eq!(scheme_name(b"fakefs:/a/b"), Some(&b"fakefs"[..]));
-        assert_eq!(scheme_name(b"/scheme/"), None);
-        assert_eq!(scheme_name(b"/home/user"), None);
-        assert_eq!(scheme_name(b":x"), None);
-        assert_eq!(scheme_name(b""), None);
     }
 
     use inotify_abi::consts::{IN_CREATE, IN_Q_OVERFLOW};

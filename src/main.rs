@@ -1,13 +1,16 @@
 //! `inotifyd`: serves `/scheme/inotify`.
 //!
-//! On Redox: create the scheme socket, register the name `inotify`, enter the null
-//! namespace (`setrens(0, 0)`: every later resource comes from fds clients send), then run
-//! the request loop ([`inotifyd::daemon::run`]) until the socket closes. On any other system the daemon
-//! has nothing to serve; `make demo` runs the same scheme code over a host directory.
+//! On Redox: create the scheme socket, register the name `inotify`, open an anchor on each
+//! filesystem served (the arguments, scheme names; `file` when none), enter the null
+//! namespace (`setrens(0, 0)`: every later resource comes from those anchors or from fds
+//! clients send), then run the request loop ([`inotifyd::daemon::run`]) until the socket
+//! closes. On any other system the daemon has nothing to serve; `make demo` runs the same
+//! scheme code over a host directory.
 
 #[cfg(target_os = "redox")]
 fn main() {
     use inotify_engine::Limits;
+    use inotifyd::feed::{Feeds, DEFAULT_FILESYSTEMS};
     use inotifyd::redox::{publish, RedoxSys, StderrLog};
     use inotifyd::scheme::InotifyScheme;
     use redox_scheme::scheme::SchemeSync;
@@ -29,7 +32,13 @@ fn main() {
 
     StderrLog::install();
     let socket = Socket::create().unwrap_or_else(|e| fail("creating the scheme socket", e));
-    let sys = RedoxSys::new(socket).unwrap_or_else(|e| fail("setting up the event queue", e));
+    let mut sys = RedoxSys::new(socket).unwrap_or_else(|e| fail("setting up the event queue", e));
+    // The filesystems trusted: those this namespace (init's) calls by these names now.
+    let mut names: Vec<String> = std::env::args().skip(1).collect();
+    if names.is_empty() {
+        names = DEFAULT_FILESYSTEMS.iter().map(|n| n.to_string()).collect();
+    }
+    sys.open_anchors(names.iter().map(String::as_str));
     if let Err(e) = publish(sys.socket(), &mut Root) {
         fail("publishing /scheme/inotify", e);
     }
@@ -38,7 +47,8 @@ fn main() {
     if let Err(e) = libredox::call::setrens(0, 0) {
         fail("entering the null namespace", e.into());
     }
-    let mut scheme = InotifyScheme::new(sys, Limits::default());
+    let feeds = Feeds::with_filesystems(names.iter().map(|n| n.as_bytes()));
+    let mut scheme = InotifyScheme::with_feeds(sys, Limits::default(), feeds);
     if let Err(e) = inotifyd::daemon::run(&mut scheme) {
         fail("serving requests", e);
     }

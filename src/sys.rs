@@ -7,7 +7,6 @@
 
 use redox_scheme::{Request, Response, SendFdRequest};
 use syscall::error::Result;
-use syscall::Stat;
 
 /// Why [`Sys::wait`] returned.
 pub enum Wake {
@@ -20,6 +19,10 @@ pub enum Wake {
 }
 
 /// The daemon's view of the operating system. Fds are the daemon's own file descriptors.
+///
+/// The daemon asks nothing of a client's fd except through [`Sys::call2`] with one of its own
+/// anchors: every question that reaches a scheme goes to a filesystem the daemon opened
+/// itself (see "Trust" in `docs/design.md`).
 pub trait Sys {
     /// Blocks until a request or a readiness notice arrives.
     fn wait(&mut self) -> Result<Wake>;
@@ -27,11 +30,22 @@ pub trait Sys {
     fn respond(&mut self, resp: Response) -> Result<()>;
     /// Takes the one fd a client passed with `sendfd` into the daemon's table.
     fn obtain_fd(&mut self, req: &SendFdRequest) -> Result<usize>;
-    /// `fstat` on one of the daemon's fds.
-    fn fstat(&mut self, fd: usize) -> Result<Stat>;
-    /// `fpath` on one of the daemon's fds; returns the bytes written.
-    fn fpath(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize>;
-    /// `dup(fd, name)`: opens a named sub-handle (used to open a filesystem's feed).
+    /// The daemon's anchor on filesystem `name`: an fd on that filesystem's root, opened in
+    /// the daemon's own namespace (on Redox at start, before the daemon drops its namespace;
+    /// each anchor is handed out once). The caller owns it.
+    fn open_anchor(&mut self, name: &[u8]) -> Result<usize>;
+    /// `call([fd_a, fd_b], payload, metadata)`: one call to the scheme behind `fd_a` that
+    /// also names `fd_b`'s handle. The kernel refuses it with `EXDEV`, before any scheme sees
+    /// it, when the two fds are on different schemes. At most two metadata words arrive.
+    fn call2(
+        &mut self,
+        fd_a: usize,
+        fd_b: usize,
+        payload: &mut [u8],
+        metadata: &[u64],
+    ) -> Result<usize>;
+    /// `dup(fd, name)`: opens a named sub-handle (used to open a filesystem's feed on an
+    /// anchor).
     fn dup(&mut self, fd: usize, name: &[u8]) -> Result<usize>;
     /// Non-blocking `read`; `EAGAIN` when nothing is there.
     fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize>;

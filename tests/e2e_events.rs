@@ -421,3 +421,22 @@ fn rmdir_of_an_open_directory() {
         ]
     );
 }
+
+#[test]
+fn a_user_cannot_watch_a_directory_only_its_owner_may_read_and_the_owner_can() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let w = World::new("private", 4096);
+    std::fs::create_dir(w.host("private")).unwrap();
+    std::fs::set_permissions(w.host("private"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let owner = std::fs::metadata(w.host("private")).unwrap().uid();
+    if owner == w.user.uid() {
+        // Not run as root: the user would own the directory (the e2e user is the host user).
+        return;
+    }
+    // HostFs answers the daemon's identity call with its own permission check.
+    let refused = w.inotify.add_watch(&w.p("private"), IN_CREATE).unwrap_err();
+    assert_eq!(refused.errno, syscall::error::EACCES);
+    let owner_proc = w.harness.process(1, owner, owner);
+    let ino = inotify_client::Inotify::init1(&owner_proc, inotify_client::IN_NONBLOCK).unwrap();
+    assert!(ino.add_watch(&w.p("private"), IN_CREATE).is_ok());
+}

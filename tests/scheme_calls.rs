@@ -9,9 +9,7 @@ use inotify_client::{self as client, Inotify, IN_CLOEXEC, IN_NONBLOCK};
 use inotify_engine::{Fact, Subject};
 use inotify_host::FD_CLOEXEC;
 use syscall::error::*;
-use syscall::flag::{
-    F_GETFD, F_GETFL, MODE_CHR, MODE_TYPE, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
-};
+use syscall::flag::{F_GETFD, F_GETFL, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
 
 #[test]
 fn init1_accepts_only_nonblock_and_cloexec() {
@@ -340,10 +338,32 @@ fn malformed_calls_are_einval() {
 }
 
 #[test]
+fn terminal_ioctls_sent_as_calls_get_enotty_and_consume_nothing() {
+    let (env, p, ino) = user_instance();
+    let fd = ino.raw_fd();
+    let wd = ino.add_watch("/d", IN_CREATE).unwrap();
+    env.push(&[created(ino::D, b"a", 50)]);
+    common::sync(&p);
+    // relibc's tcgetattr/tcsetattr: [verb, 0 | 1] with the structure as payload. Linux
+    // answers ENOTTY on an inotify fd.
+    let mut termios = [0u8; 60];
+    for meta in [[3u64, 1, 0], [1, 1, 0], [1, 0, 0], [3, 0, 0]] {
+        assert_eq!(errno(p.call(fd, &mut termios, &meta)), ENOTTY, "{meta:?}");
+    }
+    // The same words without a payload are not the exact form of an inotify call either.
+    assert_eq!(errno(p.call(fd, &mut [], &[3, 1, 0])), EINVAL);
+    assert_eq!(errno(p.call(fd, &mut [], &[1, 1, 7])), EINVAL);
+    // Nothing was taken: the event is still queued, QueuedBytes still answers.
+    assert_eq!(ino.queued_bytes().unwrap(), 32);
+    assert_eq!(drain(&ino), [ev(wd, IN_CREATE, "a")]);
+}
+
+#[test]
 fn fstat_fpath_and_queued_bytes() {
     let (env, p, ino) = user_instance();
     let st = p.fstat(ino.raw_fd()).unwrap();
-    assert_eq!(st.st_mode & MODE_TYPE, MODE_CHR);
+    // As Linux's fstat of an inotify fd (an anonymous inode): 0600 and no file type.
+    assert_eq!(st.st_mode, 0o600);
     assert_eq!(st.st_size, 0);
     assert_eq!(p.fpath_string(ino.raw_fd()).unwrap(), "/scheme/inotify");
     assert_eq!(ino.queued_bytes().unwrap(), 0);

@@ -106,7 +106,7 @@ fn a_sequence_gap_is_an_overflow() {
 
 #[test]
 fn loss_on_one_filesystem_does_not_touch_instances_watching_another() {
-    let env = Env::start();
+    let env = Env::serving(&["file", "other"]);
     let other = FakeFs::start_named(env.h.kernel(), "other").unwrap();
     other.mkdir("d", ino::D, 0o755, USER, GROUP);
     let p = env.user(10, USER);
@@ -174,7 +174,7 @@ fn the_daemon_survives_hostile_feed_bytes() {
 }
 
 #[test]
-fn the_daemon_keeps_no_fd_but_the_feeds() {
+fn the_daemon_keeps_no_fd_but_its_anchor_and_feed() {
     let (env, p, ino) = user_instance();
     assert_eq!(ino.add_watch("/d", IN_CREATE).unwrap(), 1);
     assert_eq!(ino.add_watch("/d/f", IN_MODIFY).unwrap(), 2);
@@ -190,8 +190,8 @@ fn the_daemon_keeps_no_fd_but_the_feeds() {
     common::sync(&p);
     let Env { fs, h } = env;
     let mut scheme = h.stop();
-    // One fd: the feed of `file`; every fd received with sendfd was closed.
-    assert_eq!(scheme.sys_mut().process().fds().len(), 1);
+    // Two fds: the anchor on `file` and its feed; every fd received with sendfd was closed.
+    assert_eq!(scheme.sys_mut().process().fds().len(), 2);
     assert_eq!(scheme.handle_count(), 0);
     assert_eq!(fs.feed_opens(), 1);
 }

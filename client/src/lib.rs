@@ -45,8 +45,6 @@ use inotify_abi::consts::{add_watch_mask_is_valid, IN_DONT_FOLLOW};
 #[cfg(feature = "alloc")]
 use inotify_abi::event::Events;
 use inotify_abi::proto::{AddWatchArg, CallRepr};
-#[cfg(feature = "std")]
-use syscall::error::EAGAIN;
 use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{F_GETFL, F_SETFL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_STAT};
 use syscall::Stat;
@@ -214,7 +212,7 @@ impl<O: Os> Inotify<O> {
         let deadline = timeout.map(|t| Instant::now() + t);
         if deadline.is_none() {
             match self.read_events(buf) {
-                Err(e) if e.errno == EAGAIN => {}
+                Err(e) if e.errno == syscall::error::EAGAIN => {}
                 other => return other.map(Some),
             }
         }
@@ -225,7 +223,7 @@ impl<O: Os> Inotify<O> {
             }
             match self.read_events(buf) {
                 // Another reader took the events first: wait for the rest of the time.
-                Err(e) if e.errno == EAGAIN => continue,
+                Err(e) if e.errno == syscall::error::EAGAIN => continue,
                 other => return other.map(Some),
             }
         }

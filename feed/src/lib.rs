@@ -12,6 +12,10 @@
 //! [`Producer::write_interest`]. When [`Producer::record`] returns `true` the buffer has just
 //! become non-empty and the filesystem posts read readiness on its feed handles.
 //!
+//! What a filesystem's scheme does with the daemon's requests (feed handles, readiness posts,
+//! the identity call, the name-following rule) is the [`endpoint`] module, shared by every
+//! filesystem.
+//!
 //! Guarantees:
 //! - Never blocks. No allocation after construction except growth of the interest set.
 //! - Records are numbered with consecutive sequence numbers, from 0, in the order they were
@@ -24,6 +28,10 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
+
+pub mod endpoint;
+
+pub use endpoint::{FeedEndpoint, FeedError, FeedHandles, HeldName, NameUse, ProducerCell};
 
 use alloc::boxed::Box;
 use alloc::vec;

@@ -13,18 +13,21 @@
 //! bytes with [`FakeFs::push_raw_batch`]); a push that makes the feed non-empty posts
 //! `EVENT_READ` on every open feed handle. Feed reads never block: an empty feed answers
 //! `EAGAIN`. Nothing is writable except the feed; creating files through the scheme answers
-//! `EROFS`. There are no permission checks besides the feed's uid 0 rule.
+//! `EROFS`. There are no permission checks besides the feed's uid 0 rule; the identity call
+//! (`call_multiple_ids`) reports read permission from the mode bits, for the daemon's
+//! add_watch check.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use inotify_abi::feed::{BatchHeader, Fact, Interest, BATCH_HEADER_LEN, MAX_RECORD_LEN};
-use inotify_abi::proto::FEED_DUP_NAME;
+use inotify_abi::proto::Identity;
+use inotify_feed::endpoint::{answer_identity, check_feed_dup, identify_request};
+use inotify_feed::{FeedError, FeedHandles};
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult};
 use syscall::error::{
-    Error, Result, EACCES, EAGAIN, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR,
-    EOPNOTSUPP, EROFS,
+    Error, Result, EAGAIN, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, EOPNOTSUPP, EROFS,
 };
 use syscall::flag::{
     EventFlags, MODE_DIR, MODE_FILE, MODE_SYMLINK, MODE_TYPE, O_ACCMODE, O_CREAT, O_DIRECTORY,
@@ -114,6 +117,8 @@ struct State {
     feed_enabled: bool,
     /// Feed handles opened so far.
     feed_opens: usize,
+    /// The open feed handles.
+    feed_handles: FeedHandles,
     /// Ids closed so far, in order.
     closed: Vec<usize>,
 }
@@ -184,6 +189,7 @@ impl FakeFs {
                 interest_set: BTreeMap::new(),
                 feed_enabled: true,
                 feed_opens: 0,
+                feed_handles: FeedHandles::new(),
                 closed: Vec::new(),
             }),
         });
@@ -328,12 +334,7 @@ impl FakeFs {
         if !was_empty || st.pending.is_empty() {
             return;
         }
-        let feeds: Vec<usize> = st
-            .handles
-            .iter()
-            .filter(|(_, h)| matches!(h, Handle::Feed))
-            .map(|(&id, _)| id)
-            .collect();
+        let feeds: Vec<usize> = st.feed_handles.ids().collect();
         drop(st);
         for id in feeds {
             self.shared.poster.post_fevent(id, EventFlags::EVENT_READ);
@@ -614,7 +615,8 @@ impl SchemeSync for FakeScheme {
 
     fn dup(&mut self, old_id: usize, buf: &[u8], ctx: &CallerCtx) -> Result<OpenResult> {
         let mut st = self.shared.lock();
-        if buf != FEED_DUP_NAME {
+        let allowed = check_feed_dup(buf, ctx.uid);
+        if allowed == Err(FeedError::Invalid) {
             return Err(Error::new(EINVAL));
         }
         if !st.feed_enabled {
@@ -627,11 +629,10 @@ impl SchemeSync for FakeScheme {
                 Err(e)
             }
         })?;
-        if ctx.uid != 0 {
-            return Err(Error::new(EACCES));
-        }
+        allowed.map_err(|e| Error::new(e.errno()))?;
         st.feed_opens += 1;
         let number = Self::fresh(&mut st, Handle::Feed);
+        st.feed_handles.open(number);
         Ok(OpenResult::ThisScheme {
             number,
             flags: NewFdFlags::empty(),
@@ -742,8 +743,40 @@ impl SchemeSync for FakeScheme {
         Ok(())
     }
 
+    /// The identity call: inode, directory, and read permission by the mode bits (uid 0
+    /// always may) of handle `ids[1]`.
+    fn call_multiple_ids(
+        &mut self,
+        ids: &[usize],
+        payload: &mut [u8],
+        metadata: &[u64],
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        let (id, call) = identify_request(ids, metadata).map_err(|e| Error::new(e.errno()))?;
+        let st = self.shared.lock();
+        if !st.handles.contains_key(&ids[0]) {
+            return Err(Error::new(EBADF));
+        }
+        let (ino, _) = Self::node(&st, id)?;
+        let inode = st.inodes.get(&ino).ok_or(Error::new(EBADF))?;
+        let bits = if call.uid == inode.uid {
+            0o400
+        } else if call.gid == inode.gid {
+            0o040
+        } else {
+            0o004
+        };
+        let identity = Identity {
+            ino,
+            is_dir: inode.mode & MODE_TYPE == MODE_DIR,
+            may_read: call.uid == 0 || inode.mode & bits != 0,
+        };
+        answer_identity(&identity, payload).map_err(|e| Error::new(e.errno()))
+    }
+
     fn on_close(&mut self, id: usize) {
         let mut st = self.shared.lock();
+        st.feed_handles.close(id);
         st.handles.remove(&id);
         st.closed.push(id);
     }

@@ -15,6 +15,7 @@ use syscall::error::Result;
 
 use super::hostfs::HostFs;
 use super::{HostSys, Kernel, Process, SchemeThread};
+use inotifyd::feed::Feeds;
 use inotifyd::scheme::InotifyScheme;
 
 pub use inotify_abi::proto::SCHEME_NAME;
@@ -33,14 +34,24 @@ impl Harness {
         Self::start_on(Kernel::new(), limits)
     }
 
-    /// inotifyd serving `/scheme/inotify` on an existing `kernel`.
+    /// inotifyd serving `/scheme/inotify` on an existing `kernel`, for the filesystems of
+    /// `inotifyd::feed::DEFAULT_FILESYSTEMS` (`file`).
     pub fn start_on(kernel: Kernel, limits: Limits) -> Result<Harness> {
+        Self::start_serving(kernel, limits, inotifyd::feed::DEFAULT_FILESYSTEMS)
+    }
+
+    /// inotifyd on `kernel`, trusting the filesystems registered kernel-wide under
+    /// `filesystems` (asked in this order; each anchor is opened at the first add_watch, in
+    /// the daemon's own process).
+    pub fn start_serving(kernel: Kernel, limits: Limits, filesystems: &[&str]) -> Result<Harness> {
         let socket = kernel.register(SCHEME_NAME, InotifyScheme::<HostSys>::ROOT_ID)?;
         let sys = HostSys::new(socket);
+        let names: Vec<Vec<u8>> = filesystems.iter().map(|n| n.as_bytes().to_vec()).collect();
         let daemon = thread::Builder::new()
             .name("inotifyd".into())
             .spawn(move || {
-                let mut scheme = InotifyScheme::new(sys, limits);
+                let feeds = Feeds::with_filesystems(names.iter().map(Vec::as_slice));
+                let mut scheme = InotifyScheme::with_feeds(sys, limits, feeds);
                 if let Err(e) = inotifyd::daemon::run(&mut scheme) {
                     log::error!("inotifyd: {e}");
                 }

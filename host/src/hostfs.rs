@@ -26,7 +26,7 @@
 //! `open(O_CREAT | O_SYMLINK)` + `write(target)`; those handles report only the creation
 //! (`mkdir` and `symlink` give one `IN_CREATE` on Linux), never an open, a write or a close.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use inotify_abi::consts::NAME_MAX;
 use inotify_abi::feed::{Fact, Subject};
-use inotify_feed::Producer;
+use inotify_feed::{FeedEndpoint, HeldName, NameUse, Producer, ProducerCell};
 
 use super::{spawn_scheme_thread, Kernel, SchemeThread};
 use redox_scheme::scheme::SchemeSync;
@@ -149,23 +149,20 @@ struct Node {
 }
 
 impl Node {
-    /// The fact subject for an open, access, write or close through this handle.
-    fn subject(&self) -> Subject<'_> {
-        Subject {
-            ino: self.ino,
-            is_dir: self.is_dir,
+    /// The name this handle holds (name following, `inotify_feed::HeldName`).
+    fn held(&self) -> HeldName<'_> {
+        HeldName {
             dir: self.dir,
             name: self.name.as_bytes(),
-            detached: self.unlinked,
+            detach: self.detach_id,
         }
     }
 
-    /// The fact subject for an attribute change through this handle (never detached).
-    fn attr_subject(&self) -> Subject<'_> {
-        Subject {
-            detached: false,
-            ..self.subject()
-        }
+    /// The subject of a fact through this handle, as the shared name-following rule gives
+    /// it; `None` when this (silent) handle does not report `what`.
+    fn subject(&self, what: NameUse) -> Option<Subject<'_>> {
+        self.held()
+            .subject(self.ino, self.is_dir, self.silent, what)
     }
 
     /// Whether this handle holds the (still linked) name `comps` of inode `ino`.
@@ -198,16 +195,26 @@ pub struct HostFs {
     handles: BTreeMap<usize, Handle>,
     /// Next handle id.
     next_id: usize,
-    /// Feed handle ids.
-    feeds: BTreeSet<usize>,
-    /// The last [`Node::detach_id`] handed out.
-    last_detach: u64,
+    /// The feed: its handles, the producer, and the numbers of [`Node::detach_id`].
+    feed: FeedEndpoint<SharedProducer>,
     /// Whether the host process may chown (it is root).
     host_is_root: bool,
     /// The producer, shared so tests and tools can look at its counters.
     producer: Arc<Mutex<Producer>>,
     /// Posts read readiness of a feed handle.
     notifier: Option<FeedNotifier>,
+}
+
+/// The producer behind a mutex, so that tests and tools can read its counters while the
+/// scheme runs.
+struct SharedProducer(Arc<Mutex<Producer>>);
+
+impl ProducerCell for SharedProducer {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Producer) -> R) -> R {
+        // A poisoned lock still holds a consistent producer: every producer method leaves it
+        // consistent before it could panic.
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Maps a host I/O error to an errno (Redox shares Linux's numbers for these).
@@ -303,15 +310,15 @@ impl HostFs {
         let host_is_root = fs::metadata("/proc/self")
             .map(|m| m.uid() == 0)
             .unwrap_or(false);
+        let producer = Arc::new(Mutex::new(Producer::new(feed_capacity)));
         Ok(HostFs {
             root,
             scheme_name: scheme_name.to_string(),
             handles: BTreeMap::new(),
             next_id: 1,
-            feeds: BTreeSet::new(),
-            last_detach: 0,
+            feed: FeedEndpoint::new(SharedProducer(Arc::clone(&producer))),
             host_is_root,
-            producer: Arc::new(Mutex::new(Producer::new(feed_capacity))),
+            producer,
             notifier: None,
         })
     }

@@ -9,8 +9,8 @@
 //! request from that client.
 
 use redox_scheme::{Response, SendFdRequest};
-use syscall::error::Result;
-use syscall::Stat;
+use syscall::error::{Error, Result, EINVAL};
+use syscall::flag::O_STAT;
 
 use super::kernel::{HostSocket, Inbound, Process};
 use inotifyd::sys::{Sys, Wake};
@@ -65,11 +65,24 @@ impl Sys for HostSys {
     fn obtain_fd(&mut self, req: &SendFdRequest) -> Result<usize> {
         self.socket.obtain_fd(req)
     }
-    fn fstat(&mut self, fd: usize) -> Result<Stat> {
-        self.process().fstat(fd)
+    fn open_anchor(&mut self, name: &[u8]) -> Result<usize> {
+        // The daemon's own process resolves the name: a scheme some other process
+        // registered in its own namespace is not seen here.
+        let name = std::str::from_utf8(name).map_err(|_| Error::new(EINVAL))?;
+        if name.is_empty() || name.contains('/') {
+            return Err(Error::new(EINVAL));
+        }
+        let flags = O_STAT | super::kernel::O_CLOEXEC;
+        self.process().open(&format!("/scheme/{name}"), flags)
     }
-    fn fpath(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
-        self.process().fpath(fd, buf)
+    fn call2(
+        &mut self,
+        fd_a: usize,
+        fd_b: usize,
+        payload: &mut [u8],
+        metadata: &[u64],
+    ) -> Result<usize> {
+        self.process().call2(fd_a, fd_b, payload, metadata)
     }
     fn dup(&mut self, fd: usize, name: &[u8]) -> Result<usize> {
         self.process().dup(fd, name)

@@ -174,6 +174,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SchemeEntry {
+    /// A new scheme called `name` and the receiving end of its inbox.
+    fn new(
+        kernel: &Arc<KernelInner>,
+        name: &str,
+        root_id: usize,
+    ) -> (Arc<SchemeEntry>, mpsc::Receiver<Inbound>) {
+        let (tx, rx) = mpsc::channel();
+        let entry = Arc::new(SchemeEntry {
+            name: name.to_string(),
+            root_id,
+            inbox: Mutex::new(Some(tx)),
+            waiting: Mutex::new(HashMap::new()),
+            pending_fds: Mutex::new(HashMap::new()),
+            subs: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
+            kernel: Arc::downgrade(kernel),
+        });
+        (entry, rx)
+    }
+
     /// Queues `sqe` and registers `reply` to receive its response. `EIO` when the scheme is
     /// gone.
     fn submit(&self, sqe: Sqe, reply: ReplyTx) -> Result<()> {
@@ -427,17 +447,7 @@ impl Kernel {
     /// Like [`Kernel::register`], with a given daemon process.
     pub fn register_as(&self, name: &str, root_id: usize, daemon: Process) -> Result<HostSocket> {
         let inner = self.inner();
-        let (tx, rx) = mpsc::channel();
-        let entry = Arc::new(SchemeEntry {
-            name: name.to_string(),
-            root_id,
-            inbox: Mutex::new(Some(tx)),
-            waiting: Mutex::new(HashMap::new()),
-            pending_fds: Mutex::new(HashMap::new()),
-            subs: Mutex::new(Vec::new()),
-            requests: AtomicU64::new(0),
-            kernel: Arc::downgrade(inner),
-        });
+        let (entry, rx) = SchemeEntry::new(inner, name, root_id);
         {
             let mut schemes = lock(&inner.schemes);
             if inner.shut.load(Ordering::SeqCst) {

@@ -177,6 +177,16 @@ impl SchemeSync for Echo {
         self.op(format!("flink {id} {path} uid={}", ctx.uid))
             .map(|()| 0)
     }
+    fn call_multiple_ids(
+        &mut self,
+        ids: &[usize],
+        payload: &mut [u8],
+        metadata: &[u64],
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        self.op(format!("call2 {ids:?} {metadata:?} {}", payload.len()))
+            .map(|()| ids.len())
+    }
     fn frenameat(
         &mut self,
         old_dir: usize,
@@ -718,5 +728,54 @@ fn shutdown_ends_scheme_threads_and_fails_waiters() {
     assert_eq!(
         p.open("/scheme/echo/x", O_RDWR).unwrap_err(),
         Error::new(ENODEV)
+    );
+}
+
+#[test]
+fn a_two_fd_call_reaches_the_scheme_only_when_both_fds_are_on_it() {
+    let (kernel, seen, _) = echo_kernel();
+    let other = kernel.register("other", 1).unwrap();
+    let (echo2, seen2) = Echo::new();
+    spawn_scheme_thread(other, echo2);
+    let p = kernel.process(9, 1000, 100);
+    let a = p.open("/scheme/echo/a", O_RDWR).unwrap();
+    let b = p.open("/scheme/echo/b", O_RDWR).unwrap();
+    let c = p.open("/scheme/other/c", O_RDWR).unwrap();
+    let mut payload = [0u8; 16];
+    // One request, both ids, two metadata words (a third is dropped, as the kernel does).
+    assert_eq!(p.call2(a, b, &mut payload, &[7, 8, 9]), Ok(2));
+    // Different schemes: EXDEV, and neither scheme sees anything.
+    assert_eq!(p.call2(a, c, &mut payload, &[7, 8]), Err(Error::new(EXDEV)));
+    assert_eq!(p.call2(c, a, &mut payload, &[7, 8]), Err(Error::new(EXDEV)));
+    assert_eq!(p.call2(a, 99, &mut payload, &[7]), Err(Error::new(EBADF)));
+    assert_eq!(seen.lock().unwrap().ops, ["call2 [11, 12] [7, 8, 0] 16"]);
+    assert!(seen2.lock().unwrap().ops.is_empty());
+}
+
+#[test]
+fn a_scheme_registered_in_a_process_namespace_is_seen_by_that_process_only() {
+    let (kernel, seen, _) = echo_kernel();
+    let owner = kernel.process(20, 1000, 100);
+    let mine = owner.register_own("echo", 1).unwrap();
+    let (own_echo, own_seen) = Echo::new();
+    spawn_scheme_thread(mine, own_echo);
+    owner.open("/scheme/echo/x", O_RDWR).unwrap();
+    kernel
+        .process(21, 1000, 100)
+        .open("/scheme/echo/y", O_RDWR)
+        .unwrap();
+    let path = |s: &Arc<Mutex<Seen>>| -> Vec<String> {
+        s.lock()
+            .unwrap()
+            .opens
+            .iter()
+            .map(|o| o.0.clone())
+            .collect()
+    };
+    assert_eq!(path(&own_seen), ["x"]);
+    assert_eq!(path(&seen), ["y"]);
+    assert_eq!(
+        owner.register_own("echo", 1).err(),
+        Some(Error::new(EEXIST))
     );
 }

@@ -4,10 +4,11 @@ use std::collections::VecDeque;
 use std::slice;
 
 use event::{EventFlags, EventQueue};
+use inotify_abi::consts::O_CLOEXEC_REDOX as O_CLOEXEC;
 use redox_scheme::{Response, SendFdRequest, SignalBehavior, Socket};
+use syscall::error::ENODEV;
 use syscall::error::{Error, Result, EAGAIN, EBADF, EINTR, EPIPE, EWOULDBLOCK};
-use syscall::flag::{FobtainFdFlags, F_GETFL, F_SETFL, O_NONBLOCK};
-use syscall::Stat;
+use syscall::flag::{CallFlags, FobtainFdFlags, F_GETFL, F_SETFL, O_NONBLOCK, O_STAT};
 
 use crate::sys::{Sys, Wake};
 
@@ -36,6 +37,10 @@ pub struct RedoxSys {
     watched: Vec<usize>,
     /// Requests returned since the last time the watched fds were offered.
     served_in_a_row: u32,
+    /// Anchors opened by [`RedoxSys::open_anchors`] and not handed out yet, by name.
+    anchors: Vec<(Vec<u8>, usize)>,
+    /// The kernel takes the two-fd call in its newer form only (`MULTIPLE_FDS2`).
+    fds2_only: bool,
 }
 
 impl RedoxSys {
@@ -55,7 +60,23 @@ impl RedoxSys {
             readable: VecDeque::new(),
             watched: Vec::new(),
             served_in_a_row: 0,
+            anchors: Vec::new(),
+            fds2_only: false,
         })
+    }
+
+    /// Opens an anchor on each filesystem named, `/scheme/<name>` (its root, `O_STAT`), in
+    /// the daemon's namespace: call it before `setrens`, since a process without a
+    /// namespace can open nothing by name. A name that cannot be opened is logged and
+    /// skipped (its watches fail with `EOPNOTSUPP`).
+    pub fn open_anchors<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        for name in names {
+            let path = format!("/scheme/{name}");
+            match libredox::call::open(&path, (O_STAT | O_CLOEXEC) as i32, 0) {
+                Ok(fd) => self.anchors.push((name.as_bytes().to_vec(), fd)),
+                Err(e) => log::warn!("no anchor on {path}: {e}"),
+            }
+        }
     }
 
     /// The scheme socket (to publish the scheme with, see [`super::publish`]).
@@ -144,13 +165,30 @@ impl Sys for RedoxSys {
         Ok(fd)
     }
 
-    fn fstat(&mut self, fd: usize) -> Result<Stat> {
-        // The same call a client makes (relibc's `struct stat` converted to the kernel's).
-        inotify_client::Os::fstat(&inotify_client::RedoxOs, fd)
+    fn open_anchor(&mut self, name: &[u8]) -> Result<usize> {
+        // Opened at start; after `setrens` nothing can be opened by name.
+        let at = self.anchors.iter().position(|(n, _)| n == name);
+        at.map(|i| self.anchors.swap_remove(i).1)
+            .ok_or(Error::new(ENODEV))
     }
 
-    fn fpath(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
-        Ok(libredox::call::fpath(fd, buf)?)
+    fn call2(
+        &mut self,
+        fd_a: usize,
+        fd_b: usize,
+        payload: &mut [u8],
+        metadata: &[u64],
+    ) -> Result<usize> {
+        let fds = [fd_a, fd_b];
+        if !self.fds2_only {
+            match call_multiple_fds(&fds, payload, metadata) {
+                // A kernel that does not know the flag refuses it before any scheme sees the
+                // call; EXDEV and the scheme's own answers pass through.
+                Err(e) if e.errno == syscall::error::EINVAL => self.fds2_only = true,
+                other => return other,
+            }
+        }
+        syscall::call_rw(&fds[..], payload, CallFlags::empty(), metadata)
     }
 
     fn dup(&mut self, fd: usize, name: &[u8]) -> Result<usize> {
@@ -187,4 +225,47 @@ impl Sys for RedoxSys {
         self.mark_readable(fd);
         Ok(())
     }
+}
+
+/// `CallFlags::MULTIPLE_FDS` of the kernel the Redox guest runs (July 2026, fbfe4394): the
+/// fds are passed as an array in the first argument and its byte length in the sixth.
+/// redox_syscall 0.9.5 names only the later form (`MULTIPLE_FDS2`, bit 19).
+const MULTIPLE_FDS: usize = 1 << 17;
+
+/// SYS_CALL with several fds in the July 2026 kernel's form ([`MULTIPLE_FDS`]), payload
+/// read and written.
+#[cfg(target_arch = "x86_64")]
+fn call_multiple_fds(fds: &[usize], payload: &mut [u8], metadata: &[u64]) -> Result<usize> {
+    let flags = MULTIPLE_FDS | (CallFlags::READ | CallFlags::WRITE).bits();
+    let mut ret = syscall::number::SYS_CALL;
+    // SAFETY: the kernel reads `fds` (fds.len() * 8 bytes) and `metadata` and reads and
+    // writes `payload`, all valid for the lengths passed, for the duration of the call; the
+    // registers clobbered by the `syscall` instruction and the kernel (rcx, r11, and the
+    // vector registers, as redox_syscall declares them) are declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inout("rax") ret,
+            in("rdi") fds.as_ptr() as usize,
+            in("rsi") payload.as_mut_ptr() as usize,
+            in("rdx") payload.len(),
+            in("r10") metadata.len() | flags,
+            in("r8") metadata.as_ptr() as usize,
+            in("r9") core::mem::size_of_val(fds),
+            out("rcx") _,
+            out("r11") _,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            options(nostack),
+        );
+    }
+    Error::demux(ret)
+}
+
+/// Other architectures: only the later form is tried.
+#[cfg(not(target_arch = "x86_64"))]
+fn call_multiple_fds(_fds: &[usize], _payload: &mut [u8], _metadata: &[u64]) -> Result<usize> {
+    Err(Error::new(syscall::error::EINVAL))
 }

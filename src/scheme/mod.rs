@@ -12,7 +12,7 @@
 //! | `call`             |                      | TakeResult, RmWatch, FIONREAD|                  |
 //! | `fcntl`            |                      | F_GETFL / F_SETFL            | F_GETFL / F_SETFL|
 //! | `fevent`           |                      | `EVENT_READ` when queued     |                  |
-//! | `fstat`            | directory            | char device, size = queued   | regular file     |
+//! | `fstat`            | directory            | mode 0600, size = queued     | regular file     |
 //!
 //! A read on an empty instance returns `EAGAIN` when the description is non-blocking and
 //! `EWOULDBLOCK` otherwise; the request loop ([`crate::daemon`]) keeps the latter and answers
@@ -30,11 +30,11 @@ use inotify_engine::{Engine, Errno, InodeKey, InstanceId, InterestChange, Limits
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult, SendFdRequest};
 use syscall::error::{
-    Error, Result, EACCES, EAGAIN, EBADF, EINVAL, EISDIR, ENOENT, ENOTDIR, EWOULDBLOCK,
+    Error, Result, EACCES, EAGAIN, EBADF, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTTY, EWOULDBLOCK,
 };
 use syscall::flag::{
-    EventFlags, F_GETFL, F_SETFL, MODE_CHR, MODE_DIR, MODE_FILE, MODE_TYPE, O_ACCMODE,
-    O_FCNTL_MASK, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
+    EventFlags, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, O_ACCMODE, O_FCNTL_MASK, O_NONBLOCK,
+    O_RDONLY, O_RDWR, O_WRONLY,
 };
 use syscall::schemev2::NewFdFlags;
 use syscall::Stat;
@@ -55,8 +55,10 @@ pub const INSTANCE_OPEN_FLAGS: usize = O_ACCMODE | O_NONBLOCK | O_CLOEXEC;
 /// Bits of the open flags that carry the creation mode (ignored).
 const OPEN_MODE_BITS: usize = 0xffff;
 
-/// Permission bits reported for an instance (Linux's anon inode is 0600).
-const INSTANCE_MODE: u16 = MODE_CHR | 0o600;
+/// The mode `fstat` reports for an instance: `0600` and no file type, what Linux's `fstat`
+/// shows for an inotify fd (an anonymous inode). relibc's `FIONREAD` takes `st_size` as the
+/// bytes queued for objects without a file type.
+pub const INSTANCE_MODE: u16 = 0o600;
 
 /// The inotify scheme: the engine, the feeds, the OS, and the handle table.
 pub struct InotifyScheme<S: Sys> {
@@ -82,13 +84,19 @@ impl<S: Sys> InotifyScheme<S> {
     /// The id of the scheme root (the capability registered under the scheme name).
     pub const ROOT_ID: usize = 0;
 
-    /// A scheme over `sys` with `limits` and no instances.
+    /// A scheme over `sys` with `limits` and no instances, serving the filesystems of
+    /// [`crate::feed::DEFAULT_FILESYSTEMS`].
     pub fn new(sys: S, limits: Limits) -> Self {
+        Self::with_feeds(sys, limits, Feeds::new())
+    }
+
+    /// A scheme serving the filesystems of `feeds` (see [`Feeds::with_filesystems`]).
+    pub fn with_feeds(sys: S, limits: Limits, feeds: Feeds) -> Self {
         let mut handles = HashMap::new();
         handles.insert(Self::ROOT_ID, Handle::Root);
         InotifyScheme {
             engine: Engine::new(limits),
-            feeds: Feeds::new(),
+            feeds,
             sys,
             handles,
             by_instance: HashMap::new(),
@@ -207,7 +215,9 @@ impl<S: Sys> InotifyScheme<S> {
     }
 
     /// The add_watch behind a `sendfd`: checks in Linux's order (mask, `IN_ONLYDIR`, read
-    /// permission, filesystem), then asks the engine (`EEXIST`, `ENOSPC`).
+    /// permission), then the filesystem's feed, then asks the engine (`EEXIST`, `ENOSPC`).
+    /// What `fd` is and who may read it come from the trusted filesystem that holds it
+    /// ([`Feeds::identify`]); `EOPNOTSUPP` when none does.
     fn add_watch_fd(
         &mut self,
         inst: InstanceId,
@@ -219,17 +229,24 @@ impl<S: Sys> InotifyScheme<S> {
         if !add_watch_mask_is_valid(mask) {
             return Err(EINVAL);
         }
-        let st = self.sys.fstat(fd).map_err(|e| e.errno)?;
-        let is_dir = st.st_mode & MODE_TYPE == MODE_DIR;
+        let id = self
+            .feeds
+            .identify(&mut self.sys, fd, ctx.uid, ctx.gid)
+            .map_err(|e| e.errno)?;
+        let is_dir = id.identity.is_dir;
         if mask & IN_ONLYDIR != 0 && !is_dir {
             return Err(ENOTDIR);
         }
-        if !may_read(&st, ctx.uid, ctx.gid) {
+        // uid 0 always may (Linux: CAP_DAC_READ_SEARCH); others as the filesystem says.
+        if ctx.uid != 0 && !id.identity.may_read {
             return Err(EACCES);
         }
-        let fs = self.feeds.fs_for(&mut self.sys, fd).map_err(|e| e.errno)?;
+        let fs = self.feeds.fs_for(&mut self.sys, &id).map_err(|e| e.errno)?;
         let target = Target {
-            key: InodeKey { fs, ino: st.st_ino },
+            key: InodeKey {
+                fs,
+                ino: id.identity.ino,
+            },
             is_dir,
         };
         self.engine.add_watch(inst, target, mask)
@@ -250,20 +267,6 @@ impl<S: Sys> InotifyScheme<S> {
 
 /// Redox's `O_DIRECTORY` (a tunable is not a directory).
 const O_DIRECTORY_FLAG: usize = syscall::flag::O_DIRECTORY;
-
-/// Whether `uid`/`gid` may read the object `st` describes (uid 0 always may).
-pub fn may_read(st: &Stat, uid: u32, gid: u32) -> bool {
-    let bits = if uid == 0 {
-        return true;
-    } else if st.st_uid == uid {
-        0o400
-    } else if st.st_gid == gid {
-        0o040
-    } else {
-        0o004
-    };
-    st.st_mode & bits != 0
-}
 
 /// Copies `src` from `offset` into `buf` (a positional read of a byte string; nothing at or
 /// past the end); returns the bytes copied.
@@ -430,10 +433,19 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
     fn call(
         &mut self,
         id: usize,
-        _payload: &mut [u8],
+        payload: &mut [u8],
         metadata: &[u64],
         ctx: &CallerCtx, // only pid and id are valid here
     ) -> Result<usize> {
+        // Every inotify call has an empty payload. relibc sends terminal ioctls (tcgetattr,
+        // tcsetattr, ...) to any fd as calls with the structure as payload: Linux answers
+        // those with ENOTTY on an inotify fd, and so does this.
+        if !payload.is_empty() {
+            return match self.handles.get(&id) {
+                Some(_) => Err(Error::new(ENOTTY)),
+                None => Err(Error::new(EBADF)),
+            };
+        }
         let call = CallRepr::parse(metadata).map_err(|_| Error::new(EINVAL))?;
         let pid = ctx.pid;
         let h = self.instance(id)?;
@@ -493,25 +505,6 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn read_permission_follows_mode_bits() {
-        let st = Stat {
-            st_uid: 10,
-            st_gid: 20,
-            st_mode: MODE_FILE | 0o040,
-            ..Stat::default()
-        };
-        assert!(may_read(&st, 0, 0));
-        assert!(!may_read(&st, 10, 20)); // owner bits decide for the owner
-        assert!(may_read(&st, 11, 20));
-        assert!(!may_read(&st, 11, 21));
-        let st = Stat {
-            st_mode: MODE_DIR | 0o004,
-            ..st
-        };
-        assert!(may_read(&st, 11, 21));
-    }
 
     #[test]
     fn copy_at_is_positional() {

@@ -56,7 +56,18 @@ impl Env {
     /// `/d` (dir), `/d/f`, `/d/g`, `/d/sub` (dir), `/e` (dir), `/secret` (root-only),
     /// `/grp` (group-readable only), `/link` -> `d/f`.
     pub fn with_limits(limits: Limits) -> Env {
-        let h = Harness::start(limits).expect("start inotifyd");
+        Self::build(Harness::start(limits).expect("start inotifyd"))
+    }
+
+    /// Default limits, the daemon trusting the filesystems `names`; the standard tree on
+    /// `file`.
+    pub fn serving(names: &[&str]) -> Env {
+        let kernel = inotify_host::Kernel::new();
+        Self::build(Harness::start_serving(kernel, Limits::default(), names).expect("inotifyd"))
+    }
+
+    /// The standard tree on a `FakeFs` registered as `file` on `h`'s kernel.
+    fn build(h: Harness) -> Env {
         let fs = FakeFs::start(h.kernel()).expect("start the filesystem");
         fs.mkdir("d", ino::D, 0o755, USER, GROUP);
         fs.create("d/f", ino::F, 0o644, USER, GROUP);

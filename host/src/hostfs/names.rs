@@ -5,6 +5,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 
 use inotify_abi::feed::{Fact, Replaced};
+use inotify_feed::NameUse;
 
 use redox_scheme::CallerCtx;
 use syscall::error::{Error, Result, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
@@ -41,8 +42,7 @@ impl HostFs {
 
     /// Detaches the handles holding the name `comps` of `ino`: the name was removed.
     pub(super) fn mark_unlinked(&mut self, comps: &[String], ino: u64) {
-        self.last_detach += 1;
-        let id = self.last_detach;
+        let id = self.feed.handles_mut().next_detach();
         for h in self.handles.values_mut() {
             if let Handle::Node(n) = h {
                 if n.holds(comps, ino) {
@@ -209,12 +209,9 @@ impl HostFs {
     /// handle holding a removed name of an inode with no links left (Linux: the dentry of
     /// that name is released with `i_nlink == 0`).
     pub(super) fn close_node(&mut self, node: Node) {
-        if !node.silent {
+        if let Some(at) = node.subject(NameUse::Data) {
             let wrote = node.for_write;
-            self.report(&Fact::Closed {
-                at: node.subject(),
-                wrote,
-            });
+            self.report(&Fact::Closed { at, wrote });
         }
         if self.frees_at_close(&node) {
             self.report(&Fact::Freed {

@@ -1,101 +1,79 @@
 //! Fact reporting: every change a request makes, reported to the feed producer.
 
-use std::sync::MutexGuard;
-
 use inotify_abi::feed::{Fact, Subject};
-use inotify_feed::Producer;
-
-use syscall::error::{Error, Result, EINVAL};
+use inotify_feed::NameUse;
+use syscall::error::{Error, Result};
 
 use super::{Handle, HostFs, NodeFact};
 
 impl HostFs {
-    /// Locks the producer (a poisoned lock still holds a consistent producer: every
-    /// producer method leaves it consistent before it could panic).
-    pub(super) fn lock_producer(&self) -> MutexGuard<'_, Producer> {
-        self.producer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Records a fact; on the empty -> non-empty edge, posts readiness on every feed handle.
     pub(super) fn report(&mut self, fact: &Fact<'_>) {
-        let edge = self.lock_producer().record(fact);
-        if edge {
-            if let Some(notify) = self.notifier.as_mut() {
-                for &id in &self.feeds {
-                    notify(id);
-                }
+        if self.feed.record(fact) {
+            self.post_feeds();
+        }
+    }
+
+    /// Posts read readiness on every feed handle when a post is due.
+    fn post_feeds(&mut self) {
+        let notifier = &mut self.notifier;
+        let _ = self.feed.handles_mut().post(|id| {
+            if let Some(notify) = notifier.as_mut() {
+                notify(id);
             }
+            Ok::<(), ()>(())
+        });
+    }
+
+    /// Records the fact `make` builds from the subject of node handle `id` for `what`,
+    /// unless the handle does not report it (see `inotify_feed::NameUse`).
+    fn report_through(
+        &mut self,
+        id: usize,
+        what: NameUse,
+        make: impl for<'a> FnOnce(Subject<'a>) -> Fact<'a>,
+    ) {
+        let Some(Handle::Node(node)) = self.handles.get(&id) else {
+            return;
+        };
+        let Some(at) = node.subject(what) else {
+            return;
+        };
+        if self.feed.record(&make(at)) {
+            self.post_feeds();
         }
     }
 
     /// Records an open, access or modification through node handle `id`, unless the handle
     /// is silent.
+    // The closures are needed: a variant's constructor is not general over the subject's
+    // lifetime, which `report_through` asks for.
+    #[allow(clippy::redundant_closure)]
     pub(super) fn report_node(&mut self, id: usize, what: NodeFact) {
-        let Some(Handle::Node(node)) = self.handles.get(&id) else {
-            return;
-        };
-        if node.silent {
-            return;
-        }
-        let at = node.subject();
-        let fact = match what {
-            NodeFact::Opened => Fact::Opened(at),
-            NodeFact::Accessed => Fact::Accessed(at),
-            NodeFact::Written => Fact::Modified(at),
-            NodeFact::Truncated => Fact::Modified(node.attr_subject()),
-        };
-        let edge = self.lock_producer().record(&fact);
-        if edge {
-            if let Some(notify) = self.notifier.as_mut() {
-                for &fid in &self.feeds {
-                    notify(fid);
-                }
+        match what {
+            NodeFact::Opened => self.report_through(id, NameUse::Data, |at| Fact::Opened(at)),
+            NodeFact::Accessed => self.report_through(id, NameUse::Data, |at| Fact::Accessed(at)),
+            NodeFact::Written => self.report_through(id, NameUse::Data, |at| Fact::Modified(at)),
+            NodeFact::Truncated => {
+                self.report_through(id, NameUse::Truncate, |at| Fact::Modified(at))
             }
         }
     }
 
     /// Reports an `Attrib` fact for handle `id` (even on silent handles: metadata changes
     /// are not opens or closes).
+    #[allow(clippy::redundant_closure)]
     pub(super) fn report_attrib(&mut self, id: usize) {
-        if let Ok(node) = self.node(id) {
-            let subject = node.subject();
-            let (ino, is_dir, dir, name) = (
-                subject.ino,
-                subject.is_dir,
-                subject.dir,
-                subject.name.to_vec(),
-            );
-            self.report(&Fact::Attrib(Subject {
-                ino,
-                is_dir,
-                dir,
-                name: &name,
-                detached: false,
-            }));
-        }
+        self.report_through(id, NameUse::Meta, |at| Fact::Attrib(at));
     }
 
     /// Reports `Times` for handle `id`.
     pub(super) fn report_times(&mut self, id: usize, atime: bool, mtime: bool) {
-        if let Ok(node) = self.node(id) {
-            let (ino, is_dir, dir, name) = (node.ino, node.is_dir, node.dir, node.name.clone());
-            let at = Subject {
-                ino,
-                is_dir,
-                dir,
-                name: name.as_bytes(),
-                detached: false,
-            };
-            self.report(&Fact::Times { at, atime, mtime });
-        }
+        self.report_through(id, NameUse::Meta, |at| Fact::Times { at, atime, mtime });
     }
 
     /// Reads a feed batch.
     pub(super) fn read_feed(&mut self, buf: &mut [u8]) -> Result<usize> {
-        match self.lock_producer().read_batch(buf) {
-            Ok(0) => Err(Error::new(syscall::error::EAGAIN)),
-            Ok(n) => Ok(n),
-            Err(_) => Err(Error::new(EINVAL)),
-        }
+        self.feed.read(buf).map_err(|e| Error::new(e.errno()))
     }
 }

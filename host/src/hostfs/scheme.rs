@@ -3,7 +3,8 @@
 use std::fs::{self, File};
 use std::os::unix::fs::{DirEntryExt, FileExt, MetadataExt, PermissionsExt};
 
-use inotify_abi::proto::FEED_DUP_NAME;
+use inotify_abi::proto::{Identity, FEED_DUP_NAME};
+use inotify_feed::endpoint::{answer_identity, check_feed_dup, identify_request};
 
 use inotifyd::scheme::copy_at;
 use redox_scheme::scheme::SchemeSync;
@@ -19,7 +20,7 @@ use syscall::{Stat, StdFsCallMeta, TimeSpec};
 
 use super::{
     check_last_component, dirent_kind, host_err, may, spec_time, Handle, HostFs, Lookup, Node,
-    NodeFact, MAY_WRITE, UTIME_NOW, UTIME_OMIT,
+    NodeFact, MAY_READ, MAY_WRITE, UTIME_NOW, UTIME_OMIT,
 };
 
 impl HostFs {
@@ -149,14 +150,9 @@ impl SchemeSync for HostFs {
         if !self.handles.contains_key(&old_id) {
             return Err(Error::new(EBADF));
         }
-        if buf != FEED_DUP_NAME {
-            return Err(Error::new(EINVAL));
-        }
-        if ctx.uid != 0 {
-            return Err(Error::new(EACCES));
-        }
+        check_feed_dup(buf, ctx.uid).map_err(|e| Error::new(e.errno()))?;
         let id = self.insert(Handle::Feed);
-        self.feeds.insert(id);
+        self.feed.handles_mut().open(id);
         Ok(OpenResult::ThisScheme {
             number: id,
             flags: NewFdFlags::empty(),
@@ -204,10 +200,7 @@ impl SchemeSync for HostFs {
         ctx: &CallerCtx,
     ) -> Result<usize> {
         if let Some(Handle::Feed) = self.handles.get(&id) {
-            return self
-                .lock_producer()
-                .write_interest(buf)
-                .map_err(|_| Error::new(EINVAL));
+            return self.feed.write(buf).map_err(|e| Error::new(e.errno()));
         }
         let node = self.node(id)?;
         if node.pending_symlink {
@@ -276,6 +269,30 @@ impl SchemeSync for HostFs {
         }
     }
 
+    /// The identity call (`inotify_abi::proto::IdentifyCall`): what handle `ids[1]` is and
+    /// whether the named caller may read it, by this filesystem's own rules. The kernel
+    /// delivers it only when both fds are on this scheme.
+    fn call_multiple_ids(
+        &mut self,
+        ids: &[usize],
+        payload: &mut [u8],
+        metadata: &[u64],
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        let (id, call) = identify_request(ids, metadata).map_err(|e| Error::new(e.errno()))?;
+        if !self.handles.contains_key(&ids[0]) {
+            return Err(Error::new(EBADF));
+        }
+        let node = self.node(id)?;
+        let meta = self.node_meta(node)?;
+        let identity = Identity {
+            ino: node.ino,
+            is_dir: node.is_dir,
+            may_read: may(&meta, call.uid, call.gid, MAY_READ),
+        };
+        answer_identity(&identity, payload).map_err(|e| Error::new(e.errno()))
+    }
+
     fn fcntl(&mut self, id: usize, cmd: usize, arg: usize, _ctx: &CallerCtx) -> Result<usize> {
         if let Some(Handle::Feed) = self.handles.get(&id) {
             return match cmd {
@@ -297,9 +314,7 @@ impl SchemeSync for HostFs {
 
     fn fevent(&mut self, id: usize, flags: EventFlags, _ctx: &CallerCtx) -> Result<EventFlags> {
         match self.handles.get(&id) {
-            Some(Handle::Feed) if self.lock_producer().is_readable() => {
-                Ok(flags & EventFlags::EVENT_READ)
-            }
+            Some(Handle::Feed) if self.feed.readable() => Ok(flags & EventFlags::EVENT_READ),
             Some(_) => Ok(EventFlags::empty()),
             None => Err(Error::new(EBADF)),
         }
@@ -392,7 +407,7 @@ impl SchemeSync for HostFs {
                     st_nlink: 1,
                     ..Stat::default()
                 };
-                stat.st_size = self.lock_producer().queued_bytes() as u64;
+                stat.st_size = self.feed.queued_bytes() as u64;
                 return Ok(());
             }
             None => return Err(Error::new(EBADF)),
@@ -516,14 +531,8 @@ impl SchemeSync for HostFs {
         match self.handles.remove(&id) {
             Some(Handle::Node(node)) => self.close_node(node),
             Some(Handle::Feed) => {
-                self.feeds.remove(&id);
-                if self.feeds.is_empty() {
-                    // The daemon that described the interest set is gone.
-                    let mut clear = [0u8; inotify_abi::feed::INTEREST_LEN];
-                    if inotify_abi::feed::Interest::Clear.emit(&mut clear).is_ok() {
-                        let _ = self.lock_producer().write_interest(&clear);
-                    }
-                }
+                // The last feed handle clears the interest set.
+                self.feed.close(id);
             }
             None => {}
         }

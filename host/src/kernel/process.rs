@@ -1,7 +1,7 @@
 //! Processes: credentials, an fd table, interruption tokens, and turning a call into a request
 //! and waiting for its answer. The system calls themselves are in `process/calls.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,6 +88,10 @@ struct ProcessInner {
     gid: u32,
     /// The fd table.
     files: Mutex<BTreeMap<usize, FdSlot>>,
+    /// Schemes registered in this process's own namespace: they hide the kernel-wide
+    /// scheme of the same name for this process (and its clones) only, as a Redox process
+    /// that registers a name in its own namespace.
+    own_schemes: Mutex<HashMap<String, Arc<SchemeEntry>>>,
 }
 
 /// A process: credentials and an fd table. Cheap to clone (clones share the table, like
@@ -153,6 +157,7 @@ impl Process {
                 uid,
                 gid,
                 files: Mutex::new(BTreeMap::new()),
+                own_schemes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -170,6 +175,33 @@ impl Process {
     /// Group id.
     pub fn gid(&self) -> u32 {
         self.inner.gid
+    }
+
+    /// The scheme `name` as this process sees it: its own namespace first, then the
+    /// kernel-wide registry. `ENODEV` when neither has it.
+    pub(super) fn scheme(&self, name: &str) -> Result<Arc<SchemeEntry>> {
+        if let Some(e) = lock(&self.inner.own_schemes).get(name) {
+            return Ok(e.clone());
+        }
+        self.inner.kernel.scheme(name)
+    }
+
+    /// Registers scheme `name` in this process's own namespace, served by this process:
+    /// only this process (and its clones) reach it by name, and there it hides a
+    /// kernel-wide scheme of the same name. Every other process, a daemon included, still
+    /// reaches the kernel-wide one. `EEXIST` when this namespace already has the name.
+    pub fn register_own(&self, name: &str, root_id: usize) -> Result<HostSocket> {
+        let (entry, rx) = SchemeEntry::new(&self.inner.kernel, name, root_id);
+        let mut own = lock(&self.inner.own_schemes);
+        if own.contains_key(name) {
+            return Err(Error::new(syscall::error::EEXIST));
+        }
+        own.insert(name.to_string(), entry.clone());
+        Ok(HostSocket {
+            entry,
+            inbox: rx,
+            process: self.clone(),
+        })
     }
 
     /// The open fds, ascending.

@@ -130,6 +130,13 @@ impl HostSocket {
         Ok(self.process.install(desc, false))
     }
 
+    /// How many requests (one-way messages included) processes have sent to this scheme.
+    pub fn requests(&self) -> u64 {
+        self.entry
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The scheme entry (for `HostSys`).
     pub(crate) fn entry(&self) -> &Arc<SchemeEntry> {
         &self.entry

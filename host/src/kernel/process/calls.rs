@@ -18,7 +18,7 @@ impl Process {
     /// `flags` carry the mode for `O_CREAT`, as on Redox. `ENODEV` when no such scheme.
     pub fn open(&self, path: &str, flags: usize) -> Result<usize> {
         let (name, rest) = split_path(path)?;
-        let scheme = self.inner.kernel.scheme(name)?;
+        let scheme = self.scheme(name)?;
         let root = scheme.root_id;
         self.open_in(&scheme, root, rest, flags)
     }
@@ -377,14 +377,14 @@ impl Process {
     /// `unlink(path)`: `UnlinkAt` on the scheme root, flags 0.
     pub fn unlink(&self, path: &str) -> Result<()> {
         let (name, rest) = split_path(path)?;
-        let scheme = self.inner.kernel.scheme(name)?;
+        let scheme = self.scheme(name)?;
         self.unlink_in(&scheme, scheme.root_id, rest, 0)
     }
 
     /// `rmdir(path)`: `UnlinkAt` on the scheme root with `AT_REMOVEDIR`.
     pub fn rmdir(&self, path: &str) -> Result<()> {
         let (name, rest) = split_path(path)?;
-        let scheme = self.inner.kernel.scheme(name)?;
+        let scheme = self.scheme(name)?;
         self.unlink_in(&scheme, scheme.root_id, rest, AT_REMOVEDIR)
     }
 
@@ -466,6 +466,42 @@ impl Process {
         let left = lock(&target.scheme.pending_fds).remove(&tag);
         drop(left);
         reply?.result.map(|_| 1)
+    }
+
+    /// `call([fd_a, fd_b], payload, metadata)`: SYS_CALL with two fds, as the Redox kernel
+    /// does it. Both fds must be on one scheme, else `EXDEV` before any scheme sees
+    /// anything; the scheme of `fd_a` gets one `Call` request with `SqeFlags::MULTIPLE_IDS`,
+    /// `fd_a`'s id in `args[0]`, `fd_b`'s in `args[5]` and up to two metadata words in
+    /// `args[3..5]` (a third word is dropped, as the kernel drops it). No credentials travel.
+    pub fn call2(
+        &self,
+        fd_a: usize,
+        fd_b: usize,
+        payload: &mut [u8],
+        metadata: &[u64],
+    ) -> Result<usize> {
+        if metadata.len() > 3 {
+            return Err(Error::new(EINVAL));
+        }
+        let (a, b) = (self.desc(fd_a)?, self.desc(fd_b)?);
+        if !Arc::ptr_eq(&a.scheme, &b.scheme) {
+            return Err(Error::new(EXDEV));
+        }
+        let mut sqe = self.sqe(
+            Opcode::Call,
+            [
+                a.id as u64,
+                payload.as_mut_ptr() as u64,
+                payload.len() as u64,
+                0,
+                0,
+            ],
+        );
+        sqe.sqe_flags = SqeFlags::MULTIPLE_IDS;
+        let n = metadata.len().min(2);
+        sqe.args[3..3 + n].copy_from_slice(&metadata[..n]);
+        sqe.args[5] = b.id as u64;
+        self.transact(&a.scheme, sqe, None)?.result
     }
 
     /// `call(fd, payload, metadata)` (SYS_CALL, read-write payload, up to 3 metadata words,
