@@ -164,6 +164,10 @@ pub(crate) struct SchemeEntry {
     subs: Mutex<Vec<Subscriber>>,
     /// Requests queued for the scheme so far (one-way messages included).
     requests: AtomicU64,
+    /// Readiness posts the scheme has made so far (`Response::post_fevent`).
+    posts: AtomicU64,
+    /// Readiness notices queued into this scheme's inbox so far (after coalescing).
+    notices: AtomicU64,
     /// The kernel, to unregister the name when the socket goes.
     kernel: Weak<KernelInner>,
 }
@@ -201,6 +205,7 @@ impl SchemeEntry {
     /// Queues a readiness notice for the daemon serving this scheme.
     fn notify_readable(&self, fd: usize) {
         if let Some(tx) = lock(&self.inbox).as_ref() {
+            self.notices.fetch_add(1, Ordering::Relaxed);
             let _ = tx.send(Inbound::Readable(fd));
         }
     }
@@ -239,6 +244,7 @@ impl SchemeEntry {
 
     /// Routes a readiness post on `id` to every subscriber, synchronously.
     fn post(&self, id: usize, flags: EventFlags) {
+        self.posts.fetch_add(1, Ordering::Relaxed);
         let mut subs = lock(&self.subs);
         subs.retain(|s| {
             if s.id != id {
@@ -436,6 +442,8 @@ impl Kernel {
             pending_fds: Mutex::new(HashMap::new()),
             subs: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
+            posts: AtomicU64::new(0),
+            notices: AtomicU64::new(0),
             kernel: Arc::downgrade(inner),
         });
         {
@@ -466,6 +474,22 @@ impl Kernel {
         lock(&self.inner().schemes)
             .get(name)
             .map(|e| e.requests.load(Ordering::Relaxed))
+    }
+
+    /// How many readiness posts (`Response::post_fevent`) scheme `name` has made since it
+    /// registered; `None` when no such scheme is registered.
+    pub fn posts(&self, name: &str) -> Option<u64> {
+        lock(&self.inner().schemes)
+            .get(name)
+            .map(|e| e.posts.load(Ordering::Relaxed))
+    }
+
+    /// How many readiness notices of watched fds (`HostSys::watch_readable`) were queued into
+    /// the inbox of scheme `name`; `None` when no such scheme is registered.
+    pub fn readiness_notices(&self, name: &str) -> Option<u64> {
+        lock(&self.inner().schemes)
+            .get(name)
+            .map(|e| e.notices.load(Ordering::Relaxed))
     }
 
     /// Unregisters scheme `name` and ends its request stream (its daemon's `next_request`

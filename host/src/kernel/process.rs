@@ -88,6 +88,8 @@ struct ProcessInner {
     gid: u32,
     /// The fd table.
     files: Mutex<BTreeMap<usize, FdSlot>>,
+    /// Requests this process has sent to schemes (cancellations included).
+    requests: AtomicU64,
 }
 
 /// A process: credentials and an fd table. Cheap to clone (clones share the table, like
@@ -153,8 +155,15 @@ impl Process {
                 uid,
                 gid,
                 files: Mutex::new(BTreeMap::new()),
+                requests: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// How many requests this process (all its clones) has sent to schemes so far,
+    /// cancellations included; close messages sent when a description goes are not counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
     }
 
     /// Process id.
@@ -251,6 +260,7 @@ impl Process {
             i.arm(&tx);
         }
         let tag = sqe.tag;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let sent = scheme.submit(sqe, tx);
         let mut cancelled = false;
         let outcome = sent.and_then(|()| loop {
@@ -265,6 +275,7 @@ impl Process {
                         caller: self.inner.pid as u64,
                         ..Sqe::default()
                     };
+                    self.inner.requests.fetch_add(1, Ordering::Relaxed);
                     scheme.send_oneway(cancel);
                 }
                 Ok(Wakeup::Interrupted) => {}
