@@ -140,7 +140,9 @@ fn main() {
         emit(figs, &mut all);
     }
     if want("roundtrips") {
-        let figs = guarded("host_round_trips_per_event", "", || churn::round_trips(effort));
+        let figs = guarded("host_round_trips_per_event", "", || {
+            churn::round_trips(effort)
+        });
         emit(figs, &mut all);
     }
     if want("linux") && want("engine") {
