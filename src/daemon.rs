@@ -36,6 +36,8 @@ use syscall::flag::EventFlags;
 use syscall::schemev2::{Opcode, Sqe};
 use syscall::{Stat, StatVfs, TimeSpec};
 
+use inotify_abi::proto::CallRepr;
+
 use crate::scheme::InotifyScheme;
 use crate::sys::{Sys, Wake};
 
@@ -165,7 +167,7 @@ impl<'s, S: Sys> Daemon<'s, S> {
     /// reader that keeps up.
     fn dispatch(&mut self, caller: CallerCtx, mut op: Op) {
         let mut pulled = false;
-        if observes_queue(&op) && !self.reads_empty_queue(&op) {
+        if observes_queue(&mut op) && !self.reads_empty_queue(&op) {
             self.scheme.pull_all_feeds();
             pulled = true;
         }
@@ -279,11 +281,16 @@ impl<'s, S: Sys> Daemon<'s, S> {
 /// answers the operation, but on Redox that readiness and the program's next request to
 /// inotifyd can arrive in either order, and the program must see the events of operations
 /// that already returned (as on Linux, where they are queued synchronously).
-fn observes_queue(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Read(_) | Op::Fstat(_) | Op::Fevent { .. } | Op::Call(_)
-    )
+/// Collecting an add_watch result (`TakeResult`) observes nothing and pulls nothing.
+fn observes_queue(op: &mut Op) -> bool {
+    match op {
+        Op::Read(_) | Op::Fstat(_) | Op::Fevent { .. } => true,
+        Op::Call(call) => !matches!(
+            CallRepr::parse(call.payload_and_metadata().1),
+            Ok(CallRepr::TakeResult { .. })
+        ),
+        _ => false,
+    }
 }
 
 /// The errno of a regular error answer.
@@ -723,5 +730,34 @@ mod tests {
         let sys = daemon.scheme().sys_mut();
         assert_eq!(sys.reads, 2);
         assert!(Error::demux(sys.sent.last().unwrap().0.result as usize).unwrap() > 0);
+    }
+
+    #[test]
+    fn collecting_an_add_watch_result_reads_no_feed_but_rm_watch_and_fionread_do() {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        let id = watching(&mut daemon);
+        let mut none = [0u8; 0];
+        let ptr = none.as_mut_ptr() as u64;
+        let call = |tag, meta: [u64; 3]| {
+            request(
+                Opcode::Call,
+                tag,
+                [id as u64, ptr, 0, meta[0], meta[1], meta[2]],
+            )
+        };
+        // TakeResult for the watch `watching` added (token 1): wd 1, and no feed read.
+        assert!(daemon.handle(call(30, CallRepr::TakeResult { token: 1 }.emit())));
+        let sys = daemon.scheme().sys_mut();
+        assert_eq!(
+            Error::demux(sys.sent.last().unwrap().0.result as usize),
+            Ok(1)
+        );
+        assert_eq!(sys.reads, 0);
+        // FIONREAD and rm_watch observe the queue: each pulls the feed first.
+        assert!(daemon.handle(call(31, CallRepr::QueuedBytes.emit())));
+        assert_eq!(daemon.scheme().sys_mut().reads, 1);
+        assert!(daemon.handle(call(32, CallRepr::RmWatch { wd: 1 }.emit())));
+        assert_eq!(daemon.scheme().sys_mut().reads, 2);
     }
 }
