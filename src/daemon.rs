@@ -3,12 +3,14 @@
 //! ```text
 //! loop {
 //!     match sys.wait() {
-//!         Request(req)   => Call: pull the feeds first if it observes a queue (read, fstat,
-//!                                 fevent, call); dispatch to the scheme; a read that would
-//!                                 block is kept
+//!         Request(req)   => Call: pull the feeds first if it observes a queue (read,
+//!                                 fstat, fevent, FIONREAD, rm_watch; a blocking read of an
+//!                                 empty queue does not, it is kept); dispatch to the scheme;
+//!                                 a read that would block is kept
 //!                           Cancellation{id}: answer the kept request with ECANCELED (EINTR)
 //!                           SendFd: add_watch;  OnClose{id}: forget the handle
-//!         Readable(feed) => pull facts into the engine
+//!         Readable(feed) => pull facts into the engine (bounded: a full feed is listed
+//!                           readable again, behind the requests already waiting)
 //!         Shutdown       => return
 //!     }
 //!     push interest changes to the feeds
