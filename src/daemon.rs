@@ -3,12 +3,14 @@
 //! ```text
 //! loop {
 //!     match sys.wait() {
-//!         Request(req)   => Call: pull the feeds first if it observes a queue (read, fstat,
-//!                                 fevent, call); dispatch to the scheme; a read that would
-//!                                 block is kept
+//!         Request(req)   => Call: pull the feeds first if it observes a queue (read,
+//!                                 fstat, fevent, FIONREAD, rm_watch; a blocking read of an
+//!                                 empty queue does not, it is kept); dispatch to the scheme;
+//!                                 a read that would block is kept
 //!                           Cancellation{id}: answer the kept request with ECANCELED (EINTR)
 //!                           SendFd: add_watch;  OnClose{id}: forget the handle
-//!         Readable(feed) => pull facts into the engine
+//!         Readable(feed) => pull facts into the engine (bounded: a full feed is listed
+//!                           readable again, behind the requests already waiting)
 //!         Shutdown       => return
 //!     }
 //!     push interest changes to the feeds
@@ -29,10 +31,14 @@ use redox_scheme::scheme::{Op, SchemeResponse, SchemeState};
 use std::mem::size_of;
 
 use redox_scheme::{CallRequest, CallerCtx, Id, RequestKind, Response};
-use syscall::error::{Result, EBADF, ECANCELED, EINTR, EINVAL, ENOSYS, EOPNOTSUPP, EWOULDBLOCK};
+use syscall::error::{
+    Result, EAGAIN, EBADF, ECANCELED, EINTR, EINVAL, ENOSYS, EOPNOTSUPP, EWOULDBLOCK,
+};
 use syscall::flag::EventFlags;
 use syscall::schemev2::{Opcode, Sqe};
 use syscall::{Stat, StatVfs, TimeSpec};
+
+use inotify_abi::proto::CallRepr;
 
 use crate::scheme::InotifyScheme;
 use crate::sys::{Sys, Wake};
@@ -155,11 +161,24 @@ impl<'s, S: Sys> Daemon<'s, S> {
     }
 
     /// Runs `op`; keeps it when it would block, else answers it.
+    ///
+    /// A read of an empty queue is tried before the feeds are pulled: when it blocks it is
+    /// kept as it is, and the feed readiness that facts recorded before it are bound to post
+    /// answers it (the program cannot tell the difference); only a non-blocking one pulls
+    /// the feeds and is tried again. That spares the feed read per blocking read of a
+    /// reader that keeps up.
     fn dispatch(&mut self, caller: CallerCtx, mut op: Op) {
-        if observes_queue(&op) {
+        let mut pulled = false;
+        if observes_queue(&mut op) && !self.reads_empty_queue(&op) {
             self.scheme.pull_all_feeds();
+            pulled = true;
         }
-        let res = op.handle_sync_dont_consume(&caller, self.scheme, &mut self.state);
+        let mut res = op.handle_sync_dont_consume(&caller, self.scheme, &mut self.state);
+        if !pulled && errno_of(&res) == Some(EAGAIN) {
+            // A non-blocking read of an empty queue: it must see what was recorded before it.
+            self.scheme.pull_all_feeds();
+            res = op.handle_sync_dont_consume(&caller, self.scheme, &mut self.state);
+        }
         match res {
             SchemeResponse::Regular(Err(e))
                 if e.errno == EWOULDBLOCK && !op.is_explicitly_nonblock() =>
@@ -167,6 +186,16 @@ impl<'s, S: Sys> Daemon<'s, S> {
                 self.keep(caller, op)
             }
             res => self.respond(response_for(res, op)),
+        }
+    }
+
+    /// Whether `op` is a read of an instance whose queue is empty.
+    fn reads_empty_queue(&self, op: &Op) -> bool {
+        match op {
+            Op::Read(_) => op
+                .file_id()
+                .is_some_and(|id| self.scheme.queue_is_empty(id)),
+            _ => false,
         }
     }
 
@@ -249,15 +278,29 @@ impl<'s, S: Sys> Daemon<'s, S> {
 }
 
 /// Whether `op` reports queue state (events, readiness, bytes queued). Such requests first
-/// pull every feed: a filesystem records a fact and posts its feed's readiness before it
+/// pull every feed (a blocking read of an empty queue only when it does not block, see
+/// `Daemon::dispatch`): a filesystem records a fact and posts its feed's readiness before it
 /// answers the operation, but on Redox that readiness and the program's next request to
 /// inotifyd can arrive in either order, and the program must see the events of operations
 /// that already returned (as on Linux, where they are queued synchronously).
-fn observes_queue(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Read(_) | Op::Fstat(_) | Op::Fevent { .. } | Op::Call(_)
-    )
+/// Collecting an add_watch result (`TakeResult`) observes nothing and pulls nothing.
+fn observes_queue(op: &mut Op) -> bool {
+    match op {
+        Op::Read(_) | Op::Fstat(_) | Op::Fevent { .. } => true,
+        Op::Call(call) => !matches!(
+            CallRepr::parse(call.payload_and_metadata().1),
+            Ok(CallRepr::TakeResult { .. })
+        ),
+        _ => false,
+    }
+}
+
+/// The errno of a regular error answer.
+fn errno_of(res: &SchemeResponse) -> Option<i32> {
+    match res {
+        SchemeResponse::Regular(Err(e)) => Some(e.errno),
+        _ => None,
+    }
 }
 
 /// `on_sendfd`, spelled out so the trait method is not confused with an inherent one.
@@ -349,6 +392,7 @@ mod tests {
         fn watch_readable(&mut self, _fd: usize) -> Result<()> {
             Err(Error::new(EBADF))
         }
+        fn readable_again(&mut self, _fd: usize) {}
     }
 
     /// A request as the kernel hands it to the scheme.
@@ -438,5 +482,287 @@ mod tests {
         assert_eq!(daemon.kept_reads(), 0);
         assert!(!daemon.handle(Wake::Shutdown));
         assert!(scheme.sys_mut().sent.is_empty());
+    }
+
+    /// A `Sys` with one filesystem whose feed holds a scripted backlog: `wait` takes wakes
+    /// from a queue the test fills, feed reads are counted, responses recorded.
+    struct Churny {
+        /// Wakes still to come, in order.
+        wakes: VecDeque<Wake>,
+        /// What each feed read returns, in order; `EAGAIN` when empty.
+        feed: VecDeque<Vec<u8>>,
+        /// Feed reads so far.
+        reads: usize,
+        /// Responses so far, with the number of feed reads made before each.
+        sent: Vec<(Cqe, usize)>,
+        /// Next sequence number of the scripted feed.
+        next_seq: u64,
+    }
+
+    /// The daemon's fd for the path a client sends, and for the feed.
+    const SENT_FD: usize = 40;
+    const FEED_FD: usize = 50;
+    /// The daemon's anchor on the scripted filesystem.
+    const ANCHOR_FD: usize = 60;
+    /// The watched directory's inode.
+    const DIR_INO: u64 = 2;
+
+    impl Churny {
+        fn new() -> Self {
+            Churny {
+                wakes: VecDeque::new(),
+                feed: VecDeque::new(),
+                reads: 0,
+                sent: Vec::new(),
+                next_seq: 0,
+            }
+        }
+
+        /// Queues one feed read's worth: `records` creations in the watched directory.
+        fn push_batch(&mut self, records: usize) {
+            let mut buf = vec![0u8; crate::feed::FEED_BUF_LEN];
+            let mut at = inotify_abi::feed::BATCH_HEADER_LEN;
+            for i in 0..records {
+                let fact = inotify_abi::feed::Fact::Created {
+                    dir: DIR_INO,
+                    name: b"churn",
+                    ino: 100 + i as u64,
+                    is_dir: false,
+                };
+                at += fact.emit(&mut buf[at..]).expect("the batch has room");
+            }
+            let header = inotify_abi::feed::BatchHeader {
+                first_seq: self.next_seq,
+                count: records as u32,
+                total_len: at as u32,
+            };
+            header.emit(&mut buf).unwrap();
+            buf.truncate(at);
+            self.next_seq += records as u64;
+            self.feed.push_back(buf);
+        }
+
+        /// Queues a feed read that fills the daemon's buffer (more may follow).
+        fn push_full_batch(&mut self) {
+            let fact = inotify_abi::feed::Fact::Created {
+                dir: DIR_INO,
+                name: b"churn",
+                ino: 100,
+                is_dir: false,
+            };
+            let per_record = fact.buffer_len();
+            let records =
+                (crate::feed::FEED_BUF_LEN - inotify_abi::feed::BATCH_HEADER_LEN) / per_record;
+            self.push_batch(records);
+            let len = self.feed.back().unwrap().len();
+            assert!(len + inotify_abi::feed::MAX_RECORD_LEN > crate::feed::FEED_BUF_LEN);
+        }
+
+        /// Feed reads made before the response to `tag`, if it was answered.
+        fn answered(&self, tag: u32) -> Option<usize> {
+            self.sent
+                .iter()
+                .find(|(c, _)| c.tag == tag)
+                .map(|&(_, r)| r)
+        }
+
+        fn readable_queued(&self) -> bool {
+            self.wakes
+                .iter()
+                .any(|w| matches!(w, Wake::Readable(fd) if *fd == FEED_FD))
+        }
+    }
+
+    impl Sys for Churny {
+        fn wait(&mut self) -> Result<Wake> {
+            Ok(self.wakes.pop_front().unwrap_or(Wake::Shutdown))
+        }
+        fn respond(&mut self, resp: Response) -> Result<()> {
+            // SAFETY: `Response` is `#[repr(transparent)]` over `Cqe` and has no `Drop`.
+            let cqe = unsafe { std::mem::transmute::<Response, Cqe>(resp) };
+            self.sent.push((cqe, self.reads));
+            Ok(())
+        }
+        fn obtain_fd(&mut self, _req: &SendFdRequest) -> Result<usize> {
+            Ok(SENT_FD)
+        }
+        fn open_anchor(&mut self, _name: &[u8]) -> Result<usize> {
+            Ok(ANCHOR_FD)
+        }
+        /// The scripted filesystem identifies every handle as its watched directory.
+        fn call2(&mut self, a: usize, _b: usize, p: &mut [u8], _m: &[u64]) -> Result<usize> {
+            assert_eq!(a, ANCHOR_FD);
+            let identity = inotify_abi::proto::Identity {
+                ino: DIR_INO,
+                is_dir: true,
+                may_read: true,
+            };
+            Ok(identity.emit(p).expect("room for an identity"))
+        }
+        fn dup(&mut self, _fd: usize, _name: &[u8]) -> Result<usize> {
+            Ok(FEED_FD)
+        }
+        fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+            assert_eq!(fd, FEED_FD);
+            self.reads += 1;
+            let Some(batch) = self.feed.pop_front() else {
+                return Err(Error::new(EAGAIN));
+            };
+            buf[..batch.len()].copy_from_slice(&batch);
+            Ok(batch.len())
+        }
+        fn write(&mut self, _fd: usize, buf: &[u8]) -> Result<usize> {
+            Ok(buf.len())
+        }
+        fn close(&mut self, _fd: usize) -> Result<()> {
+            Ok(())
+        }
+        fn watch_readable(&mut self, fd: usize) -> Result<()> {
+            self.readable_again(fd);
+            Ok(())
+        }
+        fn readable_again(&mut self, fd: usize) {
+            if !self.readable_queued() {
+                self.wakes.push_back(Wake::Readable(fd));
+            }
+        }
+    }
+
+    /// Opens an instance watching the scripted filesystem's directory; returns its handle.
+    fn watching(daemon: &mut Daemon<'_, Churny>) -> usize {
+        let path = b"";
+        let flags = syscall::flag::O_RDONLY as u64;
+        let args = [0, path.as_ptr() as u64, 0, flags, 0, 1000];
+        assert!(daemon.handle(request(Opcode::OpenAt, 1, args)));
+        let id = Error::demux(daemon.scheme().sys_mut().sent[0].0.result as usize).unwrap();
+        let arg = u64::from(inotify_abi::consts::IN_CREATE) | (1 << 32);
+        let sendfd = [id as u64, 0, arg, 1, 0, 1000];
+        assert!(daemon.handle(request(Opcode::Sendfd, 2, sendfd)));
+        // The feed was opened and announced readable once, at registration.
+        let sys = daemon.scheme().sys_mut();
+        assert!(sys.readable_queued());
+        sys.wakes.clear();
+        sys.sent.clear();
+        id
+    }
+
+    /// Runs the loop until nothing is left to wake it.
+    fn run_out(daemon: &mut Daemon<'_, Churny>) {
+        for _ in 0..10_000 {
+            let Some(wake) = daemon.scheme().sys_mut().wakes.pop_front() else {
+                return;
+            };
+            assert!(daemon.handle(wake));
+        }
+        panic!("the loop never ran out of work");
+    }
+
+    #[test]
+    fn a_request_behind_a_feed_backlog_is_answered_after_a_bounded_pull_and_the_feed_still_drains()
+    {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        watching(&mut daemon);
+        // A filesystem in flat-out churn: 100 full batches waiting, its readiness noticed,
+        // then another program's inotify_init1.
+        let backlog = 100;
+        let sys = daemon.scheme().sys_mut();
+        for _ in 0..backlog {
+            sys.push_full_batch();
+        }
+        sys.wakes.push_back(Wake::Readable(FEED_FD));
+        let args = [
+            0,
+            b"".as_ptr() as u64,
+            0,
+            syscall::flag::O_RDONLY as u64,
+            0,
+            1001,
+        ];
+        sys.wakes.push_back(request(Opcode::OpenAt, 10, args));
+        run_out(&mut daemon);
+        let sys = daemon.scheme().sys_mut();
+        let before = sys.answered(10).expect("init1 answered");
+        assert!(
+            before <= crate::feed::FEED_READS_PER_TURN,
+            "init1 waited for {before} feed reads"
+        );
+        // Nothing was left behind: every batch was read, and one read more (the last batch
+        // filled the buffer, so only a read could tell the feed was empty).
+        assert!(sys.feed.is_empty());
+        assert_eq!(sys.reads, backlog + 1);
+    }
+
+    #[test]
+    fn a_feed_read_that_leaves_room_ends_the_pull_without_a_read_for_eagain() {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        watching(&mut daemon);
+        let sys = daemon.scheme().sys_mut();
+        sys.push_batch(3);
+        sys.wakes.push_back(Wake::Readable(FEED_FD));
+        run_out(&mut daemon);
+        assert_eq!(daemon.scheme().sys_mut().reads, 1);
+    }
+
+    #[test]
+    fn a_blocking_read_of_an_empty_queue_is_kept_without_a_feed_read_and_answered_at_readiness() {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        let id = watching(&mut daemon);
+        let mut buf = [0u8; 4096];
+        let (ptr, len) = (buf.as_mut_ptr() as u64, buf.len() as u64);
+        // A fact is recorded, but its readiness reaches the daemon after the program's read
+        // (the order Redox allows): the read waits for it and returns the event.
+        daemon.scheme().sys_mut().push_batch(1);
+        assert!(daemon.handle(request(Opcode::Read, 20, [id as u64, ptr, len, 0, 0, 1000])));
+        assert_eq!(daemon.kept_reads(), 1);
+        assert_eq!(daemon.scheme().sys_mut().reads, 0);
+        assert!(daemon.handle(Wake::Readable(FEED_FD)));
+        let sys = daemon.scheme().sys_mut();
+        assert_eq!(sys.reads, 1);
+        let n = Error::demux(sys.sent.last().unwrap().0.result as usize).unwrap();
+        let events: Vec<u32> = inotify_abi::event::Events::new(&buf[..n])
+            .map(|e| e.mask)
+            .collect();
+        assert_eq!(events, [inotify_abi::consts::IN_CREATE]);
+        // A non-blocking read of an empty queue does pull first: it must see what was
+        // recorded before it.
+        daemon.scheme().sys_mut().push_batch(1);
+        let nonblock = syscall::flag::O_NONBLOCK as u64;
+        let args = [id as u64, ptr, len, 0, nonblock, 1000];
+        assert!(daemon.handle(request(Opcode::Read, 21, args)));
+        let sys = daemon.scheme().sys_mut();
+        assert_eq!(sys.reads, 2);
+        assert!(Error::demux(sys.sent.last().unwrap().0.result as usize).unwrap() > 0);
+    }
+
+    #[test]
+    fn collecting_an_add_watch_result_reads_no_feed_but_rm_watch_and_fionread_do() {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        let id = watching(&mut daemon);
+        let mut none = [0u8; 0];
+        let ptr = none.as_mut_ptr() as u64;
+        let call = |tag, meta: [u64; 3]| {
+            request(
+                Opcode::Call,
+                tag,
+                [id as u64, ptr, 0, meta[0], meta[1], meta[2]],
+            )
+        };
+        // TakeResult for the watch `watching` added (token 1): wd 1, and no feed read.
+        assert!(daemon.handle(call(30, CallRepr::TakeResult { token: 1 }.emit())));
+        let sys = daemon.scheme().sys_mut();
+        assert_eq!(
+            Error::demux(sys.sent.last().unwrap().0.result as usize),
+            Ok(1)
+        );
+        assert_eq!(sys.reads, 0);
+        // FIONREAD and rm_watch observe the queue: each pulls the feed first.
+        assert!(daemon.handle(call(31, CallRepr::QueuedBytes.emit())));
+        assert_eq!(daemon.scheme().sys_mut().reads, 1);
+        assert!(daemon.handle(call(32, CallRepr::RmWatch { wd: 1 }.emit())));
+        assert_eq!(daemon.scheme().sys_mut().reads, 2);
     }
 }

@@ -13,7 +13,12 @@
 //! - [`Feeds::fs_for`] opens the feed of an anchor's filesystem at its first watch, with
 //!   `dup(anchor, FEED_DUP_NAME)` (only root may; a filesystem without a feed refuses and
 //!   add_watch fails with `EOPNOTSUPP`).
-//! - [`Feeds::pull`] reads batches until `EAGAIN`. A batch whose first sequence number is past
+//! - [`Feeds::pull`] reads a feed once per wake-up: a read that leaves room for a largest
+//!   record took everything pending (the filesystem posts readiness again at its next record),
+//!   so no read is spent on `EAGAIN`; a full read is followed by more, at most
+//!   [`FEED_READS_PER_TURN`], after which the feed is listed readable again behind the
+//!   requests already waiting ([`Sys::readable_again`]), so a filesystem in flat-out churn gets
+//!   a bounded share of the loop and loses nothing. A batch whose first sequence number is past
 //!   the expected one means records were lost: that is applied as `Fact::Lost` first, so the
 //!   affected instances see `IN_Q_OVERFLOW`. A malformed batch or record is logged and the rest
 //!   of that batch dropped, again as `Fact::Lost`: loss is never silent.
@@ -22,7 +27,7 @@
 
 use hashbrown::HashMap;
 
-use inotify_abi::feed::{Batch, Fact, BATCH_HEADER_LEN, INTEREST_LEN};
+use inotify_abi::feed::{Batch, Fact, BATCH_HEADER_LEN, INTEREST_LEN, MAX_RECORD_LEN};
 use inotify_abi::proto::{IdentifyCall, Identity, FEED_DUP_NAME, IDENTITY_LEN};
 use inotify_engine::{Engine, FsId, InterestChange};
 use syscall::error::{
@@ -33,6 +38,10 @@ use crate::sys::Sys;
 
 /// Bytes read from a feed at a time (one or more whole batches).
 pub const FEED_BUF_LEN: usize = 64 * 1024;
+/// Most feed reads one pull makes before it lets requests in (512 KiB: more than a feed
+/// buffer of the redoxfs patch or `HostFs` holds, 256 KiB, so a pull before a request still
+/// takes everything a filesystem recorded before it).
+pub const FEED_READS_PER_TURN: usize = 8;
 /// Interest entries written per `write`.
 const INTEREST_PER_WRITE: usize = 256;
 /// The filesystems the daemon serves unless told otherwise: Redox's root filesystem.
@@ -220,39 +229,52 @@ impl Feeds {
         self.by_fd.contains_key(&fd)
     }
 
-    /// Reads every available batch from feed `fd` and applies its facts to `engine`.
-    /// Malformed batches or records are logged and dropped; a sequence gap is applied as
-    /// `Fact::Lost`.
-    pub fn pull(&mut self, sys: &mut impl Sys, engine: &mut Engine, fd: usize) {
+    /// Reads what feed `fd` holds and applies its facts to `engine`: reads until one leaves
+    /// room for a largest record (the filesystem handed over everything it had, and posts
+    /// readiness at its next record), at most [`FEED_READS_PER_TURN`] reads; after that many
+    /// full ones the feed is listed readable again ([`Sys::readable_again`]) and the rest is
+    /// read at a later turn. Returns the number of reads made. Malformed batches or records
+    /// are logged and dropped; a sequence gap is applied as `Fact::Lost`.
+    pub fn pull(&mut self, sys: &mut impl Sys, engine: &mut Engine, fd: usize) -> usize {
         let Some(&fs) = self.by_fd.get(&fd) else {
             log::warn!("readiness on fd {fd}, which is not a feed");
-            return;
+            return 0;
         };
         if self.buf.len() < FEED_BUF_LEN {
             self.buf.resize(FEED_BUF_LEN, 0);
         }
-        loop {
+        for reads in 1..=FEED_READS_PER_TURN {
             let n = match sys.read(fd, &mut self.buf) {
-                Ok(0) => return self.lose(sys, engine, fs, "end of file"),
+                Ok(0) => {
+                    self.lose(sys, engine, fs, "end of file");
+                    return reads;
+                }
                 Ok(n) => n.min(self.buf.len()),
-                Err(e) if e.errno == EAGAIN || e.errno == EWOULDBLOCK => break,
+                Err(e) if e.errno == EAGAIN || e.errno == EWOULDBLOCK => return reads,
                 Err(e) if filesystem_gone(e.errno) => {
-                    return self.lose(sys, engine, fs, &e.to_string());
+                    self.lose(sys, engine, fs, &e.to_string());
+                    return reads;
                 }
                 Err(e) => {
                     log::warn!("reading feed {fs}: {e}");
-                    break;
+                    return reads;
                 }
             };
             let feed = &mut self.feeds[fs as usize];
             apply_batches(feed, engine, fs, &self.buf[..n]);
+            if took_everything(n, self.buf.len()) {
+                return reads;
+            }
         }
+        sys.readable_again(fd);
+        FEED_READS_PER_TURN
     }
 
     /// Pulls every feed (see [`pull`](Self::pull)). Called before a request that observes a
     /// queue, so facts a filesystem recorded before answering an operation are events by the
     /// time the same program reads: on Redox the feed's readiness and the program's next
-    /// request can reach the daemon in either order.
+    /// request can reach the daemon in either order. Each feed is read until it is empty, up
+    /// to [`FEED_READS_PER_TURN`] reads, more than a feed buffer holds.
     pub fn pull_all(&mut self, sys: &mut impl Sys, engine: &mut Engine) {
         let mut fds = core::mem::take(&mut self.scratch_fds);
         fds.extend(self.feeds.iter().filter_map(|f| f.fd));
@@ -321,6 +343,13 @@ impl Feeds {
             }
         }
     }
+}
+
+/// Whether a feed read of `n` bytes into `cap` took everything the feed held: a producer
+/// fills a batch with whole records while they fit, so room left for a largest record means
+/// none was left behind (`docs/protocols.md`, "Reading a feed").
+fn took_everything(n: usize, cap: usize) -> bool {
+    n + MAX_RECORD_LEN <= cap
 }
 
 /// Whether a read error means the filesystem behind a feed is gone.

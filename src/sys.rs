@@ -56,4 +56,7 @@ pub trait Sys {
     /// From now on, report [`Wake::Readable`] for `fd` each time it becomes readable
     /// (and once at once if it is readable now).
     fn watch_readable(&mut self, fd: usize) -> Result<()>;
+    /// Reports [`Wake::Readable`] for `fd` (a watched fd) once more, after the requests that
+    /// are already waiting: the daemon left data in it to keep its turn short.
+    fn readable_again(&mut self, fd: usize);
 }

@@ -2,10 +2,11 @@
 //!
 //! Prints one line per figure, `name: value unit`, with detail lines indented below it. Every
 //! figure comes from the same run. Arguments: `--quick` (fewer, shorter repetitions, for a
-//! smoke test) and any of `linux engine producer memory latency` to run only those groups
+//! smoke test) and any of `linux engine producer memory latency churn roundtrips` to run only those groups
 //! (the ratio needs `linux` and `engine`). docs/performance.md describes each method.
 
 mod alloc;
+mod churn;
 mod engine;
 mod latency;
 mod linux;
@@ -132,6 +133,16 @@ fn main() {
     }
     if want("latency") {
         let figs = guarded("latency_us_p50", "us", || latency::run(effort));
+        emit(figs, &mut all);
+    }
+    if want("churn") {
+        let figs = guarded("churn_request_latency_us_p99", "us", || churn::run(effort));
+        emit(figs, &mut all);
+    }
+    if want("roundtrips") {
+        let figs = guarded("host_round_trips_per_event", "", || {
+            churn::round_trips(effort)
+        });
         emit(figs, &mut all);
     }
     if want("linux") && want("engine") {

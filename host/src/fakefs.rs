@@ -138,6 +138,19 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Posts `EVENT_READ` on every feed handle if the feed just became non-empty
+    /// (`was_empty`) or, after a read, still holds data that read could not carry.
+    fn post_if_edge(&self, st: MutexGuard<'_, State>, was_empty: bool) {
+        if !was_empty || st.pending.is_empty() {
+            return;
+        }
+        let feeds: Vec<usize> = st.feed_handles.ids().collect();
+        drop(st);
+        for id in feeds {
+            self.poster.post_fevent(id, EventFlags::EVENT_READ);
+        }
+    }
 }
 
 /// A scripted filesystem served on its own thread. Cheap to clone; the thread ends when the
@@ -331,14 +344,7 @@ impl FakeFs {
 
     /// Posts `EVENT_READ` on every feed handle if the feed just became non-empty.
     fn post_if_edge(&self, st: MutexGuard<'_, State>, was_empty: bool) {
-        if !was_empty || st.pending.is_empty() {
-            return;
-        }
-        let feeds: Vec<usize> = st.feed_handles.ids().collect();
-        drop(st);
-        for id in feeds {
-            self.shared.poster.post_fevent(id, EventFlags::EVENT_READ);
-        }
+        self.shared.post_if_edge(st, was_empty);
     }
 
     /// Whether feed data is waiting to be read.
@@ -649,7 +655,13 @@ impl SchemeSync for FakeScheme {
     ) -> Result<usize> {
         let mut st = self.shared.lock();
         let ino = match st.handles.get(&id) {
-            Some(Handle::Feed) => return Self::read_feed(&mut st, buf),
+            Some(Handle::Feed) => {
+                let read = Self::read_feed(&mut st, buf);
+                // A read carries one batch or raw chunk: what is left is announced again, as
+                // a producer's next record would be (the daemon stops at a short read).
+                self.shared.post_if_edge(st, true);
+                return read;
+            }
             Some(Handle::Node { ino, .. }) => *ino,
             None => return Err(Error::new(EBADF)),
         };

@@ -26,6 +26,8 @@ pub struct Harness {
     kernel: Kernel,
     /// The daemon thread; returns the scheme when the request stream ends.
     daemon: Option<JoinHandle<InotifyScheme<HostSys>>>,
+    /// The daemon's own process (its requests to filesystems are counted there).
+    daemon_process: Process,
 }
 
 impl Harness {
@@ -47,6 +49,7 @@ impl Harness {
         let socket = kernel.register(SCHEME_NAME, InotifyScheme::<HostSys>::ROOT_ID)?;
         let sys = HostSys::new(socket);
         let names: Vec<Vec<u8>> = filesystems.iter().map(|n| n.as_bytes().to_vec()).collect();
+        let daemon_process = sys.process().clone();
         let daemon = thread::Builder::new()
             .name("inotifyd".into())
             .spawn(move || {
@@ -61,12 +64,19 @@ impl Harness {
         Ok(Harness {
             kernel,
             daemon: Some(daemon),
+            daemon_process,
         })
     }
 
     /// The kernel.
     pub fn kernel(&self) -> &Kernel {
         &self.kernel
+    }
+
+    /// The daemon's own process: [`Process::requests_sent`] counts what the daemon asks of
+    /// filesystems (feed reads, interest writes, `fstat`, `fpath`, `dup`).
+    pub fn daemon_process(&self) -> &Process {
+        &self.daemon_process
     }
 
     /// A client process with the given credentials.

@@ -6,7 +6,9 @@
 //! `write_response`, before the scheme answers anything else. So when a client operation on a
 //! filesystem makes the filesystem record a fact (and post readiness), the daemon's inbox
 //! holds the readiness notice before the client is even unblocked, hence before any later
-//! request from that client.
+//! request from that client. Notices are coalesced: while an fd's notice waits in the inbox,
+//! further posts on it queue nothing (that notice already covers them), so the inbox holds at
+//! most one notice per watched fd and requests are never queued behind a pile of them.
 
 use redox_scheme::{Response, SendFdRequest};
 use syscall::error::{Error, Result, EINVAL};
@@ -99,5 +101,9 @@ impl Sys for HostSys {
     fn watch_readable(&mut self, fd: usize) -> Result<()> {
         let entry = self.socket.entry().clone();
         self.process().watch_into(fd, &entry)
+    }
+    fn readable_again(&mut self, fd: usize) {
+        // Behind every request already in the inbox.
+        self.socket.entry().notify_readable(fd);
     }
 }

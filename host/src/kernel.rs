@@ -13,11 +13,11 @@
 //!
 //! Locks are leaves: no lock of this module is held while another one is taken, except
 //! `SchemeEntry::waiting` -> `SchemeEntry::inbox` (in `SchemeEntry::submit`) and
-//! `SchemeEntry::subs` -> another entry's `inbox` (routing a readiness post); an `inbox` lock
-//! never takes another lock. Descriptions are never dropped while a lock is held, because
+//! `SchemeEntry::subs` -> another entry's `noticed`, then its `inbox` (routing a readiness
+//! post); `inbox` and `noticed` locks never take another lock. Descriptions are never dropped while a lock is held, because
 //! their `Drop` sends a close message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -164,6 +164,14 @@ pub(crate) struct SchemeEntry {
     subs: Mutex<Vec<Subscriber>>,
     /// Requests queued for the scheme so far (one-way messages included).
     requests: AtomicU64,
+    /// Readiness posts the scheme has made so far (`Response::post_fevent`).
+    posts: AtomicU64,
+    /// Watched fds whose readiness notice is in this scheme's inbox, not yet taken by its
+    /// daemon: another post for one of them queues nothing (see
+    /// [`SchemeEntry::notify_readable`]).
+    noticed: Mutex<HashSet<usize>>,
+    /// Readiness notices queued into this scheme's inbox so far (after coalescing).
+    notices: AtomicU64,
     /// The kernel, to unregister the name when the socket goes.
     kernel: Weak<KernelInner>,
 }
@@ -189,6 +197,9 @@ impl SchemeEntry {
             pending_fds: Mutex::new(HashMap::new()),
             subs: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
+            posts: AtomicU64::new(0),
+            noticed: Mutex::new(HashSet::new()),
+            notices: AtomicU64::new(0),
             kernel: Arc::downgrade(kernel),
         });
         (entry, rx)
@@ -218,11 +229,23 @@ impl SchemeEntry {
         }
     }
 
-    /// Queues a readiness notice for the daemon serving this scheme.
-    fn notify_readable(&self, fd: usize) {
+    /// Queues a readiness notice of `fd` for the daemon serving this scheme, unless one is
+    /// already queued and not yet taken: an fd known to be readable needs no second wake-up
+    /// (so a filesystem posting faster than the daemon pulls cannot pile notices up in front
+    /// of requests). Taking the notice ([`SchemeEntry::take_notice`]) re-arms it.
+    pub(crate) fn notify_readable(&self, fd: usize) {
+        if !lock(&self.noticed).insert(fd) {
+            return;
+        }
         if let Some(tx) = lock(&self.inbox).as_ref() {
+            self.notices.fetch_add(1, Ordering::Relaxed);
             let _ = tx.send(Inbound::Readable(fd));
         }
+    }
+
+    /// The daemon took the notice of `fd` from its inbox: the next post queues a new one.
+    pub(crate) fn take_notice(&self, fd: usize) {
+        lock(&self.noticed).remove(&fd);
     }
 
     /// Stops taking requests: the daemon's `next_request` returns `None` once the queue is
@@ -259,6 +282,7 @@ impl SchemeEntry {
 
     /// Routes a readiness post on `id` to every subscriber, synchronously.
     fn post(&self, id: usize, flags: EventFlags) {
+        self.posts.fetch_add(1, Ordering::Relaxed);
         let mut subs = lock(&self.subs);
         subs.retain(|s| {
             if s.id != id {
@@ -476,6 +500,23 @@ impl Kernel {
         lock(&self.inner().schemes)
             .get(name)
             .map(|e| e.requests.load(Ordering::Relaxed))
+    }
+
+    /// How many readiness posts (`Response::post_fevent`) scheme `name` has made since it
+    /// registered; `None` when no such scheme is registered.
+    pub fn posts(&self, name: &str) -> Option<u64> {
+        lock(&self.inner().schemes)
+            .get(name)
+            .map(|e| e.posts.load(Ordering::Relaxed))
+    }
+
+    /// How many readiness notices of watched fds (`HostSys::watch_readable`) were queued into
+    /// the inbox of scheme `name` (a post while the fd's previous notice is still queued
+    /// queues none); `None` when no such scheme is registered.
+    pub fn readiness_notices(&self, name: &str) -> Option<u64> {
+        lock(&self.inner().schemes)
+            .get(name)
+            .map(|e| e.notices.load(Ordering::Relaxed))
     }
 
     /// Unregisters scheme `name` and ends its request stream (its daemon's `next_request`

@@ -692,6 +692,63 @@ fn hostsys_sees_readiness_before_the_next_request() {
 }
 
 #[test]
+fn hostsys_queues_one_readiness_notice_per_fd_until_the_daemon_takes_it() {
+    let kernel = Kernel::new();
+    // A filesystem-like scheme with a feed (id 2) that the test posts readiness on.
+    let fs = kernel.register("fs", 0).unwrap();
+    let poster = fs.poster();
+    spawn_request_loop(fs, (), |_, sock, req| {
+        let RequestKind::Call(call) = req.kind() else {
+            return;
+        };
+        match call.op() {
+            Ok(op @ Op::OpenAt(_)) => sock.write_response(Response::ok(1, op)).unwrap(),
+            Ok(op @ Op::Dup(_)) => sock.write_response(Response::ok(2, op)).unwrap(),
+            Ok(op @ Op::Fevent { .. }) => sock.write_response(Response::ok(0, op)).unwrap(),
+            Ok(op) => sock.write_response(Response::err(EOPNOTSUPP, op)).unwrap(),
+            Err(call) => sock
+                .write_response(Response::err(EOPNOTSUPP, call))
+                .unwrap(),
+        }
+    });
+    let mut sys = HostSys::new(kernel.register("daemon", 0).unwrap());
+    let d = sys.process().clone();
+    let fs_fd = d.open("/scheme/fs", O_RDWR).unwrap();
+    let feed = sys.dup(fs_fd, b"feed").unwrap();
+    sys.watch_readable(feed).unwrap();
+    // Three posts before the daemon looks: one notice.
+    for _ in 0..3 {
+        poster.post_fevent(2, EventFlags::EVENT_READ);
+    }
+    assert_eq!(kernel.posts("fs"), Some(3));
+    assert_eq!(kernel.readiness_notices("daemon"), Some(1));
+    assert!(matches!(sys.poll(), Some(Wake::Readable(fd)) if fd == feed));
+    assert!(sys.poll().is_none());
+    // Taken: the next post is a new notice; so is the daemon's own `readable_again`, which
+    // lines up behind a request already waiting.
+    poster.post_fevent(2, EventFlags::EVENT_READ);
+    assert!(matches!(sys.poll(), Some(Wake::Readable(fd)) if fd == feed));
+    let client = kernel.process(50, 1000, 1000);
+    let opener = thread::spawn(move || client.open("/scheme/daemon", O_RDWR));
+    while kernel.requests("daemon") == Some(0) {
+        thread::yield_now();
+    }
+    sys.readable_again(feed);
+    sys.readable_again(feed);
+    let Wake::Request(req) = sys.wait().unwrap() else {
+        panic!("the waiting request first")
+    };
+    assert!(matches!(sys.poll(), Some(Wake::Readable(fd)) if fd == feed));
+    assert!(sys.poll().is_none());
+    assert_eq!(kernel.readiness_notices("daemon"), Some(3));
+    let RequestKind::Call(call) = req.kind() else {
+        panic!("expected a call")
+    };
+    sys.respond(Response::ok(4, call)).unwrap();
+    opener.join().unwrap().unwrap();
+}
+
+#[test]
 fn hostsys_read_is_nonblocking() {
     let (kernel, seen, _) = echo_kernel();
     let mut sys = HostSys::new(kernel.register("daemon", 0).unwrap());

@@ -19,11 +19,14 @@ const REQUEST_BUDGET: u32 = 32;
 
 /// The daemon's view of Redox.
 ///
-/// [`Sys::wait`] serves, in this order: fds known to be readable, then requests (the socket is
-/// non-blocking and drained until `EAGAIN`), then blocks on the event queue. A
-/// [`Wake::Readable`] may be spurious (the fd is read non-blocking, so the reader just sees
-/// `EAGAIN`); one is always reported right after [`Sys::watch_readable`] and for every
-/// watched fd after [`REQUEST_BUDGET`] requests in a row.
+/// [`Sys::wait`] alternates between fds known to be readable (each listed once however often
+/// it was reported) and requests (the socket is non-blocking and read until `EAGAIN`): after a
+/// [`Wake::Readable`] the next wake is a request if one is waiting, so a filesystem that keeps
+/// its feed full (re-listed with [`Sys::readable_again`]) gets every other turn at most. With
+/// neither, it blocks on the event queue. A [`Wake::Readable`] may be spurious (the fd is read
+/// non-blocking, so the reader just sees `EAGAIN`); one is always reported right after
+/// [`Sys::watch_readable`] and for every watched fd after [`REQUEST_BUDGET`] requests in a
+/// row.
 pub struct RedoxSys {
     /// The scheme socket, non-blocking.
     socket: Socket,
@@ -41,6 +44,8 @@ pub struct RedoxSys {
     anchors: Vec<(Vec<u8>, usize)>,
     /// The kernel takes the two-fd call in its newer form only (`MULTIPLE_FDS2`).
     fds2_only: bool,
+    /// The last wake was a readable fd: a waiting request goes next.
+    requests_turn: bool,
 }
 
 impl RedoxSys {
@@ -62,6 +67,7 @@ impl RedoxSys {
             served_in_a_row: 0,
             anchors: Vec::new(),
             fds2_only: false,
+            requests_turn: false,
         })
     }
 
@@ -133,7 +139,15 @@ impl Sys for RedoxSys {
                     self.mark_readable(fd);
                 }
             }
+            if self.requests_turn && self.socket_ready {
+                self.requests_turn = false;
+                if let Some(wake) = self.try_request()? {
+                    self.served_in_a_row += 1;
+                    return Ok(wake);
+                }
+            }
             if let Some(fd) = self.readable.pop_front() {
+                self.requests_turn = true;
                 return Ok(Wake::Readable(fd));
             }
             if self.socket_ready {
@@ -201,6 +215,12 @@ impl Sys for RedoxSys {
 
     fn write(&mut self, fd: usize, buf: &[u8]) -> Result<usize> {
         Ok(libredox::call::write(fd, buf)?)
+    }
+
+    fn readable_again(&mut self, fd: usize) {
+        if self.watched.contains(&fd) {
+            self.mark_readable(fd);
+        }
     }
 
     fn close(&mut self, fd: usize) -> Result<()> {

@@ -150,6 +150,14 @@ impl<S: Sys> InotifyScheme<S> {
         }
     }
 
+    /// Whether handle `id` is an instance with nothing queued.
+    pub fn queue_is_empty(&self, id: usize) -> bool {
+        match self.handles.get(&id) {
+            Some(Handle::Instance(h)) => self.engine.queued_bytes(h.inst) == 0,
+            _ => false,
+        }
+    }
+
     /// Whether handle `id` is an instance with queued events and an event queue subscribed.
     pub fn wants_fevent(&self, id: usize) -> bool {
         match self.handles.get(&id) {

@@ -92,6 +92,8 @@ struct ProcessInner {
     /// scheme of the same name for this process (and its clones) only, as a Redox process
     /// that registers a name in its own namespace.
     own_schemes: Mutex<HashMap<String, Arc<SchemeEntry>>>,
+    /// Requests this process has sent to schemes (cancellations included).
+    requests: AtomicU64,
 }
 
 /// A process: credentials and an fd table. Cheap to clone (clones share the table, like
@@ -158,8 +160,15 @@ impl Process {
                 gid,
                 files: Mutex::new(BTreeMap::new()),
                 own_schemes: Mutex::new(HashMap::new()),
+                requests: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// How many requests this process (all its clones) has sent to schemes so far,
+    /// cancellations included; close messages sent when a description goes are not counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
     }
 
     /// Process id.
@@ -283,6 +292,7 @@ impl Process {
             i.arm(&tx);
         }
         let tag = sqe.tag;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let sent = scheme.submit(sqe, tx);
         let mut cancelled = false;
         let outcome = sent.and_then(|()| loop {
@@ -297,6 +307,7 @@ impl Process {
                         caller: self.inner.pid as u64,
                         ..Sqe::default()
                     };
+                    self.inner.requests.fetch_add(1, Ordering::Relaxed);
                     scheme.send_oneway(cancel);
                 }
                 Ok(Wakeup::Interrupted) => {}

@@ -62,14 +62,20 @@ impl HostSocket {
     /// The next inbox item: `Ok(Some(_))`, `Ok(None)` once the scheme is shut down and the
     /// queue drained, `Err(EAGAIN)` when not `blocking` and nothing is queued.
     pub(crate) fn next_inbound(&self, blocking: bool) -> Result<Option<Inbound>> {
-        if blocking {
-            return Ok(self.inbox.recv().ok());
+        let item = if blocking {
+            self.inbox.recv().ok()
+        } else {
+            match self.inbox.try_recv() {
+                Ok(item) => Some(item),
+                Err(TryRecvError::Empty) => return Err(Error::new(syscall::error::EAGAIN)),
+                Err(TryRecvError::Disconnected) => None,
+            }
+        };
+        if let Some(Inbound::Readable(fd)) = item {
+            // Taken before the daemon reads the fd: a post from now on queues a new notice.
+            self.entry.take_notice(fd);
         }
-        match self.inbox.try_recv() {
-            Ok(item) => Ok(Some(item)),
-            Err(TryRecvError::Empty) => Err(Error::new(syscall::error::EAGAIN)),
-            Err(TryRecvError::Disconnected) => Ok(None),
-        }
+        Ok(item)
     }
 
     /// The next request, like redox-scheme's `Socket::next_request`: `Ok(Some(req))`,
