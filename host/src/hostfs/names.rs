@@ -7,10 +7,13 @@ use std::os::unix::fs::MetadataExt;
 use inotify_abi::feed::{Fact, Replaced};
 
 use redox_scheme::CallerCtx;
-use syscall::error::{Error, Result, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
+use syscall::error::{
+    Error, Result, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM,
+};
 use syscall::flag::AT_REMOVEDIR;
 
-use super::{check_last_component, host_err, links_after_unlink, Handle, HostFs, Lookup, Node};
+use super::lookup::Last;
+use super::{host_err, links_after_unlink, Handle, HostFs, Lookup, Node};
 
 impl HostFs {
     /// Whether an open handle holds the name `comps` of inode `ino` (Linux: the name's
@@ -53,7 +56,10 @@ impl HostFs {
         }
     }
 
-    /// `unlinkat` once the base is known.
+    /// `unlinkat` once the base is known, in Linux's order: the parent, the kind of the
+    /// last component (`unlink` of `.`/`..` is `EISDIR`; `rmdir` of `.` is `EINVAL`, of
+    /// `..` `ENOTEMPTY`), the name, a trailing slash (`unlink` only: `EISDIR` for a
+    /// directory, else `ENOTDIR`; a symlink is not followed), permission, the object's kind.
     pub(super) fn unlink_from(
         &mut self,
         base: &[String],
@@ -61,15 +67,23 @@ impl HostFs {
         flags: usize,
         ctx: &CallerCtx,
     ) -> Result<()> {
-        check_last_component(path)?;
-        let found = self.lookup(base, path, false, ctx)?;
-        let meta = found.meta.ok_or(Error::new(ENOENT))?;
-        let Some((name, parent)) = found.comps.split_last() else {
-            return Err(Error::new(EBUSY));
+        let rmdir = flags & AT_REMOVEDIR != 0;
+        let (parent, last) = self.parent_of(base, path, ctx)?;
+        let (name, slash) = match last {
+            Last::Name { name, slash } => (name, slash),
+            _ if !rmdir => return Err(Error::new(EISDIR)),
+            Last::Dot => return Err(Error::new(EINVAL)),
+            Last::DotDot => return Err(Error::new(ENOTEMPTY)),
+            Last::Root => return Err(Error::new(EBUSY)),
         };
-        self.check_dir_writable(parent, ctx)?;
+        let found = self.child(&parent, name)?;
+        let meta = found.meta.ok_or(Error::new(ENOENT))?;
+        if slash && !rmdir {
+            return Err(Error::new(if meta.is_dir() { EISDIR } else { ENOTDIR }));
+        }
+        self.check_dir_writable(&parent, ctx)?;
         let host = self.host_path(&found.comps);
-        if flags & AT_REMOVEDIR != 0 {
+        if rmdir {
             if !meta.is_dir() {
                 return Err(Error::new(ENOTDIR));
             }
@@ -80,7 +94,7 @@ impl HostFs {
             }
             fs::remove_file(&host).map_err(host_err)?;
         }
-        let dir = self.dir_ino(parent)?;
+        let dir = self.dir_ino(&parent)?;
         let ino = meta.ino();
         let links_left = links_after_unlink(&meta);
         let freed = links_left == 0 && !self.name_held(&found.comps, ino);
@@ -94,6 +108,116 @@ impl HostFs {
             freed,
         });
         Ok(())
+    }
+
+    /// `renameat`: both parents (old first), then, as Linux's `do_renameat2`: `.`/`..` as
+    /// either last component is `EBUSY`, a missing source `ENOENT`, a trailing slash on
+    /// either name when the source is not a directory `ENOTDIR` (a symlink is not followed).
+    pub(super) fn rename_at(
+        &mut self,
+        old_base: &[String],
+        old_path: &str,
+        new_base: &[String],
+        new_path: &str,
+        ctx: &CallerCtx,
+    ) -> Result<usize> {
+        let (old_parent, old_last) = self.parent_of(old_base, old_path, ctx)?;
+        let (new_parent, new_last) = self.parent_of(new_base, new_path, ctx)?;
+        let (
+            Last::Name {
+                name: old_name,
+                slash: old_slash,
+            },
+            Last::Name {
+                name: new_name,
+                slash: new_slash,
+            },
+        ) = (old_last, new_last)
+        else {
+            return Err(Error::new(EBUSY));
+        };
+        let from = self.child(&old_parent, old_name)?;
+        let src = from.meta.as_ref().ok_or(Error::new(ENOENT))?;
+        let to = self.child(&new_parent, new_name)?;
+        if !src.is_dir() && (old_slash || new_slash) {
+            return Err(Error::new(ENOTDIR));
+        }
+        self.rename(from, to, ctx)
+    }
+
+    /// `frename`: the name handle `id` was opened by moves to `path` (from the root), with
+    /// the target rules of [`HostFs::rename_at`].
+    pub(super) fn rename_handle(
+        &mut self,
+        id: usize,
+        path: &str,
+        ctx: &CallerCtx,
+    ) -> Result<usize> {
+        let node = self.node(id)?;
+        if node.unlinked || node.pending_symlink {
+            return Err(Error::new(ENOENT));
+        }
+        let comps = node.comps.clone();
+        let ino = node.ino;
+        let (new_parent, new_last) = self.parent_of(&[], path, ctx)?;
+        let Last::Name { name, slash } = new_last else {
+            return Err(Error::new(EBUSY));
+        };
+        let meta = self.lstat(&comps)?;
+        if meta.ino() != ino {
+            return Err(Error::new(ENOENT));
+        }
+        if comps.is_empty() {
+            return Err(Error::new(EBUSY));
+        }
+        let to = self.child(&new_parent, name)?;
+        if !meta.is_dir() && slash {
+            return Err(Error::new(ENOTDIR));
+        }
+        let from = Lookup {
+            comps,
+            meta: Some(meta),
+        };
+        self.rename(from, to, ctx)
+    }
+
+    /// `linkat` of handle `id` as `path` from `base`: the new name follows Linux's
+    /// `filename_create` (`.`/`..` or an existing name `EEXIST`, a missing name with a
+    /// trailing slash `ENOENT`), then [`HostFs::link`].
+    pub(super) fn link_at(
+        &mut self,
+        id: usize,
+        base: &[String],
+        path: &str,
+        ctx: &CallerCtx,
+    ) -> Result<usize> {
+        self.node(id)?;
+        let (parent, last) = self.parent_of(base, path, ctx)?;
+        let to = self.new_name(&parent, last)?;
+        self.link(id, to, ctx)
+    }
+
+    /// The entry a creating call (`link`, `symlink`, `mkdir`) makes, as Linux's
+    /// `filename_create`: `EEXIST` for `.`, `..`, the root or an existing name (a symlink
+    /// is not followed), `ENOENT` for a missing name written with a trailing slash unless
+    /// `dir`.
+    pub(super) fn new_entry(&self, parent: &[String], last: Last<'_>, dir: bool) -> Result<Lookup> {
+        let Last::Name { name, slash } = last else {
+            return Err(Error::new(EEXIST));
+        };
+        let found = self.child(parent, name)?;
+        if found.meta.is_some() {
+            return Err(Error::new(EEXIST));
+        }
+        if slash && !dir {
+            return Err(Error::new(ENOENT));
+        }
+        Ok(found)
+    }
+
+    /// [`HostFs::new_entry`] for a name that is not a directory.
+    fn new_name(&self, parent: &[String], last: Last<'_>) -> Result<Lookup> {
+        self.new_entry(parent, last, false)
     }
 
     /// Renames `from` (an existing name) to `to`, for a caller.
@@ -110,7 +234,7 @@ impl HostFs {
             return Err(Error::new(EINVAL));
         }
         if from.comps.starts_with(&to.comps) && to.comps != from.comps {
-            return Err(Error::new(syscall::error::ENOTEMPTY));
+            return Err(Error::new(ENOTEMPTY));
         }
         self.check_dir_writable(old_parent, ctx)?;
         self.check_dir_writable(new_parent, ctx)?;
@@ -178,23 +302,25 @@ impl HostFs {
         }
     }
 
-    /// Links the inode behind handle `id` as `to`.
+    /// Links the inode behind handle `id` as `to` (a name [`HostFs::new_entry`] allowed), in
+    /// Linux's order after the name: permission on the directory, a directory source
+    /// `EPERM`, a source with no name left `ENOENT`.
     pub(super) fn link(&mut self, id: usize, to: Lookup, ctx: &CallerCtx) -> Result<usize> {
-        let node = self.node(id)?;
-        if node.unlinked || node.pending_symlink {
-            return Err(Error::new(ENOENT));
-        }
         if to.meta.is_some() {
             return Err(Error::new(EEXIST));
         }
-        if node.is_dir {
-            return Err(Error::new(EPERM));
-        }
-        let (ino, src) = (node.ino, node.comps.clone());
         let Some((new_name, new_parent)) = to.comps.split_last() else {
             return Err(Error::new(EEXIST));
         };
         self.check_dir_writable(new_parent, ctx)?;
+        let node = self.node(id)?;
+        if node.is_dir {
+            return Err(Error::new(EPERM));
+        }
+        if node.unlinked || node.pending_symlink {
+            return Err(Error::new(ENOENT));
+        }
+        let (ino, src) = (node.ino, node.comps.clone());
         fs::hard_link(self.host_path(&src), self.host_path(&to.comps)).map_err(host_err)?;
         let dir = self.dir_ino(new_parent)?;
         self.report(&Fact::Linked {
