@@ -136,8 +136,8 @@ impl HostFs {
         let mut hops = 0u32;
         let mut meta = self.lstat(&comps)?;
         loop {
-            // Skip empty and `.` components.
-            while pending.front().is_some_and(|c| c.is_empty() || c == ".") {
+            // Skip empty components (`.` is looked up below, so `file/.` is ENOTDIR).
+            while pending.front().is_some_and(String::is_empty) {
                 pending.pop_front();
             }
             let Some(comp) = pending.pop_front() else {
@@ -151,6 +151,9 @@ impl HostFs {
             }
             if !may(&meta, ctx.uid, ctx.gid, MAY_EXEC) {
                 return Err(Error::new(EACCES));
+            }
+            if comp == "." {
+                continue;
             }
             if comp == ".." {
                 if comps.pop().is_none() {
