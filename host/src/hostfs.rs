@@ -186,6 +186,17 @@ impl Node {
     }
 }
 
+/// A removed directory that an open handle still holds, itself or through a removed entry
+/// below it (Linux: a dentry holds its parent).
+struct RemovedDir {
+    /// Its inode.
+    ino: u64,
+    /// The directory it was removed from.
+    parent: u64,
+    /// The [`Node::detach_id`] its own handles got at the removal.
+    detach_id: u64,
+}
+
 /// The result of a path lookup.
 struct Lookup {
     /// Components of the object from the root (the root is empty).
@@ -208,6 +219,8 @@ pub struct HostFs {
     feeds: BTreeSet<usize>,
     /// The last [`Node::detach_id`] handed out.
     last_detach: u64,
+    /// Removed directories something open still holds, awaiting their `Freed`.
+    removed_dirs: Vec<RemovedDir>,
     /// Whether the host process may chown (it is root).
     host_is_root: bool,
     /// The producer, shared so tests and tools can look at its counters.
@@ -305,6 +318,7 @@ impl HostFs {
             next_id: 1,
             feeds: BTreeSet::new(),
             last_detach: 0,
+            removed_dirs: Vec::new(),
             host_is_root,
             producer: Arc::new(Mutex::new(Producer::new(feed_capacity))),
             notifier: None,

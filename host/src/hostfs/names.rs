@@ -13,21 +13,14 @@ use syscall::error::{
 use syscall::flag::AT_REMOVEDIR;
 
 use super::lookup::Last;
-use super::{host_err, links_after_unlink, Handle, HostFs, Lookup, Node};
+use super::{host_err, links_after_unlink, Handle, HostFs, Lookup, Node, RemovedDir};
 
 impl HostFs {
-    /// Whether an open handle holds the name `comps` of inode `ino` (Linux: the name's
-    /// dentry is in use, so removing it leaves the inode's end to the last close).
-    pub(super) fn name_held(&self, comps: &[String], ino: u64) -> bool {
-        self.handles
-            .values()
-            .any(|h| matches!(h, Handle::Node(n) if n.holds(comps, ino)))
-    }
-
     /// Whether a `Freed` is due at the close of `node`: its name was removed, no other open
     /// handle holds that removed name, and the inode has no links left.
+    /// Directories are freed by [`HostFs::free_released_dirs`] instead.
     pub(super) fn frees_at_close(&self, node: &Node) -> bool {
-        if !node.unlinked || node.pending_symlink {
+        if !node.unlinked || node.pending_symlink || node.is_dir {
             return false;
         }
         debug_assert_ne!(node.detach_id, 0);
@@ -42,8 +35,9 @@ impl HostFs {
         !shared && links == 0
     }
 
-    /// Detaches the handles holding the name `comps` of `ino`: the name was removed.
-    pub(super) fn mark_unlinked(&mut self, comps: &[String], ino: u64) {
+    /// Detaches the handles holding the name `comps` of `ino`: the name was removed; returns
+    /// the detach id they got.
+    pub(super) fn mark_unlinked(&mut self, comps: &[String], ino: u64) -> u64 {
         self.last_detach += 1;
         let id = self.last_detach;
         for h in self.handles.values_mut() {
@@ -53,6 +47,64 @@ impl HostFs {
                     n.detach_id = id;
                 }
             }
+        }
+        id
+    }
+
+    /// The name `comps` of `ino` (in directory `parent`, with `links_left` links after the
+    /// removal) was removed: detaches its handles and says whether the inode is freed now.
+    /// A directory stays until nothing holds it (Linux: its dentry lives while it is open,
+    /// or while a removed entry of it is, since a dentry holds its parent); it is then
+    /// freed by [`HostFs::free_released_dirs`].
+    pub(super) fn detach(
+        &mut self,
+        comps: &[String],
+        ino: u64,
+        is_dir: bool,
+        parent: u64,
+        links_left: u64,
+    ) -> bool {
+        let detach_id = self.mark_unlinked(comps, ino);
+        if !is_dir {
+            return links_left == 0 && !self.detached_held(detach_id, None);
+        }
+        let dir = RemovedDir {
+            ino,
+            parent,
+            detach_id,
+        };
+        if self.dir_held(&dir) {
+            self.removed_dirs.push(dir);
+            return false;
+        }
+        true
+    }
+
+    /// Whether an open handle holds the removed name detached as `detach_id`, or (with
+    /// `Some(dir)`) a removed name in directory `dir`.
+    fn detached_held(&self, detach_id: u64, dir: Option<u64>) -> bool {
+        self.handles.values().any(|h| {
+            matches!(h, Handle::Node(n) if n.unlinked && !n.pending_symlink
+                && (n.detach_id == detach_id || Some(n.dir) == dir))
+        })
+    }
+
+    /// Whether removed directory `dir` is still held: by its own open handles, by an open
+    /// file removed from it, or by a removed directory in it that is held.
+    fn dir_held(&self, dir: &RemovedDir) -> bool {
+        self.detached_held(dir.detach_id, Some(dir.ino))
+            || self.removed_dirs.iter().any(|r| r.parent == dir.ino)
+    }
+
+    /// Reports `Freed` for every removed directory nothing holds any more, innermost first
+    /// (Linux releases a dentry, then its parent).
+    pub(super) fn free_released_dirs(&mut self) {
+        while let Some(pos) = self.removed_dirs.iter().position(|d| !self.dir_held(d)) {
+            let dir = self.removed_dirs.remove(pos);
+            self.report(&Fact::Freed {
+                ino: dir.ino,
+                is_dir: true,
+            });
         }
     }
 
@@ -97,8 +149,7 @@ impl HostFs {
         let dir = self.dir_ino(&parent)?;
         let ino = meta.ino();
         let links_left = links_after_unlink(&meta);
-        let freed = links_left == 0 && !self.name_held(&found.comps, ino);
-        self.mark_unlinked(&found.comps, ino);
+        let freed = self.detach(&found.comps, ino, meta.is_dir(), dir, links_left);
         self.report(&Fact::Unlinked {
             dir,
             name: name.as_bytes(),
@@ -254,16 +305,14 @@ impl HostFs {
         let new_dir = self.dir_ino(new_parent)?;
         let replaced = to.meta.as_ref().map(|dst| {
             let links_left = links_after_unlink(dst);
+            let freed = self.detach(&to.comps, dst.ino(), dst.is_dir(), new_dir, links_left);
             Replaced {
                 ino: dst.ino(),
                 is_dir: dst.is_dir(),
                 links_left,
-                freed: links_left == 0 && !self.name_held(&to.comps, dst.ino()),
+                freed,
             }
         });
-        if let Some(r) = replaced {
-            self.mark_unlinked(&to.comps, r.ino);
-        }
         self.move_handles(&from.comps, &to.comps, src.ino(), new_dir, new_name);
         self.report(&Fact::Renamed {
             old_dir,
@@ -347,6 +396,9 @@ impl HostFs {
                 ino: node.ino,
                 is_dir: node.is_dir,
             });
+        }
+        if node.unlinked {
+            self.free_released_dirs();
         }
     }
 }
