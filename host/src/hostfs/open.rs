@@ -131,7 +131,8 @@ impl HostFs {
     /// directory is `EISDIR`, a final symlink is followed unless `O_EXCL` or `O_NOFOLLOW`),
     /// and Redox's directory (`O_DIRECTORY`, relibc's `mkdir`) and symlink (`O_SYMLINK`)
     /// creations, which follow `mkdir(2)` and `symlink(2)` ([`HostFs::new_entry`]). A
-    /// directory creation asking for write access or `O_TRUNC` is `EISDIR` before anything is made.
+    /// directory creation asking for write access or `O_TRUNC` is `EISDIR` before anything
+    /// is made.
     fn create_target(
         &self,
         base: &[String],
