@@ -440,3 +440,33 @@ fn a_user_cannot_watch_a_directory_only_its_owner_may_read_and_the_owner_can() {
     let ino = inotify_client::Inotify::init1(&owner_proc, inotify_client::IN_NONBLOCK).unwrap();
     assert!(ino.add_watch(&w.p("private"), IN_CREATE).is_ok());
 }
+
+#[test]
+fn a_removed_directory_lives_until_a_file_removed_from_it_is_closed() {
+    let w = World::new("rmdirpinned", 64 * 1024);
+    w.user.mkdir(&w.p("s"), 0o755).unwrap();
+    w.user.mkdir(&w.p("s/u"), 0o755).unwrap();
+    w.user.create(&w.p("s/u/a"), 0o644).unwrap();
+    let fd = w.user.open(&w.p("s/u/a"), O_RDONLY).unwrap();
+    let s = w.watch("s", IN_ALL_EVENTS);
+    let u = w.watch("s/u", IN_ALL_EVENTS);
+    w.user.unlink(&w.p("s/u/a")).unwrap();
+    w.user.rmdir(&w.p("s/u")).unwrap();
+    w.user.rmdir(&w.p("s")).unwrap();
+    assert_eq!(
+        w.lines(2),
+        [format!("{u} DELETE a"), format!("{s} DELETE,ISDIR u")]
+    );
+    // The open file holds u, and u holds s: both go at its close, innermost first.
+    w.user.close(fd).unwrap();
+    assert_eq!(
+        w.lines(5),
+        [
+            format!("{u} CLOSE_NOWRITE a"),
+            format!("{u} DELETE_SELF"),
+            format!("{u} IGNORED"),
+            format!("{s} DELETE_SELF"),
+            format!("{s} IGNORED"),
+        ]
+    );
+}

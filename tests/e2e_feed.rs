@@ -473,6 +473,54 @@ fn permissions_follow_the_mode_bits_for_non_root_callers() {
 }
 
 #[test]
+fn paths_are_resolved_with_linux_rules_and_failed_calls_change_nothing() {
+    use syscall::error::{EBADF, EBUSY, EEXIST, EISDIR, ENAMETOOLONG, ENOTDIR};
+    use syscall::flag::O_STAT;
+    let s = Setup::new("paths", 4096);
+    let u = &s.user;
+    std::fs::create_dir(s.host("t")).unwrap();
+    std::fs::write(s.host("f"), b"x").unwrap();
+    std::os::unix::fs::symlink("t", s.host("sl")).unwrap();
+    // A trailing slash on a symlink to a directory: the link is acted on, not the target.
+    assert_eq!(u.rmdir(&p("sl/")).unwrap_err().errno, ENOTDIR);
+    assert_eq!(u.rename(&p("sl/"), &p("z")).unwrap_err().errno, ENOTDIR);
+    assert_eq!(u.unlink(&p("sl/")).unwrap_err().errno, ENOTDIR);
+    assert!(s.host("t").is_dir() && !s.host("z").exists());
+    assert!(s.host("sl").symlink_metadata().is_ok());
+    // A trailing slash on a name being made.
+    assert_eq!(u.create(&p("g/"), 0o644).unwrap_err().errno, EISDIR);
+    assert_eq!(u.rename(&p("f"), &p("x/")).unwrap_err().errno, ENOTDIR);
+    assert_eq!(u.link(&p("f"), &p("g/")).unwrap_err().errno, ENOENT);
+    assert_eq!(u.symlink("f", &p("s/")).unwrap_err().errno, ENOENT);
+    for made in ["g", "x", "s"] {
+        assert!(s.host(made).symlink_metadata().is_err(), "{made} was made");
+    }
+    u.mkdir(&p("m/"), 0o755).unwrap();
+    assert!(s.host("m").is_dir());
+    // `.` and `..` as the last component.
+    assert_eq!(u.rename(&p("t/."), &p("y")).unwrap_err().errno, EBUSY);
+    assert_eq!(u.rename(&p("f"), &p("t/..")).unwrap_err().errno, EBUSY);
+    assert_eq!(u.unlink(&p("t/.")).unwrap_err().errno, EISDIR);
+    assert_eq!(u.link(&p("f"), &p("t/.")).unwrap_err().errno, EEXIST);
+    assert_eq!(u.mkdir(&p("n/."), 0o755).unwrap_err().errno, ENOENT);
+    assert!(s.host("f").is_file() && !s.host("n").exists());
+    // Paths of PATH_MAX bytes or more, even when they would resolve.
+    let long = format!("t/{}", "./".repeat(2100));
+    assert_eq!(u.open(&p(&long), O_RDONLY).unwrap_err().errno, ENAMETOOLONG);
+    assert_eq!(u.rmdir(&p(&long)).unwrap_err().errno, ENAMETOOLONG);
+    let fine = format!("t/{}", "./".repeat(1900));
+    u.close(u.open(&p(&fine), O_RDONLY).unwrap()).unwrap();
+    // ftruncate through an O_PATH handle.
+    let fd = u.open(&p("f"), O_STAT).unwrap();
+    assert_eq!(u.ftruncate(fd, 0).unwrap_err().errno, EBADF);
+    assert_eq!(std::fs::read(s.host("f")).unwrap(), b"x");
+    // O_CREAT | O_DIRECTORY (Redox's mkdir) with write access makes nothing.
+    let flags = O_CREAT | O_DIRECTORY | O_WRONLY | 0o755;
+    assert_eq!(u.open(&p("w"), flags).unwrap_err().errno, EISDIR);
+    assert!(!s.host("w").exists());
+}
+
+#[test]
 fn hostile_requests_get_errors_not_panics() {
     use syscall::error::{EBADF, EEXIST, EISDIR, ENAMETOOLONG, ENOTDIR};
     use syscall::flag::{O_EXCL, O_NOFOLLOW, O_STAT, O_SYMLINK};
@@ -524,8 +572,13 @@ fn hostile_requests_get_errors_not_panics() {
     assert_eq!(&buf[..8], b"dangling");
     assert_eq!(u.unlink(&p("d")).unwrap_err().errno, EISDIR);
     assert_eq!(u.rmdir(&p("f")).unwrap_err().errno, ENOTDIR);
-    assert_eq!(u.rmdir(&p("")).unwrap_err().errno, ENOENT);
-    assert_eq!(u.rmdir(&p("d/..")).unwrap_err().errno, EINVAL);
+    // The scheme root, as Linux's rmdir("/"); `.` and `..` last as Linux's rmdir.
+    assert_eq!(u.rmdir(&p("")).unwrap_err().errno, syscall::error::EBUSY);
+    assert_eq!(u.rmdir(&p("d/.")).unwrap_err().errno, EINVAL);
+    assert_eq!(
+        u.rmdir(&p("d/..")).unwrap_err().errno,
+        syscall::error::ENOTEMPTY
+    );
     // Wrong kinds of handle.
     let dfd = u.open(&p("d"), O_RDONLY).unwrap();
     assert_eq!(u.read(dfd, &mut buf).unwrap_err().errno, EISDIR);

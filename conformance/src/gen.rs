@@ -4,7 +4,8 @@
 //! A scenario makes two watched directories `d1` and `d2` (sometimes a subdirectory
 //! `d1/s`), one or two instances, then a random sequence of operations on a few names in
 //! them, with event reads at random points and at the end. Many operations fail (`ENOENT`,
-//! `EEXIST`, ...): errors are compared too.
+//! `EEXIST`, ...): errors are compared too. Paths come in the forms Linux's lookup treats
+//! specially (see [`Builder::decorate`]), and symlinks may point to directories.
 
 use inotify_abi::consts::*;
 
@@ -122,8 +123,15 @@ impl Builder {
         });
     }
 
-    /// A random path among the names the scenario plays with.
+    /// A random path among the names the scenario plays with, sometimes in another form
+    /// ([`Builder::decorate`]).
     fn path(&mut self, subdir: bool) -> String {
+        let p = self.plain_path(subdir);
+        self.decorate(p)
+    }
+
+    /// A random name in one of the directories, as `dir/name`.
+    fn plain_path(&mut self, subdir: bool) -> String {
         let dirs: &[&str] = if subdir {
             &["d1", "d2", "d1/s"]
         } else {
@@ -137,9 +145,56 @@ impl Builder {
     /// Any path: usually a name inside a directory, sometimes a directory itself.
     fn any_path(&mut self, subdir: bool) -> String {
         if self.r.chance(1, 8) {
-            self.r.pick(&["d1", "d2", "d1/s"]).to_string()
+            let d = self.r.pick(&["d1", "d2", "d1/s"]).to_string();
+            self.decorate(d)
         } else {
             self.path(subdir)
+        }
+    }
+
+    /// `p` (a directory or `dir/name`) as is three times in four; otherwise in one of the
+    /// forms whose lookup rules differ: a trailing slash, `.` or `..` as the last
+    /// component, a `./` inside, a detour `dX/../` in front, a name (maybe a symlink to a
+    /// directory) as an extra directory level, or padded with `./` to 3.8 KB (a long path
+    /// that still resolves; the Linux side adds its directory, about 30 bytes) or to 4.2 KB
+    /// (`ENAMETOOLONG`). At most one `..`, so no path leaves the scenario directory (symlink
+    /// targets stay inside it too).
+    fn decorate(&mut self, p: String) -> String {
+        if !self.r.chance(1, 4) {
+            return p;
+        }
+        let (first, rest) = p.split_once('/').unwrap_or((&p, ""));
+        let rest = if rest.is_empty() {
+            String::new()
+        } else {
+            format!("/{rest}")
+        };
+        match self.r.below(10) {
+            0 | 1 => format!("{p}/"),
+            2 => format!("{p}/."),
+            3 => format!("{p}/.."),
+            4 => format!("{first}/.{rest}"),
+            5 => {
+                let other = self.r.pick(&["d1", "d2"]);
+                format!("{other}/../{p}")
+            }
+            6 | 7 => {
+                let n = self.r.pick(&["a", "b", "c", "s"]);
+                match p.rsplit_once('/') {
+                    Some((dir, name)) => format!("{dir}/{n}/{name}"),
+                    None => format!("{p}/{n}"),
+                }
+            }
+            8 => format!(
+                "{first}/{}{}",
+                "./".repeat(1900),
+                rest.trim_start_matches('/')
+            ),
+            _ => format!(
+                "{first}/{}{}",
+                "./".repeat(2100),
+                rest.trim_start_matches('/')
+            ),
         }
     }
 
@@ -174,8 +229,10 @@ impl Builder {
                 old: self.path(subdir),
                 new: self.path(subdir),
             },
+            // Targets: a name beside the link, a directory (its own, `s`, or `d2` from a
+            // link in `d1` or `d2`).
             39..=40 => Op::Symlink {
-                target: "a".into(),
+                target: self.r.pick(&["a", "a", "s", ".", "../d2"]).to_string(),
                 path: self.path(subdir),
             },
             41..=47 => {
@@ -242,9 +299,15 @@ impl Builder {
                     times,
                 }
             }
-            74..=76 => Op::Listdir {
-                path: self.r.pick(&["d1", "d2", "d1/s"]).to_string(),
-            },
+            74..=76 => {
+                let d = self
+                    .r
+                    .pick(&["d1", "d2", "d1/s", "d1/c", "d2/c"])
+                    .to_string();
+                Op::Listdir {
+                    path: self.decorate(d),
+                }
+            }
             77..=80 => {
                 let inst = self.inst();
                 let w = format!("W{}", self.watches.len() + 1);
@@ -338,7 +401,7 @@ pub fn scenario_with(seed: u64, small_queues: bool) -> Scenario {
     }
     // Some names exist from the start so early operations do more than fail.
     for _ in 0..b.r.below(4) {
-        let p = b.path(false);
+        let p = b.plain_path(false);
         b.push(Op::Create {
             path: p,
             mode: 0o644,

@@ -278,11 +278,27 @@ impl Word {
     }
 }
 
-/// Checks a scenario path: relative, no `..`, not empty.
+/// Checks a scenario path: relative, not empty, and no `..` that climbs above the scenario
+/// directory as written (`d/..` is the directory itself; `..` and `d/../..` are refused).
 fn check_path(p: &str) -> Result<String, String> {
-    if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
+    let mut depth = 0usize;
+    let climbs_out = p.split('/').any(|c| match c {
+        "" | "." => false,
+        ".." => match depth.checked_sub(1) {
+            Some(d) => {
+                depth = d;
+                false
+            }
+            None => true,
+        },
+        _ => {
+            depth += 1;
+            false
+        }
+    });
+    if p.is_empty() || p.starts_with('/') || climbs_out {
         return Err(format!(
-            "path `{p}` must be relative to the scenario directory, without `..`"
+            "path `{p}` must be relative to the scenario directory, without `..` above it"
         ));
     }
     Ok(p.to_string())

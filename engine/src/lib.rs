@@ -49,7 +49,9 @@ mod watch;
 use alloc::vec::Vec;
 
 use hashbrown::HashMap;
-use inotify_abi::consts::{IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID_MASK};
+use inotify_abi::consts::{
+    add_watch_mask_is_valid, IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR,
+};
 
 use engine::Budget;
 use errno::{EEXIST, EINVAL, EMFILE, ENOSPC, ENOTDIR};
@@ -147,10 +149,7 @@ impl Engine {
     /// else updated even at the watch limit; a new watch: the wd is taken first, then the
     /// limit is checked (ENOSPC), so a refused watch still uses up a wd number.
     pub fn add_watch(&mut self, inst: InstanceId, target: Target, mask: u32) -> Result<i32, Errno> {
-        if mask & !IN_VALID_MASK != 0 || mask & IN_VALID_MASK == 0 {
-            return Err(EINVAL);
-        }
-        if mask & IN_MASK_ADD != 0 && mask & IN_MASK_CREATE != 0 {
+        if !add_watch_mask_is_valid(mask) {
             return Err(EINVAL);
         }
         let slot = self.instances.slot_of(inst).ok_or(EINVAL)?;

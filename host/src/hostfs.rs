@@ -14,7 +14,9 @@
 //!
 //! Paths are resolved here, component by component, with symlinks followed inside the root
 //! only (an absolute symlink target means the root of this scheme) and `..` at the root
-//! refused with `EACCES`: nothing outside the root can be reached. The host process may run
+//! refused with `EACCES`: nothing outside the root can be reached. Otherwise the path rules
+//! are Linux's (`PATH_MAX`, trailing slashes, `.` and `..` as the last component; see
+//! `docs/semantics.md`, "Paths"). The host process may run
 //! as root; callers' permissions are emulated from the mode bits with the uid/gid each
 //! request carries (root bypasses them, as usual).
 //!
@@ -25,6 +27,7 @@
 //! Redox creates directories and symlinks with `open(O_CREAT | O_DIRECTORY)` and
 //! `open(O_CREAT | O_SYMLINK)` + `write(target)`; those handles report only the creation
 //! (`mkdir` and `symlink` give one `IN_CREATE` on Linux), never an open, a write or a close.
+//! `O_CREAT | O_DIRECTORY` with write access is `EISDIR`, and nothing is made.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, Metadata};
@@ -34,14 +37,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use inotify_abi::consts::NAME_MAX;
 use inotify_abi::feed::{Fact, Subject};
 use inotify_feed::{FeedEndpoint, HeldName, NameUse, Producer, ProducerCell};
 
 use super::{spawn_scheme_thread, Kernel, SchemeThread};
 use redox_scheme::scheme::SchemeSync;
 use syscall::dirent::DirentKind;
-use syscall::error::{Error, Result, EBADF, EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOTDIR};
+use syscall::error::{Error, Result, EBADF, EINVAL, EIO, ENOTDIR};
 use syscall::flag::{EventFlags, O_ACCMODE, O_RDONLY, O_RDWR};
 use syscall::TimeSpec;
 
@@ -61,6 +63,10 @@ pub const DEFAULT_SCHEME_NAME: &str = "file";
 pub const UTIME_NOW: i32 = (1 << 30) - 1;
 /// `timespec.tv_nsec` meaning "leave this time alone".
 pub const UTIME_OMIT: i32 = (1 << 30) - 2;
+
+/// Longest path a call takes, with its terminating NUL (Linux's `PATH_MAX`): longer ones are
+/// `ENAMETOOLONG` before anything is looked up.
+const PATH_MAX: usize = 4096;
 
 /// Symlinks followed in one lookup before `ELOOP` (Linux's limit).
 const MAX_SYMLINK_HOPS: u32 = 40;
@@ -177,6 +183,17 @@ impl Node {
     }
 }
 
+/// A removed directory that an open handle still holds, itself or through a removed entry
+/// below it (Linux: a dentry holds its parent).
+struct RemovedDir {
+    /// Its inode.
+    ino: u64,
+    /// The directory it was removed from.
+    parent: u64,
+    /// The [`Node::detach_id`] its own handles got at the removal.
+    detach_id: u64,
+}
+
 /// The result of a path lookup.
 struct Lookup {
     /// Components of the object from the root (the root is empty).
@@ -197,6 +214,8 @@ pub struct HostFs {
     next_id: usize,
     /// The feed: its handles, the producer, and the numbers of [`Node::detach_id`].
     feed: FeedEndpoint<SharedProducer>,
+    /// Removed directories something open still holds, awaiting their `Freed`.
+    removed_dirs: Vec<RemovedDir>,
     /// Whether the host process may chown (it is root).
     host_is_root: bool,
     /// The producer, shared so tests and tools can look at its counters.
@@ -261,17 +280,6 @@ fn links_after_unlink(meta: &Metadata) -> u64 {
     }
 }
 
-/// The last component of `path` as written, refusing `.` and `..` (`EINVAL`, as Linux does
-/// for rmdir/rename/link targets) and over-long names.
-fn check_last_component(path: &str) -> Result<()> {
-    match path.trim_end_matches('/').rsplit('/').next() {
-        Some(".") | Some("..") => Err(Error::new(EINVAL)),
-        Some("") => Err(Error::new(ENOENT)),
-        Some(n) if n.len() > NAME_MAX => Err(Error::new(ENAMETOOLONG)),
-        _ => Ok(()),
-    }
-}
-
 /// A time from a `TimeSpec`; `None` for `UTIME_OMIT`.
 fn spec_time(ts: &TimeSpec) -> Result<Option<SystemTime>> {
     match ts.tv_nsec {
@@ -317,6 +325,7 @@ impl HostFs {
             handles: BTreeMap::new(),
             next_id: 1,
             feed: FeedEndpoint::new(SharedProducer(Arc::clone(&producer))),
+            removed_dirs: Vec::new(),
             host_is_root,
             producer,
             notifier: None,

@@ -11,7 +11,28 @@ use inotify_abi::consts::NAME_MAX;
 use redox_scheme::CallerCtx;
 use syscall::error::{Error, Result, EACCES, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM};
 
-use super::{host_err, may, HostFs, Lookup, Node, MAX_SYMLINK_HOPS, MAY_EXEC, MAY_WRITE};
+use super::{host_err, may, HostFs, Lookup, Node, MAX_SYMLINK_HOPS, MAY_EXEC, MAY_WRITE, PATH_MAX};
+
+/// The last component of a path, classified as Linux's `filename_parentat` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Last<'p> {
+    /// No component at all: the path names the root.
+    Root,
+    /// `.`
+    Dot,
+    /// `..`
+    DotDot,
+    /// A name, and whether slashes followed it (`name/`).
+    Name { name: &'p str, slash: bool },
+}
+
+/// `ENAMETOOLONG` for a path that does not fit Linux's `PATH_MAX` with its terminating NUL.
+pub(super) fn check_path_len(path: &str) -> Result<()> {
+    if path.len() >= PATH_MAX {
+        return Err(Error::new(ENAMETOOLONG));
+    }
+    Ok(())
+}
 
 impl HostFs {
     /// `ctx` with the credentials handle `id` was opened with: two-handle requests carry the
@@ -29,25 +50,58 @@ impl HostFs {
     }
 
     /// Resolves the parent directory of `path` from `base`, as Linux's `filename_parentat`:
-    /// every component but the last, which is returned as written (with any trailing
-    /// slashes). `ENOTDIR` when the parent is not a directory.
+    /// every component but the last, which is classified as written ([`Last`]). `ENOTDIR`
+    /// when the parent is not a directory, `EACCES` without search permission on it (Linux
+    /// checks it before looking at the last component, whatever its kind).
     pub(super) fn parent_of<'p>(
         &self,
         base: &[String],
         path: &'p str,
         ctx: &CallerCtx,
-    ) -> Result<(Vec<String>, &'p str)> {
+    ) -> Result<(Vec<String>, Last<'p>)> {
+        check_path_len(path)?;
         let trimmed = path.trim_end_matches('/');
-        let Some(cut) = trimmed.rfind('/') else {
-            return Ok((base.to_vec(), path));
+        let (parent, last) = match trimmed.rfind('/') {
+            Some(cut) => (&path[..=cut], &path[cut + 1..]),
+            None if trimmed.is_empty() && path.starts_with('/') => ("/", ""),
+            None => ("", path),
         };
-        let (parent, last) = (&path[..=cut], &path[cut + 1..]);
         let found = self.lookup(base, parent, true, ctx)?;
-        match found.meta {
-            Some(meta) if meta.is_dir() => Ok((found.comps, last)),
-            Some(_) => Err(Error::new(ENOTDIR)),
-            None => Err(Error::new(ENOENT)),
+        let meta = match found.meta {
+            Some(meta) if meta.is_dir() => meta,
+            Some(_) => return Err(Error::new(ENOTDIR)),
+            None => return Err(Error::new(ENOENT)),
+        };
+        let name = last.trim_end_matches('/');
+        let last = match name {
+            "" => return Ok((found.comps, Last::Root)),
+            "." => Last::Dot,
+            ".." => Last::DotDot,
+            _ => Last::Name {
+                name,
+                slash: name.len() < last.len(),
+            },
+        };
+        if !may(&meta, ctx.uid, ctx.gid, MAY_EXEC) {
+            return Err(Error::new(EACCES));
         }
+        Ok((found.comps, last))
+    }
+
+    /// The entry `name` of directory `parent` as it is (a final symlink not followed):
+    /// `ENAMETOOLONG` for a name over `NAME_MAX`, `meta` `None` when there is none.
+    pub(super) fn child(&self, parent: &[String], name: &str) -> Result<Lookup> {
+        if name.len() > NAME_MAX {
+            return Err(Error::new(ENAMETOOLONG));
+        }
+        let mut comps = parent.to_vec();
+        comps.push(name.to_string());
+        let meta = match fs::symlink_metadata(self.host_path(&comps)) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(host_err(e)),
+        };
+        Ok(Lookup { comps, meta })
     }
 
     /// The components of directory handle `id` (a base for relative lookups).
@@ -72,6 +126,7 @@ impl HostFs {
         follow_last: bool,
         ctx: &CallerCtx,
     ) -> Result<Lookup> {
+        check_path_len(path)?;
         let mut comps: Vec<String> = if path.starts_with('/') {
             Vec::new()
         } else {
@@ -81,8 +136,8 @@ impl HostFs {
         let mut hops = 0u32;
         let mut meta = self.lstat(&comps)?;
         loop {
-            // Skip empty and `.` components; remember whether a slash followed the name.
-            while pending.front().is_some_and(|c| c.is_empty() || c == ".") {
+            // Skip empty components (`.` is looked up below, so `file/.` is ENOTDIR).
+            while pending.front().is_some_and(String::is_empty) {
                 pending.pop_front();
             }
             let Some(comp) = pending.pop_front() else {
@@ -97,6 +152,9 @@ impl HostFs {
             if !may(&meta, ctx.uid, ctx.gid, MAY_EXEC) {
                 return Err(Error::new(EACCES));
             }
+            if comp == "." {
+                continue;
+            }
             if comp == ".." {
                 if comps.pop().is_none() {
                     return Err(Error::new(EACCES));
@@ -107,7 +165,9 @@ impl HostFs {
             if comp.len() > NAME_MAX {
                 return Err(Error::new(ENAMETOOLONG));
             }
-            let last = pending.iter().all(|c| c.is_empty() || c == ".");
+            // The last component is followed by slashes only; one followed by `.` or `..`
+            // must exist and be a directory (Linux walks it like any other).
+            let last = pending.iter().all(String::is_empty);
             let trailing_slash = last && !pending.is_empty();
             comps.push(comp);
             let child = match fs::symlink_metadata(self.host_path(&comps)) {

@@ -8,24 +8,20 @@ use inotify_abi::feed::{Fact, Replaced};
 use inotify_feed::NameUse;
 
 use redox_scheme::CallerCtx;
-use syscall::error::{Error, Result, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
+use syscall::error::{
+    Error, Result, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM,
+};
 use syscall::flag::AT_REMOVEDIR;
 
-use super::{check_last_component, host_err, links_after_unlink, Handle, HostFs, Lookup, Node};
+use super::lookup::Last;
+use super::{host_err, links_after_unlink, Handle, HostFs, Lookup, Node, RemovedDir};
 
 impl HostFs {
-    /// Whether an open handle holds the name `comps` of inode `ino` (Linux: the name's
-    /// dentry is in use, so removing it leaves the inode's end to the last close).
-    pub(super) fn name_held(&self, comps: &[String], ino: u64) -> bool {
-        self.handles
-            .values()
-            .any(|h| matches!(h, Handle::Node(n) if n.holds(comps, ino)))
-    }
-
     /// Whether a `Freed` is due at the close of `node`: its name was removed, no other open
     /// handle holds that removed name, and the inode has no links left.
+    /// Directories are freed by [`HostFs::free_released_dirs`] instead.
     pub(super) fn frees_at_close(&self, node: &Node) -> bool {
-        if !node.unlinked || node.pending_symlink {
+        if !node.unlinked || node.pending_symlink || node.is_dir {
             return false;
         }
         debug_assert_ne!(node.detach_id, 0);
@@ -40,8 +36,9 @@ impl HostFs {
         !shared && links == 0
     }
 
-    /// Detaches the handles holding the name `comps` of `ino`: the name was removed.
-    pub(super) fn mark_unlinked(&mut self, comps: &[String], ino: u64) {
+    /// Detaches the handles holding the name `comps` of `ino`: the name was removed; returns
+    /// the detach id they got.
+    pub(super) fn mark_unlinked(&mut self, comps: &[String], ino: u64) -> u64 {
         let id = self.feed.handles_mut().next_detach();
         for h in self.handles.values_mut() {
             if let Handle::Node(n) = h {
@@ -51,9 +48,70 @@ impl HostFs {
                 }
             }
         }
+        id
     }
 
-    /// `unlinkat` once the base is known.
+    /// The name `comps` of `ino` (in directory `parent`, with `links_left` links after the
+    /// removal) was removed: detaches its handles and says whether the inode is freed now.
+    /// A directory stays until nothing holds it (Linux: its dentry lives while it is open,
+    /// or while a removed entry of it is, since a dentry holds its parent); it is then
+    /// freed by [`HostFs::free_released_dirs`].
+    pub(super) fn detach(
+        &mut self,
+        comps: &[String],
+        ino: u64,
+        is_dir: bool,
+        parent: u64,
+        links_left: u64,
+    ) -> bool {
+        let detach_id = self.mark_unlinked(comps, ino);
+        if !is_dir {
+            return links_left == 0 && !self.detached_held(detach_id, None);
+        }
+        let dir = RemovedDir {
+            ino,
+            parent,
+            detach_id,
+        };
+        if self.dir_held(&dir) {
+            self.removed_dirs.push(dir);
+            return false;
+        }
+        true
+    }
+
+    /// Whether an open handle holds the removed name detached as `detach_id`, or (with
+    /// `Some(dir)`) a removed name in directory `dir`.
+    fn detached_held(&self, detach_id: u64, dir: Option<u64>) -> bool {
+        self.handles.values().any(|h| {
+            matches!(h, Handle::Node(n) if n.unlinked && !n.pending_symlink
+                && (n.detach_id == detach_id || Some(n.dir) == dir))
+        })
+    }
+
+    /// Whether removed directory `dir` is still held: by its own open handles, by an open
+    /// file removed from it, or by a removed directory in it that is held.
+    fn dir_held(&self, dir: &RemovedDir) -> bool {
+        self.detached_held(dir.detach_id, Some(dir.ino))
+            || self.removed_dirs.iter().any(|r| r.parent == dir.ino)
+    }
+
+    /// Reports `Freed` for every removed directory nothing holds any more, innermost first
+    /// (Linux releases a dentry, then its parent).
+    pub(super) fn free_released_dirs(&mut self) {
+        while let Some(pos) = self.removed_dirs.iter().position(|d| !self.dir_held(d)) {
+            let dir = self.removed_dirs.remove(pos);
+            self.report(&Fact::Freed {
+                ino: dir.ino,
+                is_dir: true,
+            });
+        }
+    }
+
+    /// `unlinkat` once the base is known, in Linux's order: the parent, the kind of the
+    /// last component (`unlink` of `.`/`..` is `EISDIR`; `rmdir` of `.` is `EINVAL`, of
+    /// `..` `ENOTEMPTY`), the name, a trailing slash (`unlink` only: `EISDIR` for a
+    /// directory, else `ENOTDIR`; a symlink is not followed), permission, the object's kind.
     pub(super) fn unlink_from(
         &mut self,
         base: &[String],
@@ -61,15 +119,23 @@ impl HostFs {
         flags: usize,
         ctx: &CallerCtx,
     ) -> Result<()> {
-        check_last_component(path)?;
-        let found = self.lookup(base, path, false, ctx)?;
-        let meta = found.meta.ok_or(Error::new(ENOENT))?;
-        let Some((name, parent)) = found.comps.split_last() else {
-            return Err(Error::new(EBUSY));
+        let rmdir = flags & AT_REMOVEDIR != 0;
+        let (parent, last) = self.parent_of(base, path, ctx)?;
+        let (name, slash) = match last {
+            Last::Name { name, slash } => (name, slash),
+            _ if !rmdir => return Err(Error::new(EISDIR)),
+            Last::Dot => return Err(Error::new(EINVAL)),
+            Last::DotDot => return Err(Error::new(ENOTEMPTY)),
+            Last::Root => return Err(Error::new(EBUSY)),
         };
-        self.check_dir_writable(parent, ctx)?;
+        let found = self.child(&parent, name)?;
+        let meta = found.meta.ok_or(Error::new(ENOENT))?;
+        if slash && !rmdir {
+            return Err(Error::new(if meta.is_dir() { EISDIR } else { ENOTDIR }));
+        }
+        self.check_dir_writable(&parent, ctx)?;
         let host = self.host_path(&found.comps);
-        if flags & AT_REMOVEDIR != 0 {
+        if rmdir {
             if !meta.is_dir() {
                 return Err(Error::new(ENOTDIR));
             }
@@ -80,11 +146,10 @@ impl HostFs {
             }
             fs::remove_file(&host).map_err(host_err)?;
         }
-        let dir = self.dir_ino(parent)?;
+        let dir = self.dir_ino(&parent)?;
         let ino = meta.ino();
         let links_left = links_after_unlink(&meta);
-        let freed = links_left == 0 && !self.name_held(&found.comps, ino);
-        self.mark_unlinked(&found.comps, ino);
+        let freed = self.detach(&found.comps, ino, meta.is_dir(), dir, links_left);
         self.report(&Fact::Unlinked {
             dir,
             name: name.as_bytes(),
@@ -94,6 +159,116 @@ impl HostFs {
             freed,
         });
         Ok(())
+    }
+
+    /// `renameat`: both parents (old first), then, as Linux's `do_renameat2`: `.`/`..` as
+    /// either last component is `EBUSY`, a missing source `ENOENT`, a trailing slash on
+    /// either name when the source is not a directory `ENOTDIR` (a symlink is not followed).
+    pub(super) fn rename_at(
+        &mut self,
+        old_base: &[String],
+        old_path: &str,
+        new_base: &[String],
+        new_path: &str,
+        ctx: &CallerCtx,
+    ) -> Result<usize> {
+        let (old_parent, old_last) = self.parent_of(old_base, old_path, ctx)?;
+        let (new_parent, new_last) = self.parent_of(new_base, new_path, ctx)?;
+        let (
+            Last::Name {
+                name: old_name,
+                slash: old_slash,
+            },
+            Last::Name {
+                name: new_name,
+                slash: new_slash,
+            },
+        ) = (old_last, new_last)
+        else {
+            return Err(Error::new(EBUSY));
+        };
+        let from = self.child(&old_parent, old_name)?;
+        let src = from.meta.as_ref().ok_or(Error::new(ENOENT))?;
+        let to = self.child(&new_parent, new_name)?;
+        if !src.is_dir() && (old_slash || new_slash) {
+            return Err(Error::new(ENOTDIR));
+        }
+        self.rename(from, to, ctx)
+    }
+
+    /// `frename`: the name handle `id` was opened by moves to `path` (from the root), with
+    /// the target rules of [`HostFs::rename_at`].
+    pub(super) fn rename_handle(
+        &mut self,
+        id: usize,
+        path: &str,
+        ctx: &CallerCtx,
+    ) -> Result<usize> {
+        let node = self.node(id)?;
+        if node.unlinked || node.pending_symlink {
+            return Err(Error::new(ENOENT));
+        }
+        let comps = node.comps.clone();
+        let ino = node.ino;
+        let (new_parent, new_last) = self.parent_of(&[], path, ctx)?;
+        let Last::Name { name, slash } = new_last else {
+            return Err(Error::new(EBUSY));
+        };
+        let meta = self.lstat(&comps)?;
+        if meta.ino() != ino {
+            return Err(Error::new(ENOENT));
+        }
+        if comps.is_empty() {
+            return Err(Error::new(EBUSY));
+        }
+        let to = self.child(&new_parent, name)?;
+        if !meta.is_dir() && slash {
+            return Err(Error::new(ENOTDIR));
+        }
+        let from = Lookup {
+            comps,
+            meta: Some(meta),
+        };
+        self.rename(from, to, ctx)
+    }
+
+    /// `linkat` of handle `id` as `path` from `base`: the new name follows Linux's
+    /// `filename_create` (`.`/`..` or an existing name `EEXIST`, a missing name with a
+    /// trailing slash `ENOENT`), then [`HostFs::link`].
+    pub(super) fn link_at(
+        &mut self,
+        id: usize,
+        base: &[String],
+        path: &str,
+        ctx: &CallerCtx,
+    ) -> Result<usize> {
+        self.node(id)?;
+        let (parent, last) = self.parent_of(base, path, ctx)?;
+        let to = self.new_name(&parent, last)?;
+        self.link(id, to, ctx)
+    }
+
+    /// The entry a creating call (`link`, `symlink`, `mkdir`) makes, as Linux's
+    /// `filename_create`: `EEXIST` for `.`, `..`, the root or an existing name (a symlink
+    /// is not followed), `ENOENT` for a missing name written with a trailing slash unless
+    /// `dir`.
+    pub(super) fn new_entry(&self, parent: &[String], last: Last<'_>, dir: bool) -> Result<Lookup> {
+        let Last::Name { name, slash } = last else {
+            return Err(Error::new(EEXIST));
+        };
+        let found = self.child(parent, name)?;
+        if found.meta.is_some() {
+            return Err(Error::new(EEXIST));
+        }
+        if slash && !dir {
+            return Err(Error::new(ENOENT));
+        }
+        Ok(found)
+    }
+
+    /// [`HostFs::new_entry`] for a name that is not a directory.
+    fn new_name(&self, parent: &[String], last: Last<'_>) -> Result<Lookup> {
+        self.new_entry(parent, last, false)
     }
 
     /// Renames `from` (an existing name) to `to`, for a caller.
@@ -110,7 +285,7 @@ impl HostFs {
             return Err(Error::new(EINVAL));
         }
         if from.comps.starts_with(&to.comps) && to.comps != from.comps {
-            return Err(Error::new(syscall::error::ENOTEMPTY));
+            return Err(Error::new(ENOTEMPTY));
         }
         self.check_dir_writable(old_parent, ctx)?;
         self.check_dir_writable(new_parent, ctx)?;
@@ -130,16 +305,14 @@ impl HostFs {
         let new_dir = self.dir_ino(new_parent)?;
         let replaced = to.meta.as_ref().map(|dst| {
             let links_left = links_after_unlink(dst);
+            let freed = self.detach(&to.comps, dst.ino(), dst.is_dir(), new_dir, links_left);
             Replaced {
                 ino: dst.ino(),
                 is_dir: dst.is_dir(),
                 links_left,
-                freed: links_left == 0 && !self.name_held(&to.comps, dst.ino()),
+                freed,
             }
         });
-        if let Some(r) = replaced {
-            self.mark_unlinked(&to.comps, r.ino);
-        }
         self.move_handles(&from.comps, &to.comps, src.ino(), new_dir, new_name);
         self.report(&Fact::Renamed {
             old_dir,
@@ -178,23 +351,25 @@ impl HostFs {
         }
     }
 
-    /// Links the inode behind handle `id` as `to`.
+    /// Links the inode behind handle `id` as `to` (a name [`HostFs::new_entry`] allowed), in
+    /// Linux's order after the name: permission on the directory, a directory source
+    /// `EPERM`, a source with no name left `ENOENT`.
     pub(super) fn link(&mut self, id: usize, to: Lookup, ctx: &CallerCtx) -> Result<usize> {
-        let node = self.node(id)?;
-        if node.unlinked || node.pending_symlink {
-            return Err(Error::new(ENOENT));
-        }
         if to.meta.is_some() {
             return Err(Error::new(EEXIST));
         }
-        if node.is_dir {
-            return Err(Error::new(EPERM));
-        }
-        let (ino, src) = (node.ino, node.comps.clone());
         let Some((new_name, new_parent)) = to.comps.split_last() else {
             return Err(Error::new(EEXIST));
         };
         self.check_dir_writable(new_parent, ctx)?;
+        let node = self.node(id)?;
+        if node.is_dir {
+            return Err(Error::new(EPERM));
+        }
+        if node.unlinked || node.pending_symlink {
+            return Err(Error::new(ENOENT));
+        }
+        let (ino, src) = (node.ino, node.comps.clone());
         fs::hard_link(self.host_path(&src), self.host_path(&to.comps)).map_err(host_err)?;
         let dir = self.dir_ino(new_parent)?;
         self.report(&Fact::Linked {
@@ -218,6 +393,9 @@ impl HostFs {
                 ino: node.ino,
                 is_dir: node.is_dir,
             });
+        }
+        if node.unlinked {
+            self.free_released_dirs();
         }
     }
 }

@@ -14,7 +14,8 @@ use syscall::flag::{
 };
 use syscall::schemev2::NewFdFlags;
 
-use super::{check_last_component, host_err, may, Handle, HostFs, Lookup, Node, NodeFact};
+use super::lookup::Last;
+use super::{host_err, may, Handle, HostFs, Lookup, Node, NodeFact};
 #[cfg(target_os = "linux")]
 use super::{HOST_O_NOFOLLOW, HOST_O_PATH};
 use super::{MAY_READ, MAY_WRITE};
@@ -123,6 +124,54 @@ impl HostFs {
         Ok(Some((meta, flags & O_DIRECTORY != 0)))
     }
 
+    /// What an `O_CREAT` open of `path` acts on: an existing object to open (`meta` set) or
+    /// the entry to create (`meta` `None`). Three kinds, each with Linux's rules for its
+    /// path: a file (`open(O_CREAT)`: a trailing slash is `EISDIR` whether or not the name
+    /// exists, `.`/`..` are `EEXIST` with `O_EXCL` and else `EISDIR`, an existing
+    /// directory is `EISDIR`, a final symlink is followed unless `O_EXCL` or `O_NOFOLLOW`),
+    /// and Redox's directory (`O_DIRECTORY`, relibc's `mkdir`) and symlink (`O_SYMLINK`)
+    /// creations, which follow `mkdir(2)` and `symlink(2)` ([`HostFs::new_entry`]). A
+    /// directory creation asking for write access or `O_TRUNC` is `EISDIR` before anything
+    /// is made.
+    fn create_target(
+        &self,
+        base: &[String],
+        path: &str,
+        flags: usize,
+        want_write: bool,
+        ctx: &CallerCtx,
+    ) -> Result<Lookup> {
+        let excl = flags & O_EXCL != 0;
+        let is_dir = flags & O_DIRECTORY != 0 && flags & O_SYMLINK == 0;
+        if is_dir && (want_write || flags & O_TRUNC != 0) {
+            return Err(Error::new(EISDIR));
+        }
+        let (parent, last) = self.parent_of(base, path, ctx)?;
+        if flags & (O_DIRECTORY | O_SYMLINK) != 0 {
+            return match self.new_entry(&parent, last, is_dir) {
+                // Redox opens an existing directory for `O_CREAT | O_DIRECTORY`.
+                Err(e) if e.errno == EEXIST && is_dir && !excl => {
+                    self.lookup(base, path, flags & O_NOFOLLOW == 0, ctx)
+                }
+                other => other,
+            };
+        }
+        let name = match last {
+            Last::Name { slash: true, .. } => return Err(Error::new(EISDIR)),
+            Last::Name { name, .. } => name,
+            _ if excl => return Err(Error::new(EEXIST)),
+            _ => return Err(Error::new(EISDIR)),
+        };
+        // O_CREAT | O_EXCL never follows a final symlink: a dangling one is EEXIST.
+        let follow = flags & (O_NOFOLLOW | O_EXCL) == 0;
+        let found = self.lookup(&parent, name, follow, ctx)?;
+        match &found.meta {
+            Some(_) if excl => Err(Error::new(EEXIST)),
+            Some(meta) if meta.is_dir() => Err(Error::new(EISDIR)),
+            _ => Ok(found),
+        }
+    }
+
     /// `openat`, once the base directory is known.
     pub(super) fn open_from(
         &mut self,
@@ -131,28 +180,22 @@ impl HostFs {
         flags: usize,
         ctx: &CallerCtx,
     ) -> Result<OpenResult> {
-        // O_CREAT | O_EXCL never follows a final symlink: a dangling one is EEXIST.
-        let excl = flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL;
-        let follow = flags & (O_NOFOLLOW | O_SYMLINK) == 0 && !excl;
-        let found = self.lookup(base, path, follow, ctx)?;
         let acc = flags & O_ACCMODE;
         let stat_only = flags & O_STAT != 0;
         let want_write = !stat_only && (acc == O_WRONLY || acc == O_RDWR);
         let want_read = !stat_only && (acc == O_RDONLY || acc == O_RDWR);
+        let found = if flags & O_CREAT != 0 {
+            self.create_target(base, path, flags, want_write, ctx)?
+        } else {
+            let follow = flags & (O_NOFOLLOW | O_SYMLINK) == 0;
+            self.lookup(base, path, follow, ctx)?
+        };
         let (meta, created, silent_create) = match &found.meta {
-            Some(meta) => {
-                if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
-                    return Err(Error::new(EEXIST));
-                }
-                (meta.clone(), false, false)
-            }
-            None if flags & O_CREAT != 0 => {
-                check_last_component(path)?;
-                match self.create(&found, flags, ctx)? {
-                    Some((meta, silent)) => (meta, true, silent),
-                    None => return self.open_pending_symlink(found, flags, ctx),
-                }
-            }
+            Some(meta) => (meta.clone(), false, false),
+            None if flags & O_CREAT != 0 => match self.create(&found, flags, ctx)? {
+                Some((meta, silent)) => (meta, true, silent),
+                None => return self.open_pending_symlink(found, flags, ctx),
+            },
             None => return Err(Error::new(ENOENT)),
         };
         let is_dir = meta.is_dir();

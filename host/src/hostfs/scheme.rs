@@ -10,7 +10,7 @@ use inotifyd::scheme::copy_at;
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult};
 use syscall::dirent::{DirEntry, DirentBuf, DirentKind};
-use syscall::error::{Error, Result, EACCES, EBADF, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
+use syscall::error::{Error, Result, EACCES, EBADF, EINVAL, EISDIR, ENOTDIR, EPERM};
 use syscall::flag::{
     EventFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_PERM, MODE_SYMLINK,
     MODE_TYPE, O_APPEND, O_FCNTL_MASK, O_RDWR, O_STAT, O_SYMLINK,
@@ -19,8 +19,8 @@ use syscall::schemev2::NewFdFlags;
 use syscall::{Stat, StdFsCallMeta, TimeSpec};
 
 use super::{
-    check_last_component, dirent_kind, host_err, may, spec_time, Handle, HostFs, Lookup, Node,
-    NodeFact, MAY_READ, MAY_WRITE, UTIME_NOW, UTIME_OMIT,
+    dirent_kind, host_err, may, spec_time, Handle, HostFs, Node, NodeFact, MAY_READ, MAY_WRITE,
+    UTIME_NOW, UTIME_OMIT,
 };
 
 impl HostFs {
@@ -321,9 +321,7 @@ impl SchemeSync for HostFs {
     }
 
     fn flink(&mut self, id: usize, path: &str, ctx: &CallerCtx) -> Result<usize> {
-        check_last_component(path)?;
-        let to = self.lookup(&[], path, false, ctx)?;
-        self.link(id, to, ctx)
+        self.link_at(id, &[], path, ctx)
     }
 
     fn flinkat(
@@ -334,11 +332,9 @@ impl SchemeSync for HostFs {
         _flags: u32,
         ctx: &CallerCtx,
     ) -> Result<usize> {
-        check_last_component(path)?;
         let ctx = &self.opener_ctx(id, ctx)?;
         let base = self.base_dir(dirid)?;
-        let to = self.lookup(&base, path, false, ctx)?;
-        self.link(id, to, ctx)
+        self.link_at(id, &base, path, ctx)
     }
 
     fn fpath(&mut self, id: usize, buf: &mut [u8], _ctx: &CallerCtx) -> Result<usize> {
@@ -354,23 +350,7 @@ impl SchemeSync for HostFs {
     }
 
     fn frename(&mut self, id: usize, path: &str, ctx: &CallerCtx) -> Result<usize> {
-        check_last_component(path)?;
-        let node = self.node(id)?;
-        if node.unlinked || node.pending_symlink {
-            return Err(Error::new(ENOENT));
-        }
-        let comps = node.comps.clone();
-        let ino = node.ino;
-        let meta = self.lstat(&comps)?;
-        if meta.ino() != ino {
-            return Err(Error::new(ENOENT));
-        }
-        let from = Lookup {
-            comps,
-            meta: Some(meta),
-        };
-        let to = self.lookup(&[], path, false, ctx)?;
-        self.rename(from, to, ctx)
+        self.rename_handle(id, path, ctx)
     }
 
     fn frenameat(
@@ -385,17 +365,10 @@ impl SchemeSync for HostFs {
         if flags != 0 {
             return Err(Error::new(EINVAL));
         }
-        check_last_component(old_path)?;
-        check_last_component(new_path)?;
         let ctx = &self.opener_ctx(old_dir, ctx)?;
         let old_base = self.base_dir(old_dir)?;
         let new_base = self.base_dir(new_dir)?;
-        // Linux's order: both parents (old first), then the source name, then the target.
-        let (old_parent, old_last) = self.parent_of(&old_base, old_path, ctx)?;
-        let (new_parent, new_last) = self.parent_of(&new_base, new_path, ctx)?;
-        let from = self.lookup(&old_parent, old_last, false, ctx)?;
-        let to = self.lookup(&new_parent, new_last, false, ctx)?;
-        self.rename(from, to, ctx)
+        self.rename_at(&old_base, old_path, &new_base, new_path, ctx)
     }
 
     fn fstat(&mut self, id: usize, stat: &mut Stat, _ctx: &CallerCtx) -> Result<()> {
@@ -457,6 +430,11 @@ impl SchemeSync for HostFs {
 
     fn ftruncate(&mut self, id: usize, len: u64, _ctx: &CallerCtx) -> Result<()> {
         let node = self.node(id)?;
+        // An O_PATH handle is no open file for ftruncate (Linux: EBADF), a read-only one
+        // is EINVAL.
+        if node.flags & O_STAT != 0 {
+            return Err(Error::new(EBADF));
+        }
         if !node.for_write || !node.io {
             return Err(Error::new(EINVAL));
         }
