@@ -12,6 +12,11 @@
 //! SECS seconds each process prints a summary and exits with status 1 if its main loop is
 //! stuck at that moment; the parent prints `sleep-hang: RESULT ...` with the count.
 //! `--no-scheme` leaves out the daemon and the pollers (the control run).
+//!
+//! `sleep-hang timed-wait [N]` measures something else: N times, a thread sends on a channel
+//! 5 ms after the main thread started `recv_timeout(3 s)` on it, and the time until
+//! `recv_timeout` returns is printed (median and maximum). A kernel that only resumes a
+//! timed waiter at its timeout shows about 3 s instead of about 5 ms.
 
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -222,6 +227,31 @@ mod serve {
     }
 }
 
+fn timed_wait(rounds: u64) {
+    let mut took = Vec::new();
+    let mut timeouts = 0;
+    for _ in 0..rounds {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let sender = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(5));
+            let _ = tx.send(());
+        });
+        let t = Instant::now();
+        if rx.recv_timeout(Duration::from_secs(3)).is_err() {
+            timeouts += 1;
+        }
+        took.push(Instant::now().saturating_duration_since(t).as_micros() as u64);
+        let _ = sender.join();
+    }
+    took.sort_unstable();
+    println!(
+        "sleep-hang: timed-wait: {rounds} rounds, send after 5 ms, recv_timeout(3 s) returned after \
+         median {} us, max {} us; {timeouts} timed out",
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+}
+
 fn spawn(role: &str, secs: u64, interval_ms: u64) -> Child {
     Command::new(std::env::current_exe().expect("current_exe"))
         .args([role, &secs.to_string(), &interval_ms.to_string()])
@@ -238,6 +268,7 @@ fn main() {
         Some("sleeper") => sleeper(num(1, 60), Duration::from_millis(num(2, 5))),
         Some("poller") => poller(num(1, 60), Duration::from_millis(num(2, 5))),
         Some("serve") => serve::run(num(1, 60)),
+        Some("timed-wait") => return timed_wait(num(1, 20)),
         _ => {}
     }
 
