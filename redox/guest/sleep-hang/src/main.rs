@@ -17,6 +17,9 @@
 //! 5 ms after the main thread started `recv_timeout(3 s)` on it, and the time until
 //! `recv_timeout` returns is printed (median and maximum). A kernel that only resumes a
 //! timed waiter at its timeout shows about 3 s instead of about 5 ms.
+//!
+//! `sleep-hang clock [SECS]` reads CLOCK_MONOTONIC in a loop for SECS seconds and prints how
+//! often and how far it went backwards.
 
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -227,6 +230,39 @@ mod serve {
     }
 }
 
+/// CLOCK_MONOTONIC in nanoseconds.
+fn monotonic_ns() -> i128 {
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { clock_gettime(1, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+fn clock(secs: u64) {
+    let start = monotonic_ns();
+    let end = start + i128::from(secs) * 1_000_000_000;
+    let (mut reads, mut back, mut max_back) = (0u64, 0u64, 0i128);
+    let mut last = start;
+    let mut high = start;
+    while high < end {
+        let now = monotonic_ns();
+        reads += 1;
+        if now < last {
+            back += 1;
+            max_back = max_back.max(last - now);
+        }
+        last = now;
+        high = high.max(now);
+    }
+    println!(
+        "sleep-hang: clock: {reads} reads in {secs} s, {back} went backwards, largest step back {} us",
+        max_back / 1000
+    );
+}
+
 fn timed_wait(rounds: u64) {
     let mut took = Vec::new();
     let mut timeouts = 0;
@@ -269,6 +305,7 @@ fn main() {
         Some("poller") => poller(num(1, 60), Duration::from_millis(num(2, 5))),
         Some("serve") => serve::run(num(1, 60)),
         Some("timed-wait") => return timed_wait(num(1, 20)),
+        Some("clock") => return clock(num(1, 10)),
         _ => {}
     }
 
