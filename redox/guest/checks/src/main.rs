@@ -1,0 +1,217 @@
+//! `guest-checks DIR`: inotify behaviours checked inside Redox that `inotify-smoke` leaves out.
+//! Each check prints `ok`/`FAIL` with the events received; the last line is
+//! `guest-checks: N passed, M failed`. The expected sequences are Linux 6.18's for the same
+//! operations.
+
+#[cfg(target_os = "redox")]
+fn main() -> std::process::ExitCode {
+    checks::main()
+}
+
+#[cfg(not(target_os = "redox"))]
+fn main() -> std::process::ExitCode {
+    eprintln!("guest-checks runs on Redox only");
+    std::process::ExitCode::from(2)
+}
+
+#[cfg(target_os = "redox")]
+mod checks {
+    use std::fs;
+    use std::process::ExitCode;
+    use std::time::{Duration, Instant};
+
+    use inotify_abi::consts::IN_ALL_EVENTS;
+    use inotifyd::client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
+    use inotifyd::redox::RedoxOs;
+    use syscall::error::EAGAIN;
+
+    /// How long a check waits for its events.
+    const WAIT: Duration = Duration::from_secs(2);
+
+    pub fn main() -> ExitCode {
+        let base = std::env::args().nth(1).unwrap_or_else(|| "/tmp".into());
+        let dir = format!("{base}/guest-checks-{}", std::process::id());
+        let (mut passed, mut failed) = (0, 0);
+        for (name, check) in [
+            (
+                "unlink while open, then close",
+                unlink_while_open as fn(&str) -> Result<(), String>,
+            ),
+            (
+                "a new file does not get the wd of a file unlinked while open",
+                new_wd_after_delete,
+            ),
+            (
+                "inotifywait -m prints inotify-tools' lines",
+                inotifywait_lines,
+            ),
+        ] {
+            let _ = fs::remove_dir_all(&dir);
+            let r = fs::create_dir(&dir)
+                .map_err(|e| format!("mkdir {dir}: {e}"))
+                .and_then(|()| check(&dir));
+            match r {
+                Ok(()) => {
+                    passed += 1;
+                    println!("ok - {name}");
+                }
+                Err(why) => {
+                    failed += 1;
+                    println!("FAIL - {name}: {why}");
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+        println!("guest-checks: {passed} passed, {failed} failed");
+        if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    fn watch_dir_and_file(dir: &str) -> Result<(Inotify<RedoxOs>, i32, i32), String> {
+        fs::write(format!("{dir}/f"), b"hello").map_err(|e| format!("write: {e}"))?;
+        let ino = Inotify::init1(RedoxOs, IN_NONBLOCK).map_err(|e| format!("init1: {e}"))?;
+        let d = ino
+            .add_watch(dir, IN_ALL_EVENTS)
+            .map_err(|e| format!("add_watch d: {e}"))?;
+        let f = ino
+            .add_watch(&format!("{dir}/f"), IN_ALL_EVENTS)
+            .map_err(|e| format!("add_watch f: {e}"))?;
+        Ok((ino, d, f))
+    }
+
+    fn lines(events: &[OwnedEvent], d: i32, f: i32) -> Vec<String> {
+        events
+            .iter()
+            .map(|ev| {
+                let w = if ev.wd == d {
+                    "d/"
+                } else if ev.wd == f {
+                    "f"
+                } else {
+                    "?"
+                };
+                format::event(w, ev)
+            })
+            .collect()
+    }
+
+    /// Linux: the unlink reports ATTRIB (link count) and DELETE; DELETE_SELF and IGNORED
+    /// follow the last close.
+    fn unlink_while_open(dir: &str) -> Result<(), String> {
+        let (ino, d, f) = watch_dir_and_file(dir)?;
+        let file = fs::File::open(format!("{dir}/f")).map_err(|e| format!("open: {e}"))?;
+        fs::remove_file(format!("{dir}/f")).map_err(|e| format!("unlink: {e}"))?;
+        drop(file);
+        let expect = [
+            "d/ OPEN f",
+            "f OPEN",
+            "f ATTRIB",
+            "d/ DELETE f",
+            "d/ CLOSE_NOWRITE f",
+            "f CLOSE_NOWRITE",
+            "f DELETE_SELF",
+            "f IGNORED",
+        ];
+        let got = lines(&collect(&ino, expect.len())?, d, f);
+        if got != expect {
+            return Err(format!("expected {expect:?}, got {got:?}"));
+        }
+        Ok(())
+    }
+
+    /// After `f` is deleted while open and closed (its watch gone), a watch on a new file must
+    /// not come back with `f`'s wd, even when the filesystem reuses the inode number.
+    fn new_wd_after_delete(dir: &str) -> Result<(), String> {
+        let (ino, _d, f) = watch_dir_and_file(dir)?;
+        let file = fs::File::open(format!("{dir}/f")).map_err(|e| format!("open: {e}"))?;
+        fs::remove_file(format!("{dir}/f")).map_err(|e| format!("unlink: {e}"))?;
+        drop(file);
+        let _ = collect(&ino, 8)?;
+        fs::write(format!("{dir}/g"), b"x").map_err(|e| format!("write g: {e}"))?;
+        let g = ino
+            .add_watch(&format!("{dir}/g"), IN_ALL_EVENTS)
+            .map_err(|e| format!("add_watch g: {e}"))?;
+        if g == f {
+            return Err(format!("g got f's wd {f}"));
+        }
+        Ok(())
+    }
+
+    /// `inotifywait -m DIR` while a file is created, written, renamed and removed and a
+    /// directory made and removed; the lines inotify-tools 3.22.6 prints on Linux 6.18.
+    fn inotifywait_lines(dir: &str) -> Result<(), String> {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("inotifywait")
+            .args(["-m", dir])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn inotifywait: {e}"))?;
+        let mut err = BufReader::new(child.stderr.take().ok_or("no stderr")?);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match err.read_line(&mut line) {
+                Ok(0) => return Err("inotifywait exited before its watches were up".into()),
+                Ok(_) if line.contains("Watches established") => break,
+                Ok(_) => {}
+                Err(e) => return Err(format!("read stderr: {e}")),
+            }
+        }
+        let ops = || -> std::io::Result<()> {
+            fs::write(format!("{dir}/f"), b"hello")?;
+            fs::create_dir(format!("{dir}/sub"))?;
+            fs::remove_dir(format!("{dir}/sub"))?;
+            fs::rename(format!("{dir}/f"), format!("{dir}/g"))?;
+            fs::remove_file(format!("{dir}/g"))
+        };
+        let r = ops();
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = child.kill();
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        let _ = child.wait();
+        r.map_err(|e| format!("operation: {e}"))?;
+        let got: Vec<String> = out.lines().map(|l| l.replace(dir, "DIR")).collect();
+        let expect = [
+            "DIR/ CREATE f",
+            "DIR/ OPEN f",
+            "DIR/ MODIFY f",
+            "DIR/ CLOSE_WRITE,CLOSE f",
+            "DIR/ CREATE,ISDIR sub",
+            "DIR/ DELETE,ISDIR sub",
+            "DIR/ MOVED_FROM f",
+            "DIR/ MOVED_TO g",
+            "DIR/ DELETE g",
+        ];
+        if got != expect {
+            return Err(format!("expected {expect:?}, got {got:?}"));
+        }
+        Ok(())
+    }
+
+    fn collect(ino: &Inotify<RedoxOs>, want: usize) -> Result<Vec<OwnedEvent>, String> {
+        let mut buf = [0u8; 4096];
+        let mut events = Vec::new();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match ino.read_events(&mut buf) {
+                Ok(evs) => events.extend(evs),
+                Err(e) if e.errno == EAGAIN => {
+                    if events.len() >= want || Instant::now() >= deadline {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        Ok(events)
+    }
+}
