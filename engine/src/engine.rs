@@ -114,6 +114,8 @@ pub struct Engine {
     pub(crate) interest: Vec<InterestChange>,
     /// Reused buffer for rare whole-filesystem walks (unmount, feed loss).
     pub(crate) scratch: Vec<u32>,
+    /// The clock loss reports are stamped with (monotonic ns; called only on a loss).
+    pub(crate) clock: fn() -> u64,
 }
 
 impl Engine {
