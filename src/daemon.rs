@@ -283,13 +283,15 @@ impl<'s, S: Sys> Daemon<'s, S> {
 /// answers the operation, but on Redox that readiness and the program's next request to
 /// inotifyd can arrive in either order, and the program must see the events of operations
 /// that already returned (as on Linux, where they are queued synchronously).
-/// Collecting an add_watch result (`TakeResult`) observes nothing and pulls nothing.
+/// Collecting an add_watch result (`TakeResult`, `TakeResultPath`) observes nothing and
+/// pulls nothing; a loss report and a watch listing pull, so they include every operation
+/// that already returned.
 fn observes_queue(op: &mut Op) -> bool {
     match op {
         Op::Read(_) | Op::Fstat(_) | Op::Fevent { .. } => true,
         Op::Call(call) => !matches!(
             CallRepr::parse(call.payload_and_metadata().1),
-            Ok(CallRepr::TakeResult { .. })
+            Ok(CallRepr::TakeResult { .. } | CallRepr::TakeResultPath { .. })
         ),
         _ => false,
     }

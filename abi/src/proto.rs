@@ -280,6 +280,16 @@ impl CallRepr {
         }
     }
 
+    /// Whether `meta` names one of the calls that carry a payload (the inotifyd extensions),
+    /// well-formed or not: such a call is `EINVAL` when malformed, where any other call with
+    /// a payload (a terminal ioctl) is `ENOTTY`.
+    pub fn is_payload_opcode(meta: &[u64]) -> bool {
+        matches!(
+            meta.first(),
+            Some(&(CALL_TAKE_RESULT_PATH | CALL_LOSS_REPORT | CALL_LIST_WATCHES))
+        )
+    }
+
     /// Whether this call carries a payload (the inotifyd extensions); the Linux calls carry
     /// none.
     pub fn has_payload(&self) -> bool {
@@ -624,6 +634,9 @@ mod tests {
             Err(WireError::Malformed)
         );
         assert!(CallRepr::LossReport.has_payload());
+        assert!(CallRepr::is_payload_opcode(&[CALL_LOSS_REPORT, 1, 0]));
+        assert!(!CallRepr::is_payload_opcode(&[CALL_QUEUED_BYTES, 0, 0]));
+        assert!(!CallRepr::is_payload_opcode(&[]));
         assert!(!CallRepr::QueuedBytes.has_payload());
     }
 

@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use hashbrown::HashMap;
+
 use inotify_engine::{Errno, InstanceId};
 
 use super::tunable::Tunable;
@@ -19,6 +21,9 @@ pub enum Handle {
     Instance(InstanceHandle),
     /// A tunable (`/scheme/inotify/<name>`).
     Tunable(TunableHandle),
+    /// The daemon-wide status (`/scheme/inotify/status`, root only): the text snapshot taken
+    /// when it was opened.
+    Status(Vec<u8>),
 }
 
 /// An open inotify instance.
@@ -32,6 +37,9 @@ pub struct InstanceHandle {
     pub subscribed: bool,
     /// add_watch results not yet collected with `TakeResult`, oldest first.
     pub results: VecDeque<AddResult>,
+    /// The path each watch was created with, by wd (from `TakeResultPath`; entries of
+    /// removed watches are pruned when the table outgrows the live watches).
+    pub paths: HashMap<i32, Box<[u8]>>,
 }
 
 /// The outcome of one add_watch, waiting for its `TakeResult` call.
@@ -53,6 +61,7 @@ impl InstanceHandle {
             flags,
             subscribed: false,
             results: VecDeque::new(),
+            paths: HashMap::new(),
         }
     }
 
