@@ -114,23 +114,18 @@ fn the_listing_shows_each_watch_with_the_path_it_was_added_with() {
     // The same inode through another path keeps the first path; the mask changes.
     assert_eq!(ino.add_watch("/link", IN_ATTRIB), Ok(wd_f));
     ino.rm_watch(wd_e).unwrap();
-    let got: Vec<(i32, u32, u64, Vec<u8>, Vec<u8>)> = ino
-        .watches()
-        .unwrap()
-        .into_iter()
-        .map(|w| (w.wd, w.mask, w.ino, w.fs, w.path))
-        .collect();
+    let watch = |wd, mask, ino, path: &str| client::Watch {
+        wd,
+        mask,
+        ino,
+        fs: b"file".to_vec(),
+        path: path.as_bytes().to_vec(),
+    };
     assert_eq!(
-        got,
+        ino.watches().unwrap(),
         vec![
-            (
-                wd_d,
-                IN_CREATE | IN_ONESHOT,
-                ino::D,
-                b"file".to_vec(),
-                b"/d".to_vec()
-            ),
-            (wd_f, IN_ATTRIB, ino::F, b"file".to_vec(), b"/d/f".to_vec()),
+            watch(wd_d, IN_CREATE | IN_ONESHOT, ino::D, "/d"),
+            watch(wd_f, IN_ATTRIB, ino::F, "/d/f"),
         ]
     );
     // Paging: from a wd, whole records only.
