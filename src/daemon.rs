@@ -108,6 +108,7 @@ impl<'s, S: Sys> Daemon<'s, S> {
 
     /// Handles one wake-up and everything it caused; `false` when the daemon should exit.
     pub fn handle(&mut self, wake: Wake) -> bool {
+        self.scheme.new_turn();
         match wake {
             Wake::Request(req) => self.handle_request(req.kind()),
             Wake::Readable(fd) => {

@@ -66,13 +66,15 @@ impl Engine {
     }
 
     /// Counts a loss on instance `slot` for its loss report: `dropped` queue drops and
-    /// `feed_lost` feed records, on watch `wd`, stamped with the engine's clock. No
+    /// `feed_lost` feed records, on watch `wd`, stamped with the turn's time (the clock is
+    /// read at the turn's first loss). No
     /// allocation: the wd goes into the report's bounded list (or its count of others) the
     /// first time it loses something since the last report, which its watch's
     /// [`LOST_MARK`] remembers.
     #[cold]
     pub(crate) fn note_loss(&mut self, slot: u32, wd: i32, dropped: u64, feed_lost: u64) {
-        let now = (self.clock)();
+        let clock = self.clock;
+        let now = *self.now.get_or_insert_with(clock);
         let Some(inst) = self.instances.get_mut(slot) else {
             return;
         };

@@ -87,13 +87,23 @@ impl Engine {
             interest: Vec::new(),
             scratch: Vec::new(),
             clock: no_clock,
+            now: None,
         }
     }
 
-    /// Sets the clock loss reports are stamped with: monotonic nanoseconds, called once per
-    /// loss (never per delivered event). Until set, every stamp is 0.
+    /// Sets the clock loss reports are stamped with: monotonic nanoseconds. It is read at
+    /// the first loss after each [`new_turn`](Self::new_turn) only (never per delivered
+    /// event, nor per dropped one), so every loss of a turn carries that turn's time. Until
+    /// set, every stamp is 0.
     pub fn set_clock(&mut self, clock: fn() -> u64) {
         self.clock = clock;
+        self.now = None;
+    }
+
+    /// Starts a turn: the next loss reads the clock again. The daemon calls it at each
+    /// wake-up, before it handles a request or pulls a feed.
+    pub fn new_turn(&mut self) {
+        self.now = None;
     }
 
     /// Takes `inst`'s loss report (what it lost since the last one) and starts a new one.

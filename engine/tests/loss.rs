@@ -61,15 +61,18 @@ fn a_full_queue_reports_each_dropped_event_and_the_wds_they_were_for() {
     // Four records queued (then the overflow): 1 event of DIR and 2 of DIR2 are dropped.
     let before = NOW.load(Ordering::SeqCst);
     create(&mut e, DIR, 3, 1);
+    e.new_turn();
     create(&mut e, DIR2, 4, 2);
     let r = e.take_loss_report(i).unwrap();
     assert_eq!((r.dropped, r.feed_lost), (3, 0));
     assert_eq!(r.wds(), &[1, 2]);
     assert_eq!(r.more_wds, 0);
+    // One clock reading per turn: two turns had losses.
     assert!(r.first_ns > before && r.last_ns > r.first_ns, "{r:?}");
     assert_one_linux_overflow(&drain(&mut e, i));
     // Reported once: the next report is empty, and new drops start a new one.
     assert_eq!(e.take_loss_report(i), Ok(LossReport::default()));
+    e.new_turn();
     create(&mut e, DIR2, 10, 5);
     let r = e.take_loss_report(i).unwrap();
     assert_eq!((r.dropped, r.wds()), (1, &[2][..]));
@@ -177,3 +180,23 @@ fn listing_shows_each_watch_in_wd_order_from_the_asked_wd() {
 
 /// EINVAL.
 const EINVAL_ERRNO: i32 = 22;
+
+#[test]
+fn the_clock_is_read_once_per_turn_and_again_after_a_new_turn() {
+    static READS: AtomicU64 = AtomicU64::new(0);
+    fn counting() -> u64 {
+        READS.fetch_add(1, Ordering::SeqCst) + 1
+    }
+    let (mut e, i) = engine(Limits {
+        max_queued_events: 1,
+        ..Limits::default()
+    });
+    e.set_clock(counting);
+    assert_eq!(e.add_watch(i, dir(DIR), IN_CREATE), Ok(1));
+    create(&mut e, DIR, 0, 50);
+    assert_eq!(READS.load(Ordering::SeqCst), 1);
+    e.new_turn();
+    create(&mut e, DIR, 50, 1);
+    let r = e.take_loss_report(i).unwrap();
+    assert_eq!((r.dropped, r.first_ns, r.last_ns), (50, 1, 2));
+}

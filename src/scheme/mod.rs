@@ -125,6 +125,11 @@ impl<S: Sys> InotifyScheme<S> {
         self.feeds.is_feed(fd)
     }
 
+    /// Starts a turn of the loop: losses from now on are stamped with a new clock reading.
+    pub fn new_turn(&mut self) {
+        self.engine.new_turn();
+    }
+
     /// Pulls every available batch from feed `fd` into the engine.
     pub fn pull_feed(&mut self, fd: usize) {
         self.feeds.pull(&mut self.sys, &mut self.engine, fd);
