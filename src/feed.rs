@@ -546,6 +546,22 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_of_feed_loss_is_counted_on_the_feed_and_in_the_loss_report() {
+        let (mut e, inst) = watched();
+        let mut f = feed();
+        apply_batches(&mut f, &mut e, 0, &batch(1, &[b"a"]));
+        // A gap of 3, a step back (1), a malformed record dropping the 2 left in its batch.
+        apply_batches(&mut f, &mut e, 0, &batch(5, &[b"b"]));
+        apply_batches(&mut f, &mut e, 0, &batch(3, &[b"c"]));
+        let mut bad = batch(4, &[b"d", b"e"]);
+        bad[BATCH_HEADER_LEN] = 99;
+        apply_batches(&mut f, &mut e, 0, &bad);
+        assert_eq!(f.lost, 6);
+        let r = e.take_loss_report(inst).unwrap();
+        assert_eq!((r.dropped, r.feed_lost, r.wds()), (0, 6, &[1][..]));
+    }
+
+    #[test]
     fn batches_in_one_read_are_all_applied() {
         let (mut e, inst) = watched();
         let mut f = feed();

@@ -98,6 +98,23 @@ fn the_byte_budget_reports_what_it_refused() {
 }
 
 #[test]
+fn the_daemon_wide_byte_budget_reports_what_it_refused_to_each_instance() {
+    let (mut e, i) = engine(Limits {
+        max_total_queued_bytes: 32 * 1024,
+        ..Limits::default()
+    });
+    let j = e.create_instance(2000).unwrap();
+    assert_eq!(e.add_watch(i, dir(DIR), IN_CREATE), Ok(1));
+    assert_eq!(e.add_watch(j, dir(DIR), IN_CREATE), Ok(1));
+    create(&mut e, DIR, 0, 200);
+    for inst in [i, j] {
+        let queued = drain(&mut e, inst).len() as u64 - 1;
+        let r = e.take_loss_report(inst).unwrap();
+        assert_eq!((r.dropped, r.wds()), (200 - queued, &[1][..]));
+    }
+}
+
+#[test]
 fn feed_loss_is_counted_once_per_instance_and_names_each_watch_on_that_filesystem() {
     let (mut e, i) = engine(Limits::default());
     let other = e.create_instance(2000).unwrap();
