@@ -265,3 +265,71 @@ fn root_reads_the_daemon_wide_status_and_others_get_eacces() {
         "{text}"
     );
 }
+
+/// add_watch by hand: open `path`, send it, collect the wd with `payload` as the path.
+fn add_watch_with_payload(
+    p: &inotify_host::Process,
+    inst: usize,
+    path: &str,
+    payload: &mut [u8],
+) -> i32 {
+    use inotify_abi::proto::AddWatchArg;
+    static TOKEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1 << 30);
+    let token = TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let fd = p.open(path, client::O_PATH).unwrap();
+    p.sendfd(
+        inst,
+        fd,
+        AddWatchArg {
+            mask: IN_CREATE,
+            token,
+        }
+        .emit(),
+    )
+    .unwrap();
+    p.call(inst, payload, &CallRepr::TakeResultPath { token }.emit())
+        .unwrap() as i32
+}
+
+#[test]
+fn kept_paths_are_bounded_per_uid_and_given_back_on_close() {
+    use inotifyd::scheme::MAX_USER_PATH_BYTES;
+    let env = Env::start();
+    let p = env.user(10, USER);
+    let long = 4095;
+    let fit = MAX_USER_PATH_BYTES / long;
+    for k in 0..=fit {
+        env.fs
+            .create(&format!("d/many{k}"), 5000 + k as u64, 0o644, USER, GROUP);
+    }
+    let a = nonblocking(&p);
+    for k in 0..fit {
+        let path = format!("/d/many{k}");
+        let mut payload = vec![b'x'; long];
+        payload[..path.len()].copy_from_slice(path.as_bytes());
+        add_watch_with_payload(&p, a.raw_fd(), &path, &mut payload);
+    }
+    // The uid's budget is spent: a long path is not kept, a short one still fits.
+    let b = nonblocking(&p);
+    let last = format!("/d/many{fit}");
+    let mut payload = vec![b'y'; long];
+    let wd_long = add_watch_with_payload(&p, b.raw_fd(), &last, &mut payload);
+    let wd_short = b.add_watch("/d/f", IN_CREATE).unwrap();
+    let listed: Vec<(i32, Vec<u8>)> = b
+        .watches()
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.wd, w.path))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(wd_long, Vec::new()), (wd_short, b"/d/f".to_vec())]
+    );
+    assert_eq!(a.watches().unwrap().len(), fit);
+    // Closing the first instance gives its paths back.
+    drop(a);
+    let c = nonblocking(&p);
+    let wd = add_watch_with_payload(&p, c.raw_fd(), &last, &mut payload);
+    assert_eq!(c.watches().unwrap()[0].wd, wd);
+    assert_eq!(c.watches().unwrap()[0].path, payload);
+}

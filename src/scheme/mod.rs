@@ -44,7 +44,9 @@ use syscall::Stat;
 use crate::feed::Feeds;
 use crate::sys::Sys;
 
-pub use handle::{AddResult, Handle, InstanceHandle, TunableHandle, MAX_PENDING_RESULTS};
+pub use handle::{
+    AddResult, Handle, InstanceHandle, TunableHandle, MAX_PENDING_RESULTS, MAX_USER_PATH_BYTES,
+};
 pub use tunable::Tunable;
 
 pub use inotify_abi::consts::O_CLOEXEC_REDOX as O_CLOEXEC;
@@ -80,6 +82,8 @@ pub struct InotifyScheme<S: Sys> {
     interest: Vec<InterestChange>,
     /// Scratch for woken instances.
     woken: Vec<InstanceId>,
+    /// Bytes of kept add_watch paths per uid (at most [`MAX_USER_PATH_BYTES`] each).
+    path_bytes: HashMap<u32, usize>,
 }
 
 impl<S: Sys> InotifyScheme<S> {
@@ -107,6 +111,7 @@ impl<S: Sys> InotifyScheme<S> {
             next_id: Self::ROOT_ID + 1,
             interest: Vec::new(),
             woken: Vec::new(),
+            path_bytes: HashMap::new(),
         }
     }
 
@@ -202,7 +207,7 @@ impl<S: Sys> InotifyScheme<S> {
         }
         let inst = self.engine.create_instance(uid).map_err(Error::new)?;
         let desc = (flags & O_ACCMODE) | ((flags | fcntl_flags as usize) & O_FCNTL_MASK);
-        let id = self.insert_handle(Handle::Instance(InstanceHandle::new(inst, desc)));
+        let id = self.insert_handle(Handle::Instance(InstanceHandle::new(inst, uid, desc)));
         self.by_instance.insert(inst, id);
         Ok(OpenResult::ThisScheme {
             number: id,
@@ -302,8 +307,11 @@ impl<S: Sys> InotifyScheme<S> {
         {
             return;
         }
+        let before = h.path_bytes;
         h.paths
             .retain(|wd, _| live.binary_search_by_key(wd, |w| w.wd).is_ok());
+        h.path_bytes = h.paths.values().map(|p| p.len()).sum();
+        uncharge_paths(&mut self.path_bytes, h.uid, before - h.path_bytes);
     }
 
     /// The `ListWatches` call: handle `id`'s watches from `from_wd` as whole [`WatchInfo`]
@@ -392,8 +400,19 @@ impl<S: Sys> InotifyScheme<S> {
         }
         if let Some(Handle::Instance(h)) = self.handles.remove(&id) {
             self.by_instance.remove(&h.inst);
+            uncharge_paths(&mut self.path_bytes, h.uid, h.path_bytes);
             self.engine.destroy_instance(h.inst);
             self.flush_interest();
+        }
+    }
+}
+
+/// Gives `bytes` of kept paths back to `uid` in `path_bytes`.
+fn uncharge_paths(path_bytes: &mut HashMap<u32, usize>, uid: u32, bytes: usize) {
+    if let Some(used) = path_bytes.get_mut(&uid) {
+        *used = used.saturating_sub(bytes);
+        if *used == 0 {
+            path_bytes.remove(&uid);
         }
     }
 }
@@ -596,7 +615,12 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
         }
         let call = CallRepr::parse(metadata).map_err(|_| Error::new(EINVAL))?;
         let pid = ctx.pid;
-        let h = self.instance(id)?;
+        // A field borrow (not `self.instance`), so the path budget can be reached too.
+        let h = match self.handles.get_mut(&id) {
+            Some(Handle::Instance(h)) => h,
+            Some(_) => return Err(Error::new(EINVAL)),
+            None => return Err(Error::new(EBADF)),
+        };
         let inst = h.inst;
         match call {
             CallRepr::TakeResultPath { token } => {
@@ -605,7 +629,15 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
                 }
                 match h.take_result(pid, token) {
                     Some(Ok(wd)) => {
-                        h.paths.entry(wd).or_insert_with(|| payload.into());
+                        let uid = h.uid;
+                        let used = self.path_bytes.entry(uid).or_default();
+                        if !h.paths.contains_key(&wd)
+                            && *used + payload.len() <= MAX_USER_PATH_BYTES
+                        {
+                            *used += payload.len();
+                            h.path_bytes += payload.len();
+                            h.paths.insert(wd, payload.into());
+                        }
                         self.prune_paths(id);
                         Ok(wd as usize)
                     }
