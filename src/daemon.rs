@@ -108,6 +108,7 @@ impl<'s, S: Sys> Daemon<'s, S> {
 
     /// Handles one wake-up and everything it caused; `false` when the daemon should exit.
     pub fn handle(&mut self, wake: Wake) -> bool {
+        self.scheme.new_turn();
         match wake {
             Wake::Request(req) => self.handle_request(req.kind()),
             Wake::Readable(fd) => {
@@ -283,13 +284,15 @@ impl<'s, S: Sys> Daemon<'s, S> {
 /// answers the operation, but on Redox that readiness and the program's next request to
 /// inotifyd can arrive in either order, and the program must see the events of operations
 /// that already returned (as on Linux, where they are queued synchronously).
-/// Collecting an add_watch result (`TakeResult`) observes nothing and pulls nothing.
+/// Collecting an add_watch result (`TakeResult`, `TakeResultPath`) observes nothing and
+/// pulls nothing; a loss report and a watch listing pull, so they include every operation
+/// that already returned.
 fn observes_queue(op: &mut Op) -> bool {
     match op {
         Op::Read(_) | Op::Fstat(_) | Op::Fevent { .. } => true,
         Op::Call(call) => !matches!(
             CallRepr::parse(call.payload_and_metadata().1),
-            Ok(CallRepr::TakeResult { .. })
+            Ok(CallRepr::TakeResult { .. } | CallRepr::TakeResultPath { .. })
         ),
         _ => false,
     }

@@ -56,6 +56,24 @@ struct Feed {
     fd: Option<usize>,
     /// Sequence number the next record should carry (`None` before the first batch).
     expected_seq: Option<u64>,
+    /// Records lost on this feed (gaps, steps back, malformed records, and the
+    /// filesystem's own loss records), since it was opened.
+    lost: u64,
+}
+
+/// One feed as the daemon-wide status shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedStatus {
+    /// Its filesystem.
+    pub fs: FsId,
+    /// The filesystem's scheme name.
+    pub name: Vec<u8>,
+    /// Whether the feed is open (not ended by the filesystem).
+    pub open: bool,
+    /// Sequence number the next record should carry (`None` before the first batch).
+    pub next_seq: Option<u64>,
+    /// Records lost on it since it was opened.
+    pub lost: u64,
 }
 
 /// A filesystem the daemon trusts: its name and the daemon's own fd on it.
@@ -218,10 +236,27 @@ impl Feeds {
             name,
             fd: Some(feed_fd),
             expected_seq: None,
+            lost: 0,
         });
         self.anchors[id.anchor].fs = Some(fs);
         self.by_fd.insert(feed_fd, fs);
         Ok(fs)
+    }
+
+    /// The scheme name of filesystem `fs`, if the daemon opened a feed for it.
+    pub fn fs_name(&self, fs: FsId) -> Option<&[u8]> {
+        self.feeds.get(fs as usize).map(|f| f.name.as_slice())
+    }
+
+    /// Every feed opened since start, by `FsId`.
+    pub fn status(&self) -> impl Iterator<Item = FeedStatus> + '_ {
+        self.feeds.iter().enumerate().map(|(i, f)| FeedStatus {
+            fs: i as FsId,
+            name: f.name.clone(),
+            open: f.fd.is_some(),
+            next_seq: f.expected_seq,
+            lost: f.lost,
+        })
     }
 
     /// Whether `fd` is one of the feed fds.
@@ -397,25 +432,33 @@ fn apply_batch(feed: &mut Feed, engine: &mut Engine, fs: FsId, batch: &Batch<'_>
                 "feed {fs}: {lost} records lost before sequence {}",
                 header.first_seq
             );
+            feed.lost = feed.lost.saturating_add(lost);
             engine.apply(fs, &Fact::Lost { count: lost });
         } else if header.first_seq < expected {
             log::warn!(
                 "feed {fs}: sequence went back from {expected} to {}; resynchronised",
                 header.first_seq
             );
+            feed.lost = feed.lost.saturating_add(1);
             engine.apply(fs, &Fact::Lost { count: 1 });
         }
     }
     feed.expected_seq = Some(header.first_seq.saturating_add(count));
     for (i, fact) in batch.facts().enumerate() {
         match fact {
-            Ok(fact) => engine.apply(fs, &fact),
+            Ok(fact) => {
+                if let Fact::Lost { count } = fact {
+                    feed.lost = feed.lost.saturating_add(count);
+                }
+                engine.apply(fs, &fact)
+            }
             Err(e) => {
                 let lost = count - i as u64;
                 log::warn!(
                     "feed {fs}: malformed record {} ({e:?}); dropping the {lost} left in the batch",
                     header.first_seq + i as u64
                 );
+                feed.lost = feed.lost.saturating_add(lost);
                 engine.apply(fs, &Fact::Lost { count: lost });
                 return;
             }
@@ -490,6 +533,7 @@ mod tests {
             name: b"file".to_vec(),
             fd: Some(9),
             expected_seq: None,
+            lost: 0,
         }
     }
 
@@ -499,6 +543,22 @@ mod tests {
 
     fn overflow() -> (u32, Vec<u8>) {
         (IN_Q_OVERFLOW, Vec::new())
+    }
+
+    #[test]
+    fn every_kind_of_feed_loss_is_counted_on_the_feed_and_in_the_loss_report() {
+        let (mut e, inst) = watched();
+        let mut f = feed();
+        apply_batches(&mut f, &mut e, 0, &batch(1, &[b"a"]));
+        // A gap of 3, a step back (1), a malformed record dropping the 2 left in its batch.
+        apply_batches(&mut f, &mut e, 0, &batch(5, &[b"b"]));
+        apply_batches(&mut f, &mut e, 0, &batch(3, &[b"c"]));
+        let mut bad = batch(4, &[b"d", b"e"]);
+        bad[BATCH_HEADER_LEN] = 99;
+        apply_batches(&mut f, &mut e, 0, &bad);
+        assert_eq!(f.lost, 6);
+        let r = e.take_loss_report(inst).unwrap();
+        assert_eq!((r.dropped, r.feed_lost, r.wds()), (0, 6, &[1][..]));
     }
 
     #[test]

@@ -60,3 +60,28 @@ pub trait Sys {
     /// are already waiting: the daemon left data in it to keep its turn short.
     fn readable_again(&mut self, fd: usize);
 }
+
+/// The clock loss reports are stamped with, in nanoseconds: `CLOCK_MONOTONIC` on Redox
+/// (comparable with a client's `clock_gettime(CLOCK_MONOTONIC)`); elsewhere (the host rig)
+/// nanoseconds since the daemon's first reading, plus one, so a stamp is never 0.
+pub fn monotonic_ns() -> u64 {
+    #[cfg(target_os = "redox")]
+    {
+        match libredox::call::clock_gettime(syscall::flag::CLOCK_MONOTONIC as i32) {
+            Ok(t) => (t.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(t.tv_nsec as u64),
+            Err(_) => 0,
+        }
+    }
+    #[cfg(not(target_os = "redox"))]
+    {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static START: OnceLock<Instant> = OnceLock::new();
+        let start = *START.get_or_init(Instant::now);
+        u64::try_from(start.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+}

@@ -60,6 +60,50 @@ pub fn rm_watch(os: &impl Os, fd: c_int, wd: c_int) -> Result<c_int> {
     client::rm_watch(os, fd, wd).map(|()| 0)
 }
 
+/// `struct inotify_loss_report` (an inotifyd extension; `sys/inotify.h`): the wire layout
+/// of [`inotify_abi::proto::LossReport`], field for field.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CLossReport {
+    /// Events the instance's queue refused (`max_queued_events`, byte budgets).
+    pub dropped: u64,
+    /// Records lost by the feed of a filesystem the instance watched.
+    pub feed_lost: u64,
+    /// `CLOCK_MONOTONIC` ns of the first loss since the last report (0: none).
+    pub first_ns: u64,
+    /// `CLOCK_MONOTONIC` ns of the last loss (0: none).
+    pub last_ns: u64,
+    /// Entries of `wds` used.
+    pub wd_count: u32,
+    /// Further wds that lost events, not listed.
+    pub more_wds: u32,
+    /// Reserved, 0.
+    pub reserved: u64,
+    /// The wds that lost events, first loss first.
+    pub wds: [i32; client::LOSS_WDS],
+}
+
+const _: () = assert!(core::mem::size_of::<CLossReport>() == 48 + 4 * client::LOSS_WDS);
+
+/// `inotify_loss_report(fd, report)`: what instance `fd` lost since its last report, and
+/// starts a new one (an inotifyd extension). 0, or `EBADF` (bad `fd`), `EINVAL` (`fd` is not
+/// an instance).
+pub fn loss_report(os: &impl Os, fd: c_int, out: &mut CLossReport) -> Result<c_int> {
+    let fd = fd_from_c(fd)?;
+    let r = client::loss_report(os, fd)?;
+    *out = CLossReport {
+        dropped: r.dropped,
+        feed_lost: r.feed_lost,
+        first_ns: r.first_ns,
+        last_ns: r.last_ns,
+        wd_count: r.wd_count,
+        more_wds: r.more_wds,
+        reserved: 0,
+        wds: r.wds,
+    };
+    Ok(0)
+}
+
 /// A C fd as the kernel's: negative fds are `EBADF`.
 fn fd_from_c(fd: c_int) -> Result<usize> {
     usize::try_from(fd).map_err(|_| Error::new(EBADF))
@@ -161,6 +205,24 @@ pub mod exports {
         }
         // SAFETY: `abort` takes no arguments and does not return.
         unsafe { abort() }
+    }
+
+    /// `int inotify_loss_report(int fd, struct inotify_loss_report *report)` (an inotifyd
+    /// extension).
+    ///
+    /// # Safety
+    /// `report` is null (`EFAULT`) or points to a writable `struct inotify_loss_report`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inotify_loss_report(
+        fd: c_int,
+        report: *mut super::CLossReport,
+    ) -> c_int {
+        if report.is_null() {
+            return finish(Err(Error::new(EFAULT)));
+        }
+        // SAFETY: the caller passes a valid, writable report.
+        let out = unsafe { &mut *report };
+        finish(super::loss_report(&RedoxOs, fd, out))
     }
 
     /// `int inotify_rm_watch(int fd, int wd)`.

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use inotify_abi::consts::*;
 use inotify_abi::event::Events;
-use inotify_capi::{add_watch, c_result, init, init1, rm_watch, IN_CLOEXEC, IN_NONBLOCK};
+use inotify_capi::{
+    add_watch, c_result, init, init1, loss_report, rm_watch, CLossReport, IN_CLOEXEC, IN_NONBLOCK,
+};
 use inotify_host::harness::ServedDir;
 use inotify_host::{Process, FD_CLOEXEC};
 use syscall::error::{EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTDIR};
@@ -136,4 +138,40 @@ fn events_then_rm_watch() {
     std::thread::sleep(Duration::from_millis(50));
     let mut buf = [0u8; 256];
     assert_eq!(p.read(fd as usize, &mut buf).unwrap_err().errno, EAGAIN);
+}
+
+#[test]
+fn loss_report_counts_the_events_a_full_queue_dropped() {
+    let w = world("loss");
+    let root = w.kernel().process(1, 0, 0);
+    let t = root
+        .open("/scheme/inotify/max_queued_events", syscall::flag::O_WRONLY)
+        .unwrap();
+    root.write(t, b"2").unwrap();
+    root.close(t).unwrap();
+    let p = w.process(100);
+    let worker = w.process(200);
+    let fd = init1(&p, IN_NONBLOCK as i32).unwrap();
+    let wd = add_watch(&p, fd, &c("/sub"), IN_CREATE).unwrap();
+    let mut r = CLossReport::default();
+    assert_eq!(loss_report(&p, fd, &mut r), Ok(0));
+    assert_eq!(r, CLossReport::default());
+    for name in ["/sub/a", "/sub/b", "/sub/c", "/sub/d", "/sub/e"] {
+        worker.create(name, 0o644).unwrap();
+    }
+    // The creates have returned, so their facts are in (a report pulls the feeds first).
+    assert_eq!(loss_report(&p, fd, &mut r), Ok(0));
+    assert_eq!((r.dropped, r.feed_lost, r.wd_count), (3, 0, 1));
+    assert_eq!(r.wds[0], wd);
+    assert!(r.first_ns > 0 && r.last_ns >= r.first_ns);
+    assert_eq!(
+        read_n(&p, fd, 3),
+        vec![
+            (wd, IN_CREATE, "a".to_string()),
+            (wd, IN_CREATE, "b".to_string()),
+            (-1, IN_Q_OVERFLOW, String::new())
+        ]
+    );
+    assert_eq!(errno(loss_report(&p, -1, &mut r)), EBADF);
+    assert_eq!(errno(loss_report(&p, 999, &mut r)), EBADF);
 }

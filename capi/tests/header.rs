@@ -47,6 +47,12 @@ fn program() -> String {
          SAME(inotify_init1, int(int));\n\
          SAME(inotify_add_watch, int(int, const char *, uint32_t));\n\
          SAME(inotify_rm_watch, int(int, int));\n\
+         #ifdef INOTIFY_LOSS_WDS\n\
+         _Static_assert(sizeof(struct inotify_loss_report) == 80, \"loss report is 80 bytes\");\n\
+         _Static_assert(offsetof(struct inotify_loss_report, wd_count) == 32, \"wd_count at 32\");\n\
+         _Static_assert(offsetof(struct inotify_loss_report, wds) == 48, \"wds at 48\");\n\
+         SAME(inotify_loss_report, int(int, struct inotify_loss_report *));\n\
+         #endif\n\
          int main(void) {\n",
     );
     for (name, _) in expected() {

@@ -44,7 +44,8 @@ use alloc::{borrow::Cow, string::String, vec::Vec};
 use inotify_abi::consts::{add_watch_mask_is_valid, IN_DONT_FOLLOW};
 #[cfg(feature = "alloc")]
 use inotify_abi::event::Events;
-use inotify_abi::proto::{AddWatchArg, CallRepr};
+use inotify_abi::proto::{AddWatchArg, CallRepr, LOSS_REPORT_LEN, MAX_WATCH_PATH};
+pub use inotify_abi::proto::{LossReport, WatchInfo, LOSS_WDS};
 use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{F_GETFL, F_SETFL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_STAT};
 use syscall::Stat;
@@ -133,6 +134,26 @@ impl OwnedEvent {
     pub fn name_str(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.name)
     }
+}
+
+/// The largest [`WatchInfo`] record (two names of `u16::MAX` bytes).
+#[cfg(feature = "alloc")]
+const LARGEST_WATCH_INFO: usize = inotify_abi::proto::WATCH_INFO_HEADER_LEN + 2 * 65535 + 8;
+
+/// One watch of an instance, as [`Inotify::watches`] lists it.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    /// The wd.
+    pub wd: i32,
+    /// Its mask: events, `IN_ONESHOT`, `IN_EXCL_UNLINK`.
+    pub mask: u32,
+    /// The watched inode's number.
+    pub ino: u64,
+    /// The filesystem's scheme name (`file` for the root filesystem).
+    pub fs: Vec<u8>,
+    /// The path given to the add_watch that created the watch, as given (not resolved).
+    pub path: Vec<u8>,
 }
 
 /// An inotify instance. Closed on drop.
@@ -236,6 +257,55 @@ impl<O: Os> Inotify<O> {
             .call(self.fd, &mut payload, &CallRepr::QueuedBytes.emit())
     }
 
+    /// What this instance lost since the last report, and starts a new report (an inotifyd
+    /// extension; Linux has only `IN_Q_OVERFLOW`): events its queue refused
+    /// (`max_queued_events` or a byte budget), records lost by the feed of a filesystem it
+    /// watches, the `CLOCK_MONOTONIC` time of the first and last loss, and the wds that lost
+    /// events (the first [`LOSS_WDS`], and a count of the others). `IN_Q_OVERFLOW` records
+    /// are unchanged.
+    pub fn loss_report(&self) -> Result<LossReport> {
+        loss_report(&self.os, self.fd)
+    }
+
+    /// This instance's watches in wd order (an inotifyd extension; Linux shows them only in
+    /// `/proc/PID/fdinfo`): wd, mask, filesystem, inode and the path given to add_watch.
+    #[cfg(feature = "alloc")]
+    pub fn watches(&self) -> Result<Vec<Watch>> {
+        let mut out = Vec::new();
+        let mut buf = alloc::vec![0u8; 8192];
+        let mut from = i32::MIN;
+        loop {
+            let n = match list_watches_raw(&self.os, self.fd, from, &mut buf) {
+                Ok(n) => n,
+                // One record longer than the buffer: grow to the largest a record can be.
+                Err(e) if e.errno == EINVAL && buf.len() < LARGEST_WATCH_INFO => {
+                    buf.resize(LARGEST_WATCH_INFO, 0);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Ok(out);
+            }
+            let mut at = 0;
+            while at < n {
+                let (w, len) = WatchInfo::parse(&buf[at..n]).map_err(|_| Error::new(EINVAL))?;
+                out.push(Watch {
+                    wd: w.wd,
+                    mask: w.mask,
+                    ino: w.ino,
+                    fs: w.fs.to_vec(),
+                    path: w.path.to_vec(),
+                });
+                at += len;
+            }
+            match out.last().map(|w| w.wd) {
+                Some(i32::MAX) | None => return Ok(out),
+                Some(last) => from = last + 1,
+            }
+        }
+    }
+
     /// Sets or clears `O_NONBLOCK` on the description.
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
         let flags = self.os.fcntl(self.fd, F_GETFL, 0)?;
@@ -304,9 +374,35 @@ pub fn add_watch(os: &impl Os, fd: usize, path: &str, mask: u32) -> Result<i32> 
             e
         });
     }
-    let mut payload = [];
-    let wd = os.call(fd, &mut payload, &CallRepr::TakeResult { token }.emit())?;
+    // The path goes with the call that collects the wd, so the daemon can list the watch
+    // with it (a path too long to send cannot have been opened).
+    let mut path_buf = [0u8; MAX_WATCH_PATH];
+    let wd = match path_buf.get_mut(..path.len()) {
+        Some(p) if !p.is_empty() => {
+            p.copy_from_slice(path.as_bytes());
+            os.call(fd, p, &CallRepr::TakeResultPath { token }.emit())?
+        }
+        _ => os.call(fd, &mut [], &CallRepr::TakeResult { token }.emit())?,
+    };
     i32::try_from(wd).map_err(|_| Error::new(EINVAL))
+}
+
+/// The loss report of instance `fd` (an inotifyd extension): see [`Inotify::loss_report`].
+pub fn loss_report(os: &impl Os, fd: usize) -> Result<LossReport> {
+    let mut buf = [0u8; LOSS_REPORT_LEN];
+    let n = os.call(fd, &mut buf, &CallRepr::LossReport.emit())?;
+    if n != LOSS_REPORT_LEN {
+        return Err(Error::new(EINVAL));
+    }
+    LossReport::parse(&buf).map_err(|_| Error::new(EINVAL))
+}
+
+/// Lists the watches of instance `fd` with `wd >= from_wd` into `buf` as [`WatchInfo`]
+/// records (an inotifyd extension); returns the bytes written, 0 when there are no more.
+/// `EINVAL` when the first record does not fit. Iterate with [`WatchInfo::parse`]; the next
+/// page starts at the last wd plus one.
+pub fn list_watches_raw(os: &impl Os, fd: usize, from_wd: i32, buf: &mut [u8]) -> Result<usize> {
+    os.call(fd, buf, &CallRepr::ListWatches { from_wd }.emit())
 }
 
 /// `inotify_rm_watch` on any fd: see [`Inotify::rm_watch`].

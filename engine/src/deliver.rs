@@ -12,7 +12,7 @@ use inotify_abi::consts::{IN_ALL_EVENTS, IN_DELETE_SELF, IN_EXCL_UNLINK, IN_IGNO
 use crate::engine::{Budget, Engine};
 use crate::queue::Pushed;
 use crate::types::InodeKey;
-use crate::watch::{Watch, FREE, NIL};
+use crate::watch::{Watch, FREE, LOST_MARK, NIL};
 
 /// Whether watches with `IN_EXCL_UNLINK` must stay silent for an event: Linux's check of
 /// `d_unlinked()` on the path of the open file an event comes through.
@@ -55,12 +55,36 @@ impl Engine {
                 inst.queue.push(wd, mask, cookie, name, max, &mut budget)
             }
         };
-        if pushed == Pushed::Dropped {
-            self.drops += 1;
-        }
         if was_empty && !inst.woken && !inst.queue.is_empty() {
             inst.woken = true;
             self.woken.push(inst.id);
+        }
+        if pushed == Pushed::Dropped {
+            self.drops += 1;
+            self.note_loss(slot, wd, 1, 0);
+        }
+    }
+
+    /// Counts a loss on instance `slot` for its loss report: `dropped` queue drops and
+    /// `feed_lost` feed records, on watch `wd`, stamped with the turn's time (the clock is
+    /// read at the turn's first loss). No
+    /// allocation: the wd goes into the report's bounded list (or its count of others) the
+    /// first time it loses something since the last report, which its watch's
+    /// [`LOST_MARK`] remembers.
+    #[cold]
+    pub(crate) fn note_loss(&mut self, slot: u32, wd: i32, dropped: u64, feed_lost: u64) {
+        let clock = self.clock;
+        let now = *self.now.get_or_insert_with(clock);
+        let Some(inst) = self.instances.get_mut(slot) else {
+            return;
+        };
+        inst.loss.count(now, dropped, feed_lost);
+        if let Some(i) = inst.find(&self.watches.recs, wd) {
+            let w = &mut self.watches.recs[i as usize];
+            if w.mask & LOST_MARK == 0 {
+                w.mask |= LOST_MARK;
+                inst.loss.add_wd(wd);
+            }
         }
     }
 

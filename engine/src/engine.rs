@@ -114,6 +114,11 @@ pub struct Engine {
     pub(crate) interest: Vec<InterestChange>,
     /// Reused buffer for rare whole-filesystem walks (unmount, feed loss).
     pub(crate) scratch: Vec<u32>,
+    /// The clock loss reports are stamped with (monotonic ns; read at the first loss of a
+    /// turn only).
+    pub(crate) clock: fn() -> u64,
+    /// The clock's reading in this turn, once a loss needed it (see `Engine::new_turn`).
+    pub(crate) now: Option<u64>,
 }
 
 impl Engine {

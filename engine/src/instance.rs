@@ -6,6 +6,7 @@
 use alloc::vec::Vec;
 
 use hashbrown::HashTable;
+use inotify_abi::proto::LossReport;
 
 use crate::hash::wd_hash;
 use crate::queue::Queue;
@@ -18,6 +19,42 @@ const SLOT_BITS: u32 = 20;
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 /// Generations cycle through 1..=GEN_MAX, so no id is 0.
 const GEN_MAX: u32 = u32::MAX >> SLOT_BITS;
+
+/// What an instance lost since its last loss report: counters and a bounded wd list, so
+/// counting a drop never allocates.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Loss {
+    /// The report so far (`first_ns` is valid when `any`).
+    pub(crate) report: LossReport,
+    /// Something was lost since the last report.
+    pub(crate) any: bool,
+}
+
+impl Loss {
+    /// Notes a loss at `now`: `dropped` queue drops and `feed_lost` feed records.
+    pub(crate) fn count(&mut self, now: u64, dropped: u64, feed_lost: u64) {
+        let r = &mut self.report;
+        if !self.any {
+            self.any = true;
+            r.first_ns = now;
+        }
+        r.last_ns = now;
+        r.dropped = r.dropped.saturating_add(dropped);
+        r.feed_lost = r.feed_lost.saturating_add(feed_lost);
+    }
+
+    /// Notes a wd that lost events for the first time since the last report.
+    pub(crate) fn add_wd(&mut self, wd: i32) {
+        let r = &mut self.report;
+        match r.wds.get_mut(r.wd_count as usize) {
+            Some(slot) => {
+                *slot = wd;
+                r.wd_count += 1;
+            }
+            None => r.more_wds = r.more_wds.saturating_add(1),
+        }
+    }
+}
 
 /// One inotify instance.
 #[derive(Debug)]
@@ -34,6 +71,8 @@ pub(crate) struct Instance {
     pub(crate) queue: Queue,
     /// It is in the engine's woken list and not yet taken.
     pub(crate) woken: bool,
+    /// Losses since the last loss report.
+    pub(crate) loss: Loss,
 }
 
 impl Instance {
@@ -119,6 +158,7 @@ impl Instances {
             wds: HashTable::new(),
             queue: Queue::new(),
             woken: false,
+            loss: Loss::default(),
         });
         Some(id)
     }

@@ -57,11 +57,19 @@ use engine::Budget;
 use errno::{EEXIST, EINVAL, EMFILE, ENOSPC, ENOTDIR};
 use index::InodeIndex;
 use instance::Instances;
-use watch::{WatchSlab, KEPT_BITS};
+use watch::{WatchSlab, KEPT_BITS, LOST_MARK};
 
 pub use engine::Engine;
 pub use inotify_abi::feed::{Fact, Interest, Replaced, Subject};
-pub use types::{Errno, FsId, InodeKey, InstanceId, InterestChange, Limits, Target};
+pub use inotify_abi::proto::LossReport;
+pub use types::{
+    Errno, FsId, InodeKey, InstanceEntry, InstanceId, InterestChange, Limits, Target, WatchEntry,
+};
+
+/// The clock of an engine nobody gave one.
+fn no_clock() -> u64 {
+    0
+}
 
 impl Engine {
     /// An engine with the given limits and no instances.
@@ -78,7 +86,74 @@ impl Engine {
             woken: Vec::new(),
             interest: Vec::new(),
             scratch: Vec::new(),
+            clock: no_clock,
+            now: None,
         }
+    }
+
+    /// Sets the clock loss reports are stamped with: monotonic nanoseconds. It is read at
+    /// the first loss after each [`new_turn`](Self::new_turn) only (never per delivered
+    /// event, nor per dropped one), so every loss of a turn carries that turn's time. Until
+    /// set, every stamp is 0.
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = clock;
+        self.now = None;
+    }
+
+    /// Starts a turn: the next loss reads the clock again. The daemon calls it at each
+    /// wake-up, before it handles a request or pulls a feed.
+    pub fn new_turn(&mut self) {
+        self.now = None;
+    }
+
+    /// Takes `inst`'s loss report (what it lost since the last one) and starts a new one.
+    /// `EINVAL` for an unknown instance.
+    pub fn take_loss_report(&mut self, inst: InstanceId) -> Result<LossReport, Errno> {
+        let slot = self.instances.slot_of(inst).ok_or(EINVAL)?;
+        let instance = self.instances.get_mut(slot).ok_or(EINVAL)?;
+        let loss = core::mem::take(&mut instance.loss);
+        if loss.report.wd_count > 0 {
+            for &i in instance.wds.iter() {
+                self.watches.recs[i as usize].mask &= !LOST_MARK;
+            }
+        }
+        Ok(loss.report)
+    }
+
+    /// `inst`'s watches with `wd >= from_wd`, in wd order, into `out` (cleared first).
+    /// `EINVAL` for an unknown instance.
+    pub fn list_watches(
+        &self,
+        inst: InstanceId,
+        from_wd: i32,
+        out: &mut Vec<WatchEntry>,
+    ) -> Result<(), Errno> {
+        out.clear();
+        let slot = self.instances.slot_of(inst).ok_or(EINVAL)?;
+        let instance = self.instances.get(slot).ok_or(EINVAL)?;
+        out.extend(instance.wds.iter().filter_map(|&i| {
+            let w = &self.watches.recs[i as usize];
+            (w.wd >= from_wd).then_some(WatchEntry {
+                wd: w.wd,
+                mask: w.mask & KEPT_BITS,
+                key: w.key(),
+            })
+        }));
+        out.sort_unstable_by_key(|e| e.wd);
+        Ok(())
+    }
+
+    /// Every live instance, in slot order, into `out` (cleared first).
+    pub fn list_instances(&self, out: &mut Vec<InstanceEntry>) {
+        out.clear();
+        out.extend(self.instances.iter().map(|(_, i)| InstanceEntry {
+            id: i.id,
+            uid: i.uid,
+            watches: i.wds.len(),
+            queued_bytes: i.queue.bytes(),
+            queue_storage: i.queue.heap_bytes(),
+            unreported: i.loss.report.dropped + i.loss.report.feed_lost,
+        }));
     }
 
     /// The limits in force.
@@ -166,7 +241,7 @@ impl Engine {
             w.mask = if mask & IN_MASK_ADD != 0 {
                 w.mask | kept
             } else {
-                kept
+                kept | (w.mask & LOST_MARK)
             };
             return Ok(w.wd);
         }

@@ -89,7 +89,7 @@ impl Engine {
                 self.subject_event(fs, &at, ev, true)
             }
             Fact::Unmounted => self.unmounted(fs),
-            Fact::Lost { .. } => self.lost(fs),
+            Fact::Lost { count } => self.lost(fs, count),
         }
     }
 
@@ -224,16 +224,25 @@ impl Engine {
 
     /// Lost: the feed dropped records, so every instance watching something on `fs` may
     /// have missed events: each gets IN_Q_OVERFLOW (unless one is unread in its queue).
-    fn lost(&mut self, fs: FsId) {
+    /// Each instance's loss report counts the `count` lost records once and names every
+    /// one of its watches on `fs`.
+    fn lost(&mut self, fs: FsId, count: u64) {
         let mut seen: Vec<u32> = core::mem::take(&mut self.scratch);
         self.watches.on_fs(fs, &mut seen);
-        for w in seen.iter_mut() {
-            *w = self.watches.recs[*w as usize].inst;
-        }
-        seen.sort_unstable();
-        seen.dedup();
-        for &slot in &seen {
-            self.queue_overflow(slot);
+        // By instance, then by wd; an instance's first watch carries the count.
+        seen.sort_unstable_by_key(|&i| {
+            let w = &self.watches.recs[i as usize];
+            (w.inst, w.wd)
+        });
+        let mut last = FREE;
+        for &i in &seen {
+            let w = self.watches.recs[i as usize];
+            let first = w.inst != last;
+            if first {
+                self.queue_overflow(w.inst);
+                last = w.inst;
+            }
+            self.note_loss(w.inst, w.wd, 0, if first { count } else { 0 });
         }
         seen.clear();
         self.scratch = seen;

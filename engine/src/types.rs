@@ -70,3 +70,31 @@ pub struct InterestChange {
     /// its last watch goes.
     pub change: Interest,
 }
+
+/// One watch of an instance, as `Engine::list_watches` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchEntry {
+    /// The wd.
+    pub wd: i32,
+    /// Its mask: events, `IN_ONESHOT`, `IN_EXCL_UNLINK`.
+    pub mask: u32,
+    /// The watched inode.
+    pub key: InodeKey,
+}
+
+/// One instance, as `Engine::list_instances` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceEntry {
+    /// Its id.
+    pub id: InstanceId,
+    /// Its creator's uid.
+    pub uid: u32,
+    /// Live watches.
+    pub watches: usize,
+    /// Bytes queued (FIONREAD).
+    pub queued_bytes: usize,
+    /// Heap bytes its queue holds (charged to the byte budgets).
+    pub queue_storage: usize,
+    /// Events and feed records lost since its last loss report.
+    pub unreported: u64,
+}

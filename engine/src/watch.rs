@@ -21,6 +21,10 @@ pub(crate) const FREE: u32 = u32::MAX;
 /// `IN_ISDIR` is added when the watched inode is a directory.
 pub(crate) const KEPT_BITS: u32 = IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK;
 
+/// A `Watch::mask` bit (unused by inotify) marking a watch that lost events since its
+/// instance's last loss report.
+pub(crate) const LOST_MARK: u32 = 0x0000_1000;
+
 /// One watch: 32 bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Watch {
@@ -32,7 +36,8 @@ pub(crate) struct Watch {
     pub(crate) inst: u32,
     /// Watch descriptor within the instance.
     pub(crate) wd: i32,
-    /// [`KEPT_BITS`] of the requested mask, plus `IN_ISDIR` for a directory.
+    /// [`KEPT_BITS`] of the requested mask, plus `IN_ISDIR` for a directory, plus
+    /// [`LOST_MARK`].
     pub(crate) mask: u32,
     /// Next watch on the same inode, or next free record; [`NIL`] ends either list.
     pub(crate) next: u32,

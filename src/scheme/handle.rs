@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use hashbrown::HashMap;
+
 use inotify_engine::{Errno, InstanceId};
 
 use super::tunable::Tunable;
@@ -9,6 +11,10 @@ use super::tunable::Tunable;
 /// Most add_watch results kept per instance handle before the oldest is dropped (a client that
 /// sends fds but never collects the results cannot grow the daemon without bound).
 pub const MAX_PENDING_RESULTS: usize = 64;
+
+/// Bytes of add_watch paths the daemon keeps for one uid's instances (for the watch
+/// listing); a path that would go beyond is not kept (the watch is listed without one).
+pub const MAX_USER_PATH_BYTES: usize = 4 << 20;
 
 /// One entry of the handle table.
 #[derive(Debug)]
@@ -19,6 +25,9 @@ pub enum Handle {
     Instance(InstanceHandle),
     /// A tunable (`/scheme/inotify/<name>`).
     Tunable(TunableHandle),
+    /// The daemon-wide status (`/scheme/inotify/status`, root only): the text snapshot taken
+    /// when it was opened.
+    Status(Vec<u8>),
 }
 
 /// An open inotify instance.
@@ -32,6 +41,13 @@ pub struct InstanceHandle {
     pub subscribed: bool,
     /// add_watch results not yet collected with `TakeResult`, oldest first.
     pub results: VecDeque<AddResult>,
+    /// The path each watch was created with, by wd (from `TakeResultPath`; entries of
+    /// removed watches are pruned when the table outgrows the live watches).
+    pub paths: HashMap<i32, Box<[u8]>>,
+    /// Bytes of `paths`, charged to the uid's [`MAX_USER_PATH_BYTES`].
+    pub path_bytes: usize,
+    /// The uid that opened the instance.
+    pub uid: u32,
 }
 
 /// The outcome of one add_watch, waiting for its `TakeResult` call.
@@ -46,13 +62,16 @@ pub struct AddResult {
 }
 
 impl InstanceHandle {
-    /// A new handle on `inst` with description flags `flags`.
-    pub fn new(inst: InstanceId, flags: usize) -> Self {
+    /// A new handle on `inst` of `uid` with description flags `flags`.
+    pub fn new(inst: InstanceId, uid: u32, flags: usize) -> Self {
         InstanceHandle {
             inst,
             flags,
             subscribed: false,
             results: VecDeque::new(),
+            paths: HashMap::new(),
+            path_bytes: 0,
+            uid,
         }
     }
 
@@ -92,7 +111,7 @@ mod tests {
 
     #[test]
     fn results_are_bounded_and_keyed() {
-        let mut h = InstanceHandle::new(1, 0);
+        let mut h = InstanceHandle::new(1, 1000, 0);
         for t in 0..(MAX_PENDING_RESULTS as u32 + 3) {
             h.store_result(AddResult {
                 pid: 7,

@@ -25,7 +25,9 @@ mod tunable;
 use hashbrown::HashMap;
 
 use inotify_abi::consts::{add_watch_mask_is_valid, IN_ONLYDIR};
-use inotify_abi::proto::{AddWatchArg, CallRepr};
+use inotify_abi::proto::{
+    AddWatchArg, CallRepr, WatchInfo, LOSS_REPORT_LEN, MAX_WATCH_PATH, STATUS_NAME,
+};
 use inotify_engine::{Engine, Errno, InodeKey, InstanceId, InterestChange, Limits, Target};
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult, SendFdRequest};
@@ -42,7 +44,9 @@ use syscall::Stat;
 use crate::feed::Feeds;
 use crate::sys::Sys;
 
-pub use handle::{AddResult, Handle, InstanceHandle, TunableHandle, MAX_PENDING_RESULTS};
+pub use handle::{
+    AddResult, Handle, InstanceHandle, TunableHandle, MAX_PENDING_RESULTS, MAX_USER_PATH_BYTES,
+};
 pub use tunable::Tunable;
 
 pub use inotify_abi::consts::O_CLOEXEC_REDOX as O_CLOEXEC;
@@ -78,6 +82,8 @@ pub struct InotifyScheme<S: Sys> {
     interest: Vec<InterestChange>,
     /// Scratch for woken instances.
     woken: Vec<InstanceId>,
+    /// Bytes of kept add_watch paths per uid (at most [`MAX_USER_PATH_BYTES`] each).
+    path_bytes: HashMap<u32, usize>,
 }
 
 impl<S: Sys> InotifyScheme<S> {
@@ -94,8 +100,10 @@ impl<S: Sys> InotifyScheme<S> {
     pub fn with_feeds(sys: S, limits: Limits, feeds: Feeds) -> Self {
         let mut handles = HashMap::new();
         handles.insert(Self::ROOT_ID, Handle::Root);
+        let mut engine = Engine::new(limits);
+        engine.set_clock(crate::sys::monotonic_ns);
         InotifyScheme {
-            engine: Engine::new(limits),
+            engine,
             feeds,
             sys,
             handles,
@@ -103,6 +111,7 @@ impl<S: Sys> InotifyScheme<S> {
             next_id: Self::ROOT_ID + 1,
             interest: Vec::new(),
             woken: Vec::new(),
+            path_bytes: HashMap::new(),
         }
     }
 
@@ -119,6 +128,11 @@ impl<S: Sys> InotifyScheme<S> {
     /// Whether `fd` (a daemon fd) is a feed.
     pub fn is_feed(&self, fd: usize) -> bool {
         self.feeds.is_feed(fd)
+    }
+
+    /// Starts a turn of the loop: losses from now on are stamped with a new clock reading.
+    pub fn new_turn(&mut self) {
+        self.engine.new_turn();
     }
 
     /// Pulls every available batch from feed `fd` into the engine.
@@ -193,7 +207,7 @@ impl<S: Sys> InotifyScheme<S> {
         }
         let inst = self.engine.create_instance(uid).map_err(Error::new)?;
         let desc = (flags & O_ACCMODE) | ((flags | fcntl_flags as usize) & O_FCNTL_MASK);
-        let id = self.insert_handle(Handle::Instance(InstanceHandle::new(inst, desc)));
+        let id = self.insert_handle(Handle::Instance(InstanceHandle::new(inst, uid, desc)));
         self.by_instance.insert(inst, id);
         Ok(OpenResult::ThisScheme {
             number: id,
@@ -216,6 +230,23 @@ impl<S: Sys> InotifyScheme<S> {
             writable: wants_write,
         };
         let id = self.insert_handle(Handle::Tunable(h));
+        Ok(OpenResult::ThisScheme {
+            number: id,
+            flags: NewFdFlags::POSITIONED,
+        })
+    }
+
+    /// Opens the daemon-wide status: uid 0 only, read only (`EACCES`); the text is taken
+    /// now and read positionally.
+    fn open_status(&mut self, flags: usize, uid: u32) -> Result<OpenResult> {
+        if flags & O_DIRECTORY_FLAG != 0 {
+            return Err(Error::new(ENOTDIR));
+        }
+        if uid != 0 || flags & O_ACCMODE != O_RDONLY {
+            return Err(Error::new(EACCES));
+        }
+        let text = self.status_text().into_bytes();
+        let id = self.insert_handle(Handle::Status(text));
         Ok(OpenResult::ThisScheme {
             number: id,
             flags: NewFdFlags::POSITIONED,
@@ -260,6 +291,108 @@ impl<S: Sys> InotifyScheme<S> {
         self.engine.add_watch(inst, target, mask)
     }
 
+    /// Drops the paths of removed watches once handle `id`'s path table holds more than
+    /// twice its live watches (so a long-lived instance that adds and removes watches keeps
+    /// only a bounded number of stale paths).
+    fn prune_paths(&mut self, id: usize) {
+        let Some(Handle::Instance(h)) = self.handles.get_mut(&id) else {
+            return;
+        };
+        let mut live = Vec::new();
+        if self
+            .engine
+            .list_watches(h.inst, i32::MIN, &mut live)
+            .is_err()
+            || h.paths.len() <= 2 * live.len() + 16
+        {
+            return;
+        }
+        let before = h.path_bytes;
+        h.paths
+            .retain(|wd, _| live.binary_search_by_key(wd, |w| w.wd).is_ok());
+        h.path_bytes = h.paths.values().map(|p| p.len()).sum();
+        uncharge_paths(&mut self.path_bytes, h.uid, before - h.path_bytes);
+    }
+
+    /// The `ListWatches` call: handle `id`'s watches from `from_wd` as whole [`WatchInfo`]
+    /// records in `out`; `EINVAL` when the first one does not fit.
+    fn list_watches(&mut self, id: usize, from_wd: i32, out: &mut [u8]) -> Result<usize> {
+        let Some(Handle::Instance(h)) = self.handles.get(&id) else {
+            return Err(Error::new(EINVAL));
+        };
+        let mut watches = Vec::new();
+        self.engine
+            .list_watches(h.inst, from_wd, &mut watches)
+            .map_err(Error::new)?;
+        let mut at = 0;
+        for w in &watches {
+            let info = WatchInfo {
+                wd: w.wd,
+                mask: w.mask,
+                ino: w.key.ino,
+                fs: self.feeds.fs_name(w.key.fs).unwrap_or_default(),
+                path: h.paths.get(&w.wd).map_or(&[][..], |p| &p[..]),
+            };
+            match info.emit(&mut out[at..]) {
+                Ok(n) => at += n,
+                Err(_) if at == 0 => return Err(Error::new(EINVAL)),
+                Err(_) => break,
+            }
+        }
+        Ok(at)
+    }
+
+    /// The daemon-wide status text (docs/protocols.md, "Status").
+    pub fn status_text(&self) -> String {
+        use std::fmt::Write;
+        let mut instances = Vec::new();
+        self.engine.list_instances(&mut instances);
+        let mut uids: Vec<u32> = instances.iter().map(|i| i.uid).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "daemon instances {} watches {} inodes {} queue_storage {} heap {} event_drops {}",
+            instances.len(),
+            self.engine.watch_count(),
+            self.engine.watched_inodes(),
+            self.engine.queue_storage(),
+            self.engine.heap_bytes(),
+            self.engine.event_drops()
+        );
+        for uid in uids {
+            let mine = instances.iter().filter(|i| i.uid == uid);
+            let _ = writeln!(
+                s,
+                "uid {uid} instances {} watches {} queue_storage {}",
+                mine.clone().count(),
+                mine.map(|i| i.watches).sum::<usize>(),
+                self.engine.user_queue_storage(uid)
+            );
+        }
+        for i in &instances {
+            let _ = writeln!(
+                s,
+                "instance {} uid {} watches {} queued {} queue_storage {} unreported_loss {}",
+                i.id, i.uid, i.watches, i.queued_bytes, i.queue_storage, i.unreported
+            );
+        }
+        for f in self.feeds.status() {
+            let next = f.next_seq.map_or("-".to_string(), |n| n.to_string());
+            let _ = writeln!(
+                s,
+                "feed {} fs {} open {} next_seq {} lost {}",
+                String::from_utf8_lossy(&f.name),
+                f.fs,
+                u8::from(f.open),
+                next,
+                f.lost
+            );
+        }
+        s
+    }
+
     /// Forgets handle `id` (last close of its description).
     fn close_handle(&mut self, id: usize) {
         if id == Self::ROOT_ID {
@@ -267,8 +400,19 @@ impl<S: Sys> InotifyScheme<S> {
         }
         if let Some(Handle::Instance(h)) = self.handles.remove(&id) {
             self.by_instance.remove(&h.inst);
+            uncharge_paths(&mut self.path_bytes, h.uid, h.path_bytes);
             self.engine.destroy_instance(h.inst);
             self.flush_interest();
+        }
+    }
+}
+
+/// Gives `bytes` of kept paths back to `uid` in `path_bytes`.
+fn uncharge_paths(path_bytes: &mut HashMap<u32, usize>, uid: u32, bytes: usize) {
+    if let Some(used) = path_bytes.get_mut(&uid) {
+        *used = used.saturating_sub(bytes);
+        if *used == 0 {
+            path_bytes.remove(&uid);
         }
     }
 }
@@ -307,6 +451,9 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
         if path.is_empty() {
             return self.open_instance(flags, fcntl_flags, ctx.uid);
         }
+        if path == STATUS_NAME {
+            return self.open_status(flags, ctx.uid);
+        }
         match Tunable::from_name(path) {
             Some(which) => self.open_tunable(which, flags, ctx.uid),
             None => Err(Error::new(ENOENT)),
@@ -334,6 +481,7 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
             Some(Handle::Tunable(t)) => {
                 Ok(copy_at(t.which.text(&self.engine).as_bytes(), offset, buf))
             }
+            Some(Handle::Status(text)) => Ok(copy_at(text, offset, buf)),
             Some(Handle::Root) => Err(Error::new(EISDIR)),
             None => Err(Error::new(EBADF)),
         }
@@ -353,7 +501,7 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
                 which.set(&mut self.engine, buf)?;
                 Ok(buf.len())
             }
-            Some(Handle::Tunable(_)) => Err(Error::new(EBADF)),
+            Some(Handle::Tunable(_)) | Some(Handle::Status(_)) => Err(Error::new(EBADF)),
             Some(Handle::Instance(_)) => Err(Error::new(EINVAL)),
             Some(Handle::Root) => Err(Error::new(EISDIR)),
             None => Err(Error::new(EBADF)),
@@ -364,6 +512,7 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
         match self.handles.get(&id) {
             Some(Handle::Instance(h)) => Ok(self.engine.queued_bytes(h.inst) as u64),
             Some(Handle::Tunable(t)) => Ok(t.which.text(&self.engine).len() as u64),
+            Some(Handle::Status(text)) => Ok(text.len() as u64),
             Some(Handle::Root) => Ok(0),
             None => Err(Error::new(EBADF)),
         }
@@ -377,6 +526,13 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
                 let mode = if t.writable { O_RDWR } else { O_RDONLY };
                 return match cmd {
                     F_GETFL => Ok(mode),
+                    F_SETFL => Ok(0),
+                    _ => Err(Error::new(EINVAL)),
+                };
+            }
+            Some(Handle::Status(_)) => {
+                return match cmd {
+                    F_GETFL => Ok(O_RDONLY),
                     F_SETFL => Ok(0),
                     _ => Err(Error::new(EINVAL)),
                 };
@@ -413,6 +569,7 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
         let path = match self.handles.get(&id) {
             Some(Handle::Instance(_)) | Some(Handle::Root) => SCHEME_PATH.to_string(),
             Some(Handle::Tunable(t)) => format!("{}/{}", SCHEME_PATH, t.which.name()),
+            Some(Handle::Status(_)) => format!("{SCHEME_PATH}/{STATUS_NAME}"),
             None => return Err(Error::new(EBADF)),
         };
         Ok(copy_at(path.as_bytes(), 0, buf))
@@ -425,6 +582,7 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
                 let perm = if t.which.is_writable() { 0o644 } else { 0o444 };
                 (MODE_FILE | perm, t.which.text(&self.engine).len() as u64)
             }
+            Some(Handle::Status(text)) => (MODE_FILE | 0o400, text.len() as u64),
             Some(Handle::Root) => (MODE_DIR | 0o555, 0),
             None => return Err(Error::new(EBADF)),
         };
@@ -445,10 +603,11 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
         metadata: &[u64],
         ctx: &CallerCtx, // only pid and id are valid here
     ) -> Result<usize> {
-        // Every inotify call has an empty payload. relibc sends terminal ioctls (tcgetattr,
+        // The Linux calls have an empty payload; only the extensions (whose opcodes no small
+        // ioctl verb can have) carry one. relibc sends terminal ioctls (tcgetattr,
         // tcsetattr, ...) to any fd as calls with the structure as payload: Linux answers
         // those with ENOTTY on an inotify fd, and so does this.
-        if !payload.is_empty() {
+        if !payload.is_empty() && !CallRepr::is_payload_opcode(metadata) {
             return match self.handles.get(&id) {
                 Some(_) => Err(Error::new(ENOTTY)),
                 None => Err(Error::new(EBADF)),
@@ -456,9 +615,44 @@ impl<S: Sys> SchemeSync for InotifyScheme<S> {
         }
         let call = CallRepr::parse(metadata).map_err(|_| Error::new(EINVAL))?;
         let pid = ctx.pid;
-        let h = self.instance(id)?;
+        // A field borrow (not `self.instance`), so the path budget can be reached too.
+        let h = match self.handles.get_mut(&id) {
+            Some(Handle::Instance(h)) => h,
+            Some(_) => return Err(Error::new(EINVAL)),
+            None => return Err(Error::new(EBADF)),
+        };
         let inst = h.inst;
         match call {
+            CallRepr::TakeResultPath { token } => {
+                if payload.is_empty() || payload.len() > MAX_WATCH_PATH {
+                    return Err(Error::new(EINVAL));
+                }
+                match h.take_result(pid, token) {
+                    Some(Ok(wd)) => {
+                        let uid = h.uid;
+                        let used = self.path_bytes.entry(uid).or_default();
+                        if !h.paths.contains_key(&wd)
+                            && *used + payload.len() <= MAX_USER_PATH_BYTES
+                        {
+                            *used += payload.len();
+                            h.path_bytes += payload.len();
+                            h.paths.insert(wd, payload.into());
+                        }
+                        self.prune_paths(id);
+                        Ok(wd as usize)
+                    }
+                    Some(Err(e)) => Err(Error::new(e)),
+                    None => Err(Error::new(EINVAL)),
+                }
+            }
+            CallRepr::LossReport => {
+                if payload.len() < LOSS_REPORT_LEN {
+                    return Err(Error::new(EINVAL));
+                }
+                let report = self.engine.take_loss_report(inst).map_err(Error::new)?;
+                report.emit(payload).map_err(|_| Error::new(EINVAL))
+            }
+            CallRepr::ListWatches { from_wd } => self.list_watches(id, from_wd, payload),
             CallRepr::TakeResult { token } => match h.take_result(pid, token) {
                 Some(Ok(wd)) => Ok(wd as usize),
                 Some(Err(e)) => Err(Error::new(e)),

@@ -14,10 +14,12 @@
 //! - [`format`]: `--format`, `--timefmt`, `--csv`.
 //! - [`session`]: the instance, watch names, recursion, filters, the next event.
 //! - [`sys`]: directory listings and `lstat` over the client calls.
-//! - [`wait`] is `inotifywait`, [`watch`] is `inotifywatch`.
+//! - [`wait`] is `inotifywait`, [`watch`] is `inotifywatch`, [`ctl`] is `inotifyctl`
+//!   (inotifyd's daemon-wide status and limits; not an inotify-tools program).
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod ctl;
 pub mod events;
 pub mod format;
 pub mod getopt;

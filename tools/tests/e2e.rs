@@ -203,3 +203,93 @@ fn an_idle_inotifywait_sends_the_daemon_no_requests() {
         );
     }
 }
+
+/// Runs inotifyctl with these arguments as `p`, to the end.
+fn inotifyctl(p: inotify_host::Process, args: &str) -> Outcome {
+    use inotify_tools::ctl::InotifyCtl;
+    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+    let opts = match InotifyCtl::parse(&args) {
+        Ok(Command::Run(opts)) => opts,
+        other => panic!("not a run: {:?}", other.err()),
+    };
+    let (mut out, mut err, mut syslog) = (Vec::new(), Vec::new(), Vec::new());
+    let mut io = Io {
+        out: &mut out,
+        err: &mut err,
+        syslog: &mut syslog,
+        ready: &mut || {},
+        stop: &AtomicBool::new(false),
+        print_now: &AtomicBool::new(false),
+    };
+    let code = InotifyCtl::run(Signalled::new(p), &opts, &mut io);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+fn inotifyctl_shows_root_the_daemon_wide_status() {
+    use inotify_client::Inotify;
+    let w = world("ctl-status");
+    let user = w.kernel().process(300, 4242, 4242);
+    let ino = Inotify::init1(w.process(100), 0).unwrap();
+    ino.add_watch("/sub", inotify_abi::consts::IN_CREATE)
+        .unwrap();
+    ino.add_watch("/file", inotify_abi::consts::IN_MODIFY)
+        .unwrap();
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(w.dir()).unwrap().uid()
+    };
+    let (code, out, err) = inotifyctl(w.kernel().process(1, 0, 0), "status");
+    assert_eq!((code, err.as_str()), (EXIT_EVENT, ""));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("daemon instances 1 watches 2 inodes 2 "),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("uid {owner} instances 1 watches 2 queue_storage 0")
+    );
+    assert!(lines[2].starts_with("instance "), "{out}");
+    assert!(
+        lines[2].ends_with(&format!(
+            " uid {owner} watches 2 queued 0 queue_storage 0 unreported_loss 0"
+        )),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with("feed file fs 0 open 1 next_seq "),
+        "{out}"
+    );
+    assert!(lines[3].ends_with(" lost 0"), "{out}");
+    assert_eq!(lines.len(), 4, "{out}");
+    // Anyone else: EACCES, and nothing of the daemon's state.
+    let (code, out, err) = inotifyctl(user, "");
+    assert_eq!(code, EXIT_ERROR);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!(
+            "inotifyctl: {} (the daemon-wide status is root's)\n",
+            inotify_tools::session::strerror(syscall::error::Error::new(syscall::error::EACCES))
+        )
+    );
+}
+
+#[test]
+fn inotifyctl_lists_the_limits_to_anyone() {
+    let w = world("ctl-limits");
+    let (code, out, err) = inotifyctl(w.kernel().process(300, 4242, 4242), "limits");
+    assert_eq!((code, err.as_str()), (EXIT_EVENT, ""));
+    assert_eq!(
+        out,
+        "max_queued_events 16384\nmax_user_instances 128\nmax_user_watches 65536\n\
+         max_watches 1048576\nevent_drops 0\nmax_user_queued_bytes 33554432\n\
+         max_total_queued_bytes 268435456\n"
+    );
+    assert!(inotify_tools::ctl::InotifyCtl::parse(&["bogus".to_string()]).is_err());
+}

@@ -70,6 +70,25 @@ int inotify_add_watch(int fd, const char *pathname, uint32_t mask);
 /* Removes watch `wd` (an IN_IGNORED event follows): 0, or -1 and errno. */
 int inotify_rm_watch(int fd, int wd);
 
+/*
+ * inotifyd extension (not in Linux): what an instance lost since its last report. Fills
+ * `report` and starts a new report: 0, or -1 and errno (EBADF, EINVAL: not an instance,
+ * EFAULT). IN_Q_OVERFLOW records are unchanged; programs that never call this see Linux's
+ * ABI. Times are CLOCK_MONOTONIC nanoseconds, 0 when nothing was lost.
+ */
+#define INOTIFY_LOSS_WDS 8
+struct inotify_loss_report {
+    uint64_t dropped;   /* events the queue refused (max_queued_events, byte budgets) */
+    uint64_t feed_lost; /* records a watched filesystem's feed lost */
+    uint64_t first_ns;  /* time of the first loss */
+    uint64_t last_ns;   /* time of the last loss */
+    uint32_t wd_count;  /* entries of wds used */
+    uint32_t more_wds;  /* further wds that lost events */
+    uint64_t reserved;  /* 0 */
+    int32_t wds[INOTIFY_LOSS_WDS]; /* the wds that lost events, first loss first */
+};
+int inotify_loss_report(int fd, struct inotify_loss_report *report);
+
 #ifdef __cplusplus
 }
 #endif
