@@ -1046,6 +1046,28 @@ fn main() {
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|r| r.0);
+    // Four cases run at once, each on both systems, so a case whose output depends on when a
+    // reader runs (event coalescing, `-t` expiry) can differ under load. A case that differs
+    // runs once more, alone; it passes only if that run agrees, and the run says so.
+    for (i, name, _, outcome) in &mut results {
+        if outcome.0 != outcome.1 {
+            let case = &cases.iter().find(|c| c.0 == *i).expect("a case").2;
+            let again = thread::scope(|s| {
+                let l = s.spawn(|| run_linux(*i, case));
+                let ours = run_ours(*i, case);
+                (l.join().unwrap(), ours)
+            });
+            println!(
+                "rerun {name}: differed with other cases running; alone it {}",
+                if again.0 == again.1 {
+                    "agrees"
+                } else {
+                    "differs again"
+                }
+            );
+            *outcome = again;
+        }
+    }
     let (mut passed, mut failed) = (0, 0);
     let mut stdout = std::io::stdout().lock();
     for (_, name, args, (linux, ours)) in &results {
