@@ -21,8 +21,7 @@ mod checks {
     use std::time::{Duration, Instant};
 
     use inotify_abi::consts::IN_ALL_EVENTS;
-    use inotifyd::client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
-    use inotifyd::redox::RedoxOs;
+    use inotify_client::{format, Inotify, OwnedEvent, RedoxOs, IN_NONBLOCK};
     use syscall::error::EAGAIN;
 
     /// How long a check waits for its events.
@@ -196,19 +195,24 @@ mod checks {
         Ok(())
     }
 
+    /// Waits (blocking, with the client's timed wait) until `want` events have arrived or
+    /// [`WAIT`] has passed, then takes whatever else is already queued.
     fn collect(ino: &Inotify<RedoxOs>, want: usize) -> Result<Vec<OwnedEvent>, String> {
         let mut buf = [0u8; 4096];
         let mut events = Vec::new();
         let deadline = Instant::now() + WAIT;
+        while events.len() < want {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match ino.read_events_timeout(&mut buf, Some(left)) {
+                Ok(Some(evs)) => events.extend(evs),
+                Ok(None) => break,
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
         loop {
             match ino.read_events(&mut buf) {
                 Ok(evs) => events.extend(evs),
-                Err(e) if e.errno == EAGAIN => {
-                    if events.len() >= want || Instant::now() >= deadline {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+                Err(e) if e.errno == EAGAIN => break,
                 Err(e) => return Err(format!("read: {e}")),
             }
         }
