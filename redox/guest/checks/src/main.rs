@@ -44,6 +44,14 @@ mod checks {
                 "inotifywait -m prints inotify-tools' lines",
                 inotifywait_lines,
             ),
+            (
+                "a timed wait with nothing to read ends at its timeout",
+                timed_wait_ends,
+            ),
+            (
+                "inotifywait -t 1 exits with status 2 when idle",
+                inotifywait_timeout,
+            ),
         ] {
             let _ = fs::remove_dir_all(&dir);
             let r = fs::create_dir(&dir)
@@ -191,6 +199,55 @@ mod checks {
         ];
         if got != expect {
             return Err(format!("expected {expect:?}, got {got:?}"));
+        }
+        Ok(())
+    }
+
+    /// `read_events_timeout` on an instance nothing happens to returns `None` once its
+    /// timeout has passed, not before it and not much later (the timer of the `time` scheme).
+    fn timed_wait_ends(dir: &str) -> Result<(), String> {
+        let ino = Inotify::init1(RedoxOs, IN_NONBLOCK).map_err(|e| format!("init1: {e}"))?;
+        ino.add_watch(dir, IN_ALL_EVENTS)
+            .map_err(|e| format!("add_watch: {e}"))?;
+        let mut buf = [0u8; 4096];
+        let wait = Duration::from_millis(500);
+        let start = Instant::now();
+        let r = ino
+            .read_events_timeout(&mut buf, Some(wait))
+            .map_err(|e| format!("read: {e}"))?;
+        let took = start.elapsed();
+        println!("# timed wait of {wait:?} returned after {took:?}");
+        if let Some(evs) = r {
+            return Err(format!("expected no events, got {}", evs.len()));
+        }
+        if took < wait || took > wait * 3 {
+            return Err(format!("returned after {took:?} for a timeout of {wait:?}"));
+        }
+        Ok(())
+    }
+
+    /// inotify-tools' `inotifywait -t 1 DIR` with no event: exit status 2 after the second,
+    /// nothing on standard output.
+    fn inotifywait_timeout(dir: &str) -> Result<(), String> {
+        use std::process::{Command, Stdio};
+        let start = Instant::now();
+        // A pipe for stdin: `output()` would open /dev/null, which this image does not have.
+        let out = Command::new("inotifywait")
+            .args(["-t", "1", dir])
+            .stdin(Stdio::piped())
+            .output()
+            .map_err(|e| format!("run inotifywait: {e}"))?;
+        let took = start.elapsed();
+        println!("# inotifywait -t 1 exited after {took:?}");
+        if out.status.code() != Some(2) || !out.stdout.is_empty() {
+            return Err(format!(
+                "expected status 2 and no output, got {:?} and {:?}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        if took < Duration::from_secs(1) || took > Duration::from_secs(4) {
+            return Err(format!("exited after {took:?}"));
         }
         Ok(())
     }
