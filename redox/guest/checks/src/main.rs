@@ -52,6 +52,10 @@ mod checks {
                 "inotifywait -t 1 exits with status 2 when idle",
                 inotifywait_timeout,
             ),
+            (
+                "a user cannot watch a directory only root may read",
+                unreadable_dir,
+            ),
         ] {
             let _ = fs::remove_dir_all(&dir);
             let r = fs::create_dir(&dir)
@@ -248,6 +252,49 @@ mod checks {
         }
         if took < Duration::from_secs(1) || took > Duration::from_secs(4) {
             return Err(format!("exited after {took:?}"));
+        }
+        Ok(())
+    }
+
+    /// As uid/gid 1000, `inotifywait -t 1` on a root-owned 0700 directory fails as
+    /// inotify-tools does on Linux (status 1, `Couldn't watch P: Permission denied`), and on
+    /// its 0755 parent it watches (status 2 at the timeout). The permission comes from the
+    /// filesystem's answer to the daemon's identity call.
+    fn unreadable_dir(dir: &str) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        use std::process::{Command, Stdio};
+        let private = format!("{dir}/p");
+        fs::create_dir(&private).map_err(|e| format!("mkdir: {e}"))?;
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("chmod p: {e}"))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("chmod dir: {e}"))?;
+        let run = |path: &str| {
+            Command::new("inotifywait")
+                .args(["-t", "1", path])
+                .uid(1000)
+                .gid(1000)
+                .stdin(Stdio::piped())
+                .output()
+                .map_err(|e| format!("run inotifywait as uid 1000: {e}"))
+        };
+        let out = run(&private)?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let want = format!("Couldn't watch {private}: Permission denied");
+        if out.status.code() != Some(1) || !err.lines().any(|l| l == want) {
+            return Err(format!(
+                "{private}: expected status 1 and {want:?}, got {:?} and {err:?}",
+                out.status.code()
+            ));
+        }
+        let out = run(dir)?;
+        if out.status.code() != Some(2) {
+            return Err(format!(
+                "{dir}: expected status 2, got {:?} and {:?}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         Ok(())
     }
