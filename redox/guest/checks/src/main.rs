@@ -21,8 +21,7 @@ mod checks {
     use std::time::{Duration, Instant};
 
     use inotify_abi::consts::IN_ALL_EVENTS;
-    use inotifyd::client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
-    use inotifyd::redox::RedoxOs;
+    use inotify_client::{format, Inotify, OwnedEvent, RedoxOs, IN_NONBLOCK};
     use syscall::error::EAGAIN;
 
     /// How long a check waits for its events.
@@ -44,6 +43,18 @@ mod checks {
             (
                 "inotifywait -m prints inotify-tools' lines",
                 inotifywait_lines,
+            ),
+            (
+                "a timed wait with nothing to read ends at its timeout",
+                timed_wait_ends,
+            ),
+            (
+                "inotifywait -t 1 exits with status 2 when idle",
+                inotifywait_timeout,
+            ),
+            (
+                "a user cannot watch a directory only root may read",
+                unreadable_dir,
             ),
         ] {
             let _ = fs::remove_dir_all(&dir);
@@ -196,19 +207,116 @@ mod checks {
         Ok(())
     }
 
+    /// `read_events_timeout` on an instance nothing happens to returns `None` once its
+    /// timeout has passed, not before it and not much later (the timer of the `time` scheme).
+    fn timed_wait_ends(dir: &str) -> Result<(), String> {
+        let ino = Inotify::init1(RedoxOs, IN_NONBLOCK).map_err(|e| format!("init1: {e}"))?;
+        ino.add_watch(dir, IN_ALL_EVENTS)
+            .map_err(|e| format!("add_watch: {e}"))?;
+        let mut buf = [0u8; 4096];
+        let wait = Duration::from_millis(500);
+        let start = Instant::now();
+        let r = ino
+            .read_events_timeout(&mut buf, Some(wait))
+            .map_err(|e| format!("read: {e}"))?;
+        let took = start.elapsed();
+        println!("# timed wait of {wait:?} returned after {took:?}");
+        if let Some(evs) = r {
+            return Err(format!("expected no events, got {}", evs.len()));
+        }
+        if took < wait || took > wait * 3 {
+            return Err(format!("returned after {took:?} for a timeout of {wait:?}"));
+        }
+        Ok(())
+    }
+
+    /// inotify-tools' `inotifywait -t 1 DIR` with no event: exit status 2 after the second,
+    /// nothing on standard output.
+    fn inotifywait_timeout(dir: &str) -> Result<(), String> {
+        use std::process::{Command, Stdio};
+        let start = Instant::now();
+        // A pipe for stdin: `output()` would open /dev/null, which this image does not have.
+        let out = Command::new("inotifywait")
+            .args(["-t", "1", dir])
+            .stdin(Stdio::piped())
+            .output()
+            .map_err(|e| format!("run inotifywait: {e}"))?;
+        let took = start.elapsed();
+        println!("# inotifywait -t 1 exited after {took:?}");
+        if out.status.code() != Some(2) || !out.stdout.is_empty() {
+            return Err(format!(
+                "expected status 2 and no output, got {:?} and {:?}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        if took < Duration::from_secs(1) || took > Duration::from_secs(4) {
+            return Err(format!("exited after {took:?}"));
+        }
+        Ok(())
+    }
+
+    /// As uid/gid 1000, `inotifywait -t 1` on a root-owned 0700 directory fails as
+    /// inotify-tools does on Linux (status 1, `Couldn't watch P: Permission denied`), and on
+    /// its 0755 parent it watches (status 2 at the timeout). The permission comes from the
+    /// filesystem's answer to the daemon's identity call.
+    fn unreadable_dir(dir: &str) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        use std::process::{Command, Stdio};
+        let private = format!("{dir}/p");
+        fs::create_dir(&private).map_err(|e| format!("mkdir: {e}"))?;
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("chmod p: {e}"))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("chmod dir: {e}"))?;
+        let run = |path: &str| {
+            Command::new("inotifywait")
+                .args(["-t", "1", path])
+                .uid(1000)
+                .gid(1000)
+                .stdin(Stdio::piped())
+                .output()
+                .map_err(|e| format!("run inotifywait as uid 1000: {e}"))
+        };
+        let out = run(&private)?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let want = format!("Couldn't watch {private}: Permission denied");
+        if out.status.code() != Some(1) || !err.lines().any(|l| l == want) {
+            return Err(format!(
+                "{private}: expected status 1 and {want:?}, got {:?} and {err:?}",
+                out.status.code()
+            ));
+        }
+        let out = run(dir)?;
+        if out.status.code() != Some(2) {
+            return Err(format!(
+                "{dir}: expected status 2, got {:?} and {:?}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits (blocking, with the client's timed wait) until `want` events have arrived or
+    /// [`WAIT`] has passed, then takes whatever else is already queued.
     fn collect(ino: &Inotify<RedoxOs>, want: usize) -> Result<Vec<OwnedEvent>, String> {
         let mut buf = [0u8; 4096];
         let mut events = Vec::new();
         let deadline = Instant::now() + WAIT;
+        while events.len() < want {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match ino.read_events_timeout(&mut buf, Some(left)) {
+                Ok(Some(evs)) => events.extend(evs),
+                Ok(None) => break,
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
         loop {
             match ino.read_events(&mut buf) {
                 Ok(evs) => events.extend(evs),
-                Err(e) if e.errno == EAGAIN => {
-                    if events.len() >= want || Instant::now() >= deadline {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+                Err(e) if e.errno == EAGAIN => break,
                 Err(e) => return Err(format!("read: {e}")),
             }
         }
