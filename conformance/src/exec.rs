@@ -324,6 +324,60 @@ pub fn run(sc: &Scenario, b: &mut dyn Backend) -> Vec<StepOut> {
     outs
 }
 
+/// Writes one backend's outputs of `sc` as text (the format of `conformance/expected/`):
+/// per step a line `step N OP`, then `= LINE` for each result line and `+ DETAIL` for the
+/// detail. [`parse_outputs`] reads it back.
+pub fn render_outputs(sc: &Scenario, outs: &[StepOut]) -> String {
+    let mut s = String::new();
+    for (i, (step, out)) in sc.steps.iter().zip(outs).enumerate() {
+        let _ = writeln!(s, "step {} {}", i + 1, step.op.spell());
+        for l in &out.lines {
+            let _ = writeln!(s, "= {l}");
+        }
+        if let Some(d) = &out.detail {
+            let _ = writeln!(s, "+ {d}");
+        }
+    }
+    s
+}
+
+/// Reads outputs written by [`render_outputs`] for `sc`; an error when the text does not
+/// have one block per step of `sc`, in order, with the same operations.
+pub fn parse_outputs(sc: &Scenario, text: &str) -> Result<Vec<StepOut>, String> {
+    let mut outs: Vec<StepOut> = Vec::new();
+    for (n, l) in text.lines().enumerate() {
+        if let Some(rest) = l.strip_prefix("step ") {
+            let i = outs.len();
+            let want = format!(
+                "{} {}",
+                i + 1,
+                sc.steps.get(i).map(|s| s.op.spell()).unwrap_or_default()
+            );
+            if i >= sc.steps.len() || rest != want {
+                return Err(format!(
+                    "line {}: `step {rest}`, expected `step {want}`",
+                    n + 1
+                ));
+            }
+            outs.push(StepOut::default());
+        } else if let (Some(l), Some(out)) = (l.strip_prefix("= "), outs.last_mut()) {
+            out.lines.push(l.to_string());
+        } else if let (Some(d), Some(out)) = (l.strip_prefix("+ "), outs.last_mut()) {
+            out.detail = Some(d.to_string());
+        } else {
+            return Err(format!("line {}: unreadable `{l}`", n + 1));
+        }
+    }
+    if outs.len() != sc.steps.len() {
+        return Err(format!(
+            "{} steps recorded, the scenario has {}",
+            outs.len(),
+            sc.steps.len()
+        ));
+    }
+    Ok(outs)
+}
+
 /// How one scenario went.
 #[derive(Debug, Default)]
 pub struct Verdict {
@@ -481,6 +535,21 @@ mod tests {
     use super::*;
     use crate::linux::Linux;
     use crate::script::parse;
+
+    #[test]
+    fn recorded_outputs_read_back_as_they_were_written() {
+        let sc = parse(
+            "t",
+            "# from: test\ninit i nonblock\nmkdir d\nadd_watch i d IN_ALL_EVENTS\ncreate d/f\nread i\n",
+        )
+        .unwrap();
+        let outs = run(&sc, &mut Linux::new().unwrap());
+        let text = render_outputs(&sc, &outs);
+        assert!(text.contains("= w1 IN_CREATE \"f\""), "{text}");
+        assert_eq!(parse_outputs(&sc, &text).unwrap(), outs);
+        let other = parse("t", "# from: test\ninit i nonblock\nmkdir e\n").unwrap();
+        assert!(parse_outputs(&other, &text).is_err());
+    }
 
     const SC: &str = "# from: test\nmkdir a\nmkdir b\ninit I nonblock\nadd_watch I b IN_MOVE\nadd_watch I a IN_MOVE\ncreate a/f\nrename a/f b/g\nread I\nread I 15\n";
 

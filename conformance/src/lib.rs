@@ -7,6 +7,9 @@
 //! - [`exec`]: running a scenario, normalising wds/cookies/inodes, comparing streams.
 //! - [`gen`]: seeded random scenarios for differential testing.
 //! - [`names`]: `IN_*` and errno names.
+//!
+//! Only [`linux`] needs Linux; the rest (with default features off) also builds for Redox,
+//! where `redox/guest/conform` replays the scenarios against recorded Linux outputs.
 #![warn(missing_docs)]
 
 pub mod backend;
@@ -14,6 +17,7 @@ pub mod exec;
 pub mod gen;
 #[cfg(feature = "inotifyd")]
 pub mod inotifyd;
+#[cfg(target_os = "linux")]
 pub mod linux;
 pub mod names;
 pub mod script;

@@ -3,13 +3,16 @@
 //! ```text
 //! inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME]
 //!                 [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE]
+//!                 [--write-expected DIR]
 //!                 [--no-close-barrier] [--small-queues] [--reduce] [--max-failures N] [-v]
 //! ```
 //! `--backend linux` runs each scenario twice on Linux (two fresh directories and
 //! instances) and compares the two runs: this checks the expectations and that the
 //! normalisation hides exactly what differs between runs. `--backend both` (the default
 //! when inotifyd is built in) compares Linux with inotifyd. The last line printed is
-//! `N passed, M failed`; the exit status is 0 only when nothing failed.
+//! `N passed, M failed`; the exit status is 0 only when nothing failed. `--write-expected
+//! DIR` runs each selected scenario on Linux only and writes its normalised outputs to
+//! `DIR/NAME.out` (what the Redox guest runner compares with).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +51,8 @@ struct Opts {
     record: Option<PathBuf>,
     /// Print each selected scenario with the Linux outputs as `>` lines, run nothing else.
     show: bool,
+    /// Write each selected scenario's Linux outputs to `DIR/NAME.out`, run nothing else.
+    write_expected: Option<PathBuf>,
 }
 
 /// Parses the command line.
@@ -66,6 +71,7 @@ fn opts() -> Result<Opts, String> {
         small_queues: false,
         reduce: false,
         record: None,
+        write_expected: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -83,13 +89,14 @@ fn opts() -> Result<Opts, String> {
             "--small-queues" => o.small_queues = true,
             "--reduce" => o.reduce = true,
             "--record" => o.record = Some(PathBuf::from(val()?)),
+            "--write-expected" => o.write_expected = Some(PathBuf::from(val()?)),
             "--max-failures" => {
                 o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?
             }
             #[cfg(feature = "inotifyd")]
             "--no-close-barrier" => inotify_conformance::inotifyd::set_close_barrier(false),
             "-h" | "--help" => {
-                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--no-close-barrier] [--small-queues] [--reduce] [--max-failures N] [-v]");
+                println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--write-expected DIR] [--no-close-barrier] [--small-queues] [--reduce] [--max-failures N] [-v]");
                 std::process::exit(0);
             }
             _ => return Err(format!("unknown argument {a}")),
@@ -322,6 +329,24 @@ fn record(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes the Linux outputs of each scenario of `scenarios` to `dir/NAME.out`; checks the
+/// `>` expectations on the way and fails when one does not hold.
+fn write_expected(scenarios: &[&Scenario], dir: &Path) -> Result<usize, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for sc in scenarios {
+        let outs = run_linux(sc).map_err(|e| format!("{}: cannot set up linux: {e}", sc.name))?;
+        let mut v = Verdict::default();
+        exec::check_expectations(sc, "linux", true, &outs, &mut v);
+        if !v.passed() {
+            return Err(v.failures.join(""));
+        }
+        let f = dir.join(format!("{}.out", sc.name));
+        std::fs::write(&f, exec::render_outputs(sc, &outs))
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    Ok(scenarios.len())
+}
+
 fn main() -> ExitCode {
     let o = match opts() {
         Ok(o) => o,
@@ -341,6 +366,23 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("inotify-conform: {e}");
                 ExitCode::from(2)
+            }
+        };
+    }
+    if let Some(dir) = &o.write_expected {
+        let all = load(&o.dir).unwrap_or_default();
+        let picked: Vec<&Scenario> = all
+            .iter()
+            .filter(|s| o.only.as_ref().is_none_or(|n| s.name.contains(n.as_str())))
+            .collect();
+        return match write_expected(&picked, dir) {
+            Ok(n) => {
+                println!("wrote {n} files to {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("inotify-conform: {e}");
+                ExitCode::FAILURE
             }
         };
     }

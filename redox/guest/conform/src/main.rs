@@ -1,0 +1,425 @@
+//! `guest-conform [DIR]`: replays the conformance scenarios (`conformance/scenarios`) inside
+//! Redox, against `/scheme/inotify` through the client library and relibc's file calls on
+//! a fresh directory under DIR (default `/tmp`), and compares each step's normalised output
+//! with the Linux kernel's, recorded on the host by `inotify-conform --write-expected`
+//! (`conformance/expected`). Steps and scenarios declared to differ (`differs`) may differ.
+//! Prints `inotifyd guest run: commit C` first and `guest-conformance: N passed, M failed`
+//! last; scenarios that cannot run here are listed as `skip NAME: why` and not counted.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::path::PathBuf;
+
+use inotify_client::{Inotify, RedoxOs, IN_CLOEXEC, IN_NONBLOCK};
+use inotify_conformance::backend::{Backend, Errno, Kind, Res, StatInfo};
+use inotify_conformance::exec::{self, Verdict};
+use inotify_conformance::names::redox_errno_name;
+use inotify_conformance::script::{self, InitFlags, Op, OpenFlags, Scenario, Times};
+
+/// (name, scenario text, recorded Linux outputs) for every scenario file.
+const SCENARIOS: &[(&str, &str, Option<&str>)] =
+    include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
+
+/// The tunable file of the queue limit.
+const MAX_QUEUED: &str = "/scheme/inotify/max_queued_events";
+
+/// The current errno as a name.
+fn errno() -> Errno {
+    redox_errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// A client error as a name.
+fn name(e: syscall::Error) -> Errno {
+    redox_errno_name(e.errno)
+}
+
+/// Maps a `-1`-on-error return to a result.
+fn check(r: isize) -> Res<isize> {
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// Sets the effective uid and gid (the real and saved ids stay root's, so root can come back).
+fn set_cred((uid, gid): (u32, u32)) -> Res<()> {
+    let keep = u32::MAX;
+    // SAFETY: plain calls on this process's credentials.
+    unsafe {
+        check(libc::setresuid(keep, 0, keep) as isize)?;
+        check(libc::setresgid(keep, gid, keep) as isize)?;
+        check(libc::setresuid(keep, uid, keep) as isize)?;
+    }
+    Ok(())
+}
+
+/// The Redox backend: a fresh directory on the root filesystem and inotifyd.
+struct Redox {
+    /// The scenario directory (removed on drop).
+    root: PathBuf,
+    /// Instances by fd, with the credentials they were made with.
+    insts: HashMap<u64, (Inotify<RedoxOs>, (u32, u32))>,
+    /// Current credentials (`user` steps).
+    cred: (u32, u32),
+    /// The queue limit before the scenario changed it.
+    saved_max_queued: Option<String>,
+}
+
+impl Redox {
+    /// A backend on the new directory `root`.
+    fn new(root: PathBuf) -> std::io::Result<Self> {
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root)?;
+        Ok(Redox {
+            root,
+            insts: HashMap::new(),
+            cred: (0, 0),
+            saved_max_queued: None,
+        })
+    }
+
+    /// The absolute path of a scenario path (as a string; paths may be over-long or odd on
+    /// purpose, so no normalisation).
+    fn path(&self, path: &str) -> String {
+        format!("{}/{path}", self.root.display())
+    }
+
+    /// The absolute path as a C string.
+    fn at(&self, path: &str) -> CString {
+        CString::new(self.path(path)).expect("scenario paths hold no NUL")
+    }
+
+    /// Runs `f` with the credentials instance `inst` was made with.
+    fn as_owner<T>(&mut self, inst: u64, f: impl FnOnce(&mut Self) -> T) -> T {
+        let cur = self.cred;
+        let owner = self.insts.get(&inst).map(|i| i.1).unwrap_or(cur);
+        let _ = set_cred(owner);
+        let r = f(self);
+        let _ = set_cred(cur);
+        r
+    }
+
+    /// The instance behind a handle.
+    fn inst(&self, inst: u64) -> Res<&Inotify<RedoxOs>> {
+        self.insts
+            .get(&inst)
+            .map(|i| &i.0)
+            .ok_or_else(|| "EBADF".to_string())
+    }
+}
+
+impl Drop for Redox {
+    fn drop(&mut self) {
+        let _ = set_cred((0, 0));
+        self.insts.clear();
+        if let Some(v) = self.saved_max_queued.take() {
+            let _ = std::fs::write(MAX_QUEUED, v);
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+impl Backend for Redox {
+    fn name(&self) -> &'static str {
+        "redox"
+    }
+
+    fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {
+        // SAFETY: valid NUL-terminated path.
+        check(unsafe { libc::mkdir(self.at(path).as_ptr(), mode as libc::mode_t) } as isize)
+            .map(drop)
+    }
+
+    fn rmdir(&mut self, path: &str) -> Res<()> {
+        // SAFETY: valid NUL-terminated path.
+        check(unsafe { libc::rmdir(self.at(path).as_ptr()) } as isize).map(drop)
+    }
+
+    fn open(&mut self, path: &str, f: OpenFlags, mode: u32) -> Res<u64> {
+        let mut flags = libc::O_CLOEXEC
+            | match (f.path, f.read, f.write) {
+                (true, _, _) => libc::O_PATH,
+                (_, true, true) => libc::O_RDWR,
+                (_, false, true) => libc::O_WRONLY,
+                _ => libc::O_RDONLY,
+            };
+        for (on, bit) in [
+            (f.trunc, libc::O_TRUNC),
+            (f.creat, libc::O_CREAT),
+            (f.excl, libc::O_EXCL),
+            (f.append, libc::O_APPEND),
+            (f.nofollow, libc::O_NOFOLLOW),
+            (f.directory, libc::O_DIRECTORY),
+        ] {
+            if on {
+                flags |= bit;
+            }
+        }
+        // SAFETY: valid NUL-terminated path; the mode is the variadic argument.
+        let fd = unsafe { libc::open(self.at(path).as_ptr(), flags, mode as libc::c_uint) };
+        check(fd as isize).map(|fd| fd as u64)
+    }
+
+    fn write(&mut self, fd: u64, data: &[u8]) -> Res<usize> {
+        // SAFETY: `data` is valid for `data.len()` bytes.
+        check(unsafe { libc::write(fd as i32, data.as_ptr().cast(), data.len()) } as isize)
+            .map(|n| n as usize)
+    }
+
+    fn read(&mut self, fd: u64, len: usize) -> Res<usize> {
+        let mut buf = vec![0u8; len];
+        // SAFETY: `buf` is valid for `len` bytes.
+        check(unsafe { libc::read(fd as i32, buf.as_mut_ptr().cast(), len) } as isize)
+            .map(|n| n as usize)
+    }
+
+    fn close(&mut self, fd: u64) -> Res<()> {
+        // SAFETY: closing a descriptor this backend opened.
+        check(unsafe { libc::close(fd as i32) } as isize).map(drop)
+    }
+
+    fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
+        // SAFETY: valid NUL-terminated path.
+        check(unsafe { libc::truncate(self.at(path).as_ptr(), len as libc::off_t) } as isize)
+            .map(drop)
+    }
+
+    fn ftruncate(&mut self, fd: u64, len: u64) -> Res<()> {
+        // SAFETY: plain call on a descriptor.
+        check(unsafe { libc::ftruncate(fd as i32, len as libc::off_t) } as isize).map(drop)
+    }
+
+    fn chmod(&mut self, path: &str, mode: u32) -> Res<()> {
+        // SAFETY: valid NUL-terminated path.
+        check(unsafe { libc::chmod(self.at(path).as_ptr(), mode as libc::mode_t) } as isize)
+            .map(drop)
+    }
+
+    fn chown(&mut self, path: &str, uid: u32, gid: u32) -> Res<()> {
+        // SAFETY: valid NUL-terminated path.
+        check(unsafe { libc::chown(self.at(path).as_ptr(), uid, gid) } as isize).map(drop)
+    }
+
+    fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
+        let now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        };
+        let omit = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        };
+        let ts = match times {
+            Times::Atime => [now, omit],
+            Times::Mtime => [omit, now],
+            Times::Both => [now, now],
+        };
+        // SAFETY: valid NUL-terminated path and a two-element timespec array.
+        check(
+            unsafe { libc::utimensat(libc::AT_FDCWD, self.at(path).as_ptr(), ts.as_ptr(), 0) }
+                as isize,
+        )
+        .map(drop)
+    }
+
+    fn link(&mut self, old: &str, new: &str) -> Res<()> {
+        // SAFETY: valid NUL-terminated paths.
+        check(unsafe { libc::link(self.at(old).as_ptr(), self.at(new).as_ptr()) } as isize)
+            .map(drop)
+    }
+
+    fn symlink(&mut self, target: &str, path: &str) -> Res<()> {
+        let t = CString::new(target).expect("no NUL");
+        // SAFETY: valid NUL-terminated strings.
+        check(unsafe { libc::symlink(t.as_ptr(), self.at(path).as_ptr()) } as isize).map(drop)
+    }
+
+    fn unlink(&mut self, path: &str) -> Res<()> {
+        // SAFETY: valid NUL-terminated path.
+        check(unsafe { libc::unlink(self.at(path).as_ptr()) } as isize).map(drop)
+    }
+
+    fn rename(&mut self, old: &str, new: &str) -> Res<()> {
+        // SAFETY: valid NUL-terminated paths.
+        check(unsafe { libc::rename(self.at(old).as_ptr(), self.at(new).as_ptr()) } as isize)
+            .map(drop)
+    }
+
+    fn listdir(&mut self, path: &str) -> Res<Vec<String>> {
+        let err = |e: std::io::Error| redox_errno_name(e.raw_os_error().unwrap_or(0));
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(self.path(path)).map_err(err)? {
+            names.push(e.map_err(err)?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn stat(&mut self, path: &str) -> Res<StatInfo> {
+        // SAFETY: an all-zero stat is a valid value to be overwritten.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid path and a valid out pointer.
+        check(unsafe { libc::lstat(self.at(path).as_ptr(), &mut st) } as isize)?;
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => Kind::File,
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFLNK => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Ok(StatInfo {
+            kind,
+            nlink: st.st_nlink as u64,
+            size: st.st_size as u64,
+            ino: st.st_ino as u64,
+        })
+    }
+
+    fn init(&mut self, flags: InitFlags) -> Res<u64> {
+        let mut f = flags.extra;
+        if flags.nonblock {
+            f |= IN_NONBLOCK;
+        }
+        if flags.cloexec {
+            f |= IN_CLOEXEC;
+        }
+        let ino = Inotify::init1(RedoxOs, f).map_err(name)?;
+        let fd = ino.raw_fd() as u64;
+        self.insts.insert(fd, (ino, self.cred));
+        Ok(fd)
+    }
+
+    fn add_watch(&mut self, inst: u64, path: &str, mask: u32) -> Res<i32> {
+        let p = self.path(path);
+        self.as_owner(inst, |b| b.inst(inst)?.add_watch(&p, mask).map_err(name))
+    }
+
+    fn rm_watch(&mut self, inst: u64, wd: i32) -> Res<()> {
+        self.inst(inst)?.rm_watch(wd).map_err(name)
+    }
+
+    fn read_events(&mut self, inst: u64, len: usize) -> Res<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        let n = self.inst(inst)?.read_raw(&mut buf).map_err(name)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn queued_bytes(&mut self, inst: u64) -> Res<usize> {
+        self.inst(inst)?.queued_bytes().map_err(name)
+    }
+
+    fn close_instance(&mut self, inst: u64) -> Res<()> {
+        // Dropping the instance closes it.
+        self.insts
+            .remove(&inst)
+            .map(drop)
+            .ok_or_else(|| "EBADF".to_string())
+    }
+
+    fn set_user(&mut self, uid: u32, gid: u32) -> Res<()> {
+        set_cred((uid, gid))?;
+        self.cred = (uid, gid);
+        Ok(())
+    }
+
+    fn set_max_queued_events(&mut self, n: u32) -> Res<()> {
+        let err = |e: std::io::Error| redox_errno_name(e.raw_os_error().unwrap_or(0));
+        if self.saved_max_queued.is_none() {
+            self.saved_max_queued = Some(std::fs::read_to_string(MAX_QUEUED).map_err(err)?);
+        }
+        std::fs::write(MAX_QUEUED, format!("{n}\n")).map_err(err)
+    }
+}
+
+/// Why a scenario cannot run here, if it cannot: checked before it runs.
+fn cannot_run(sc: &Scenario, recorded: Option<&str>) -> Option<String> {
+    if recorded.is_none() {
+        return Some("no recorded Linux output (conformance/expected)".into());
+    }
+    // `user` steps need a process that can switch its effective ids and back.
+    if sc.steps.iter().any(|s| matches!(s.op, Op::User { .. })) {
+        let ok = set_cred((1000, 1000)).is_ok() && set_cred((0, 0)).is_ok();
+        if !ok {
+            return Some(format!(
+                "`user` steps: setresuid/setresgid failed: {}",
+                errno()
+            ));
+        }
+    }
+    if sc.steps.iter().any(|s| matches!(s.op, Op::Set { .. }))
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .open(MAX_QUEUED)
+            .is_err()
+    {
+        return Some(format!(
+            "`set max_queued_events`: cannot open {MAX_QUEUED} for writing"
+        ));
+    }
+    None
+}
+
+fn main() {
+    println!("inotifyd guest run: commit {}", env!("GUEST_COMMIT"));
+    let mut args = std::env::args().skip(1);
+    let base = PathBuf::from(args.next().unwrap_or_else(|| "/tmp".into()));
+    let only = args.next();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (n, (sname, text, recorded)) in SCENARIOS.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| !sname.contains(o.as_str())) {
+            continue;
+        }
+        let sc = match script::parse(sname, text) {
+            Ok(sc) => sc,
+            Err(e) => {
+                println!("FAIL {sname}: does not parse: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        if let Some(why) = cannot_run(&sc, *recorded) {
+            println!("skip {sname}: {why}");
+            skipped += 1;
+            continue;
+        }
+        let linux = match exec::parse_outputs(&sc, recorded.unwrap_or_default()) {
+            Ok(o) => o,
+            Err(e) => {
+                println!("FAIL {sname}: recorded output unreadable: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let mut b = match Redox::new(base.join(format!("conform-{n}"))) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("FAIL {sname}: cannot make its directory: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let outs = exec::run(&sc, &mut b);
+        drop(b);
+        let mut v = Verdict::default();
+        exec::check_expectations(&sc, "redox", false, &outs, &mut v);
+        exec::compare(&sc, ["linux", "redox"], &linux, &outs, &mut v);
+        if v.passed() {
+            passed += 1;
+            println!("pass {sname}");
+            for d in &v.declared {
+                println!("{d}");
+            }
+        } else {
+            failed += 1;
+            println!("FAIL {sname}");
+            for f in &v.failures {
+                println!("{f}");
+            }
+        }
+    }
+    if skipped > 0 {
+        println!("guest-conformance: {skipped} scenarios skipped (listed above)");
+    }
+    println!("guest-conformance: {passed} passed, {failed} failed");
+}
