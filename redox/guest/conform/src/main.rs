@@ -1,4 +1,4 @@
-//! `guest-conform [DIR]`: replays the conformance scenarios (`conformance/scenarios`) inside
+//! `guest-conform [DIR [NAME]]` (or `guest-conform --print FILE...`): replays the conformance scenarios (`conformance/scenarios`) inside
 //! Redox, against `/scheme/inotify` through the client library and relibc's file calls on
 //! a fresh directory under DIR (default `/tmp`), and compares each step's normalised output
 //! with the Linux kernel's, recorded on the host by `inotify-conform --write-expected`
@@ -360,9 +360,42 @@ fn cannot_run(sc: &Scenario, recorded: Option<&str>) -> Option<String> {
     None
 }
 
+/// `--print FILE...`: runs scenario files (not the embedded ones) and prints their outputs
+/// in the recorded format, to see what Redox does.
+fn print_outputs(base: &std::path::Path, files: impl Iterator<Item = String>) {
+    for (n, f) in files.enumerate() {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("{f}: {e}");
+                continue;
+            }
+        };
+        let sc = match script::parse(&f, &text) {
+            Ok(sc) => sc,
+            Err(e) => {
+                println!("{f}: {e}");
+                continue;
+            }
+        };
+        match Redox::new(base.join(format!("print-{n}"))) {
+            Ok(mut b) => {
+                let outs = exec::run(&sc, &mut b);
+                println!("=== {f}\n{}", exec::render_outputs(&sc, &outs));
+            }
+            Err(e) => println!("{f}: cannot make its directory: {e}"),
+        }
+    }
+}
+
 fn main() {
     println!("inotifyd guest run: commit {}", env!("GUEST_COMMIT"));
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "--print") {
+        args.next();
+        print_outputs(std::path::Path::new("/tmp"), args);
+        return;
+    }
     let base = PathBuf::from(args.next().unwrap_or_else(|| "/tmp".into()));
     let only = args.next();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
