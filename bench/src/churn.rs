@@ -25,9 +25,8 @@ use inotify_abi::consts::{IN_ALL_EVENTS, IN_Q_OVERFLOW};
 use inotify_abi::event::Events;
 use inotify_client::Inotify;
 use inotify_engine::Limits;
-use inotify_host::harness::Harness;
-use inotify_host::hostfs::HostFs;
-use inotify_host::{Kernel, Process, SchemeThread};
+use inotify_host::harness::{Harness, ServedFs};
+use inotify_host::{Kernel, Process};
 use syscall::flag::{O_CREAT, O_WRONLY};
 
 use crate::stats::{fmt_num, median, percentile, Figure};
@@ -41,10 +40,8 @@ const UID: u32 = 1000;
 struct Rig {
     /// The host directory.
     dir: PathBuf,
-    /// The daemon and its kernel.
-    harness: Option<Harness>,
-    /// The filesystem thread.
-    fs: Option<SchemeThread<HostFs>>,
+    /// The daemon and the filesystem (stopped on drop, before the directory goes).
+    served: Option<ServedFs>,
 }
 
 impl Rig {
@@ -60,28 +57,18 @@ impl Rig {
         let _ = std::fs::remove_dir_all(&dir);
         let perm = || std::fs::Permissions::from_mode(0o777);
         std::fs::create_dir_all(&dir).map_err(|e| format!("scratch directory: {e}"))?;
-        std::fs::set_permissions(&dir, perm()).map_err(|e| e.to_string())?;
+        let mut rig = Rig { dir, served: None };
+        std::fs::set_permissions(&rig.dir, perm()).map_err(|e| e.to_string())?;
         for sub in subdirs {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
-            std::fs::set_permissions(dir.join(sub), perm()).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(rig.dir.join(sub)).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(rig.dir.join(sub), perm()).map_err(|e| e.to_string())?;
         }
-        let mut rig = Rig {
-            dir,
-            harness: None,
-            fs: None,
-        };
-        let harness = Harness::start(Limits::default()).map_err(|e| format!("inotifyd: {e}"))?;
-        let fs = HostFs::new(&rig.dir).map_err(|e| format!("HostFs: {e}"))?;
-        rig.fs = Some(
-            fs.spawn(harness.kernel())
-                .map_err(|e| format!("serving the directory: {e}"))?,
-        );
-        rig.harness = Some(harness);
+        rig.served = Some(ServedFs::start(&rig.dir, Limits::default())?);
         Ok(rig)
     }
 
     fn harness(&self) -> &Harness {
-        self.harness.as_ref().expect("running until drop")
+        self.served.as_ref().expect("running until drop").harness()
     }
 
     fn kernel(&self) -> &Kernel {
@@ -106,14 +93,7 @@ impl Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        if let Some(h) = self.harness.take() {
-            let kernel = h.kernel().clone();
-            drop(h);
-            let _ = kernel.shutdown_scheme("file");
-            if let Some(fs) = self.fs.take() {
-                fs.join();
-            }
-        }
+        drop(self.served.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -117,16 +117,61 @@ impl Drop for Harness {
     }
 }
 
-/// inotifyd and a `HostFs` serving a fresh host directory (holding `sub/` and `file`) as
-/// `file`, on one kernel. Dropping it stops the daemon, then the filesystem, then removes
-/// the directory.
-pub struct ServedDir {
-    /// The served directory.
-    dir: PathBuf,
-    /// The filesystem thread (joined on drop).
+/// inotifyd and a `HostFs` serving a host directory as `file`, on one kernel. Dropping it
+/// stops the daemon, then the filesystem (whose thread is joined unless the drop happens
+/// during a panic).
+pub struct ServedFs {
+    /// The filesystem thread.
     fs: Option<SchemeThread<HostFs>>,
     /// The daemon and its kernel.
     harness: Option<Harness>,
+}
+
+impl ServedFs {
+    /// Starts the daemon with `limits` and serves `dir` (which must exist); the error says
+    /// which part failed.
+    pub fn start(dir: &Path, limits: Limits) -> std::result::Result<ServedFs, String> {
+        let harness = Harness::start(limits).map_err(|e| format!("inotifyd: {e}"))?;
+        let fs = HostFs::new(dir)
+            .map_err(|e| format!("HostFs: {e}"))?
+            .spawn(harness.kernel())
+            .map_err(|e| format!("serving {}: {e}", dir.display()))?;
+        Ok(ServedFs {
+            fs: Some(fs),
+            harness: Some(harness),
+        })
+    }
+
+    /// The daemon and its kernel.
+    pub fn harness(&self) -> &Harness {
+        let harness = self.harness.as_ref();
+        debug_assert!(harness.is_some(), "the daemon runs until drop");
+        harness.unwrap()
+    }
+}
+
+impl Drop for ServedFs {
+    fn drop(&mut self) {
+        if let Some(h) = self.harness.take() {
+            let kernel = h.kernel().clone();
+            drop(h);
+            let _ = kernel.shutdown_scheme("file");
+            if let Some(fs) = self.fs.take() {
+                if !thread::panicking() {
+                    fs.join();
+                }
+            }
+        }
+    }
+}
+
+/// [`ServedFs`] over a fresh host directory holding `sub/` and `file`. Dropping it stops
+/// both, then removes the directory.
+pub struct ServedDir {
+    /// The served directory.
+    dir: PathBuf,
+    /// The daemon and the filesystem (stopped on drop, before the directory goes).
+    served: Option<ServedFs>,
 }
 
 impl ServedDir {
@@ -139,12 +184,10 @@ impl ServedDir {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("file"), b"x").unwrap();
-        let harness = Harness::start(Default::default()).unwrap();
-        let fs = HostFs::new(&dir).unwrap().spawn(harness.kernel()).unwrap();
+        let served = ServedFs::start(&dir, Default::default()).unwrap();
         ServedDir {
             dir,
-            fs: Some(fs),
-            harness: Some(harness),
+            served: Some(served),
         }
     }
 
@@ -155,33 +198,27 @@ impl ServedDir {
 
     /// The kernel the daemon and the filesystem serve.
     pub fn kernel(&self) -> &super::Kernel {
-        let harness = self.harness.as_ref();
-        debug_assert!(harness.is_some(), "the daemon runs until drop");
-        harness.unwrap().kernel()
+        self.served().harness().kernel()
     }
 
     /// A process running as the owner of the directory.
     pub fn process(&self, pid: usize) -> Process {
         use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(&self.dir).unwrap();
-        let harness = self.harness.as_ref();
-        debug_assert!(harness.is_some(), "the daemon runs until drop");
-        harness.unwrap().process(pid, m.uid(), m.gid())
+        self.served().harness().process(pid, m.uid(), m.gid())
+    }
+
+    /// The daemon and the filesystem.
+    fn served(&self) -> &ServedFs {
+        let served = self.served.as_ref();
+        debug_assert!(served.is_some(), "served until drop");
+        served.unwrap()
     }
 }
 
 impl Drop for ServedDir {
     fn drop(&mut self) {
-        if let Some(h) = self.harness.take() {
-            let kernel = h.kernel().clone();
-            drop(h);
-            let _ = kernel.shutdown_scheme("file");
-            if let Some(fs) = self.fs.take() {
-                if !thread::panicking() {
-                    fs.join();
-                }
-            }
-        }
+        drop(self.served.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
