@@ -8,6 +8,8 @@
 //!   `fevent` and facts.
 //! - [`HeldName`] and [`NameUse`]: name following, the name a handle holds and which facts
 //!   through it are reported, and with which subject.
+//! - [`RemovedDirs`]: removed directories that open handles still hold, and when each one's
+//!   `Freed` is due.
 //! - [`identify_request`] / [`answer_identity`]: the two halves of the identity call
 //!   (`inotify_abi::proto::IdentifyCall`), which the filesystem answers from its own inode
 //!   and permission data.
@@ -15,6 +17,7 @@
 //! Errors are [`FeedError`]s; [`FeedError::errno`] gives the errno to answer with.
 
 use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
 
 use inotify_abi::feed::{Fact, Interest, Subject, INTEREST_LEN};
 use inotify_abi::proto::{IdentifyCall, Identity, FEED_DUP_NAME};
@@ -133,6 +136,79 @@ impl<'a> HeldName<'a> {
     /// Whether this is the existing name `name` in `dir` (not removed).
     pub fn holds(&self, dir: u64, name: &[u8]) -> bool {
         self.detach == 0 && self.dir == dir && self.name == name
+    }
+}
+
+/// A removed directory that open handles may still hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemovedDir {
+    /// Its inode.
+    pub ino: u64,
+    /// The directory it was removed from.
+    pub parent: u64,
+    /// The number its own handles were detached with at the removal (0: none held it).
+    pub detach: u64,
+}
+
+/// Removed directories whose `Freed` waits for handles, as Linux keeps a removed directory's
+/// dentry (and sends its `IN_DELETE_SELF`) while anything holds it: its own open handles, a
+/// name removed from it that an open handle still holds (a dentry holds its parent), or a
+/// removed directory in it that is itself held. Released innermost first, as Linux releases
+/// a dentry and then its parent.
+///
+/// The filesystem answers "held" with a closure `held(detach, dir)`: whether an open handle
+/// holds a removed name that was detached as `detach` or that was in directory `dir` (a
+/// handle whose name exists holds nothing here, so `detach` 0 matches no handle). Only held directories are kept, so the list is empty unless a removal is pinned.
+#[derive(Debug, Default)]
+pub struct RemovedDirs {
+    /// The held ones, in removal order.
+    dirs: Vec<RemovedDir>,
+}
+
+impl RemovedDirs {
+    /// None held.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether no removed directory is held.
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
+    }
+
+    /// Whether `ino` is a removed directory still held.
+    pub fn contains(&self, ino: u64) -> bool {
+        self.dirs.iter().any(|d| d.ino == ino)
+    }
+
+    /// `dir` was removed with no links left: returns whether it is freed now (nothing holds
+    /// it); otherwise it is kept until [`RemovedDirs::next_released`] returns it.
+    pub fn removed(&mut self, dir: RemovedDir, held: impl Fn(u64, u64) -> bool) -> bool {
+        if self.is_held(&dir, &held) {
+            self.dirs.push(dir);
+            return false;
+        }
+        true
+    }
+
+    /// After a handle holding a removed name closed: the next directory nothing holds any
+    /// more, forgotten and returned (call until `None`; inner ones come first).
+    pub fn next_released(&mut self, held: impl Fn(u64, u64) -> bool) -> Option<u64> {
+        let pos = self.dirs.iter().position(|d| !self.is_held(d, &held))?;
+        Some(self.dirs.remove(pos).ino)
+    }
+
+    /// Forgets `ino` (a filesystem that reuses inode numbers gives it to a new node: the
+    /// removed directory must end first). Returns whether it was held.
+    pub fn forget(&mut self, ino: u64) -> bool {
+        let before = self.dirs.len();
+        self.dirs.retain(|d| d.ino != ino);
+        self.dirs.len() != before
+    }
+
+    /// Whether `dir` is held by a handle or by a held removed directory in it.
+    fn is_held(&self, dir: &RemovedDir, held: &impl Fn(u64, u64) -> bool) -> bool {
+        held(dir.detach, dir.ino) || self.dirs.iter().any(|d| d.parent == dir.ino)
     }
 }
 
@@ -480,5 +556,73 @@ mod tests {
         let a = h.next_detach();
         let b = h.next_detach();
         assert!(a != 0 && b != 0 && a != b);
+    }
+
+    /// The `held` answer of a filesystem whose open handles are `(detached, parent)` pairs.
+    fn held_by(handles: &[(u64, u64)]) -> impl Fn(u64, u64) -> bool + '_ {
+        move |detach, dir| {
+            handles
+                .iter()
+                .any(|&(d, parent)| d != 0 && (d == detach || parent == dir))
+        }
+    }
+
+    fn dir(ino: u64, parent: u64, detach: u64) -> RemovedDir {
+        RemovedDir {
+            ino,
+            parent,
+            detach,
+        }
+    }
+
+    #[test]
+    fn a_removed_directory_nothing_holds_is_freed_at_once() {
+        let mut r = RemovedDirs::new();
+        // A handle whose name still exists in the directory holds nothing.
+        assert!(r.removed(dir(10, 1, 0), held_by(&[(0, 10)])));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_file_unlinked_from_a_removed_directory_holds_it_until_closed() {
+        let mut r = RemovedDirs::new();
+        let mut open = alloc::vec![(1, 10)];
+        assert!(!r.removed(dir(10, 1, 0), held_by(&open)));
+        assert!(r.contains(10));
+        assert_eq!(r.next_released(held_by(&open)), None);
+        open.clear();
+        assert_eq!(r.next_released(held_by(&open)), Some(10));
+        assert_eq!(r.next_released(held_by(&open)), None);
+    }
+
+    #[test]
+    fn a_held_removed_directory_holds_its_parent_and_goes_first() {
+        let mut r = RemovedDirs::new();
+        let mut open = alloc::vec![(1, 20)];
+        assert!(!r.removed(dir(20, 30, 0), held_by(&open)));
+        assert!(!r.removed(dir(30, 1, 0), held_by(&open)));
+        open.clear();
+        assert_eq!(r.next_released(held_by(&open)), Some(20));
+        assert_eq!(r.next_released(held_by(&open)), Some(30));
+        assert_eq!(r.next_released(held_by(&open)), None);
+    }
+
+    #[test]
+    fn a_directory_open_through_its_removed_name_is_held_by_that_handle() {
+        let mut r = RemovedDirs::new();
+        let open = alloc::vec![(5, 1), (6, 1)];
+        assert!(!r.removed(dir(10, 1, 5), held_by(&open)));
+        assert_eq!(r.next_released(held_by(&open[1..])), Some(10));
+    }
+
+    #[test]
+    fn a_forgotten_directory_is_no_longer_held() {
+        let mut r = RemovedDirs::new();
+        let open = alloc::vec![(1, 10)];
+        assert!(!r.removed(dir(10, 1, 0), held_by(&open)));
+        assert!(r.forget(10));
+        assert!(!r.contains(10));
+        assert!(!r.forget(10));
+        assert_eq!(r.next_released(held_by(&[])), None);
     }
 }

@@ -31,7 +31,9 @@ extern crate alloc;
 
 pub mod endpoint;
 
-pub use endpoint::{FeedEndpoint, FeedError, FeedHandles, HeldName, NameUse, ProducerCell};
+pub use endpoint::{
+    FeedEndpoint, FeedError, FeedHandles, HeldName, NameUse, ProducerCell, RemovedDir, RemovedDirs,
+};
 
 use alloc::boxed::Box;
 use alloc::vec;

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use inotify_abi::feed::{Fact, Subject};
-use inotify_feed::{FeedEndpoint, HeldName, NameUse, Producer, ProducerCell};
+use inotify_feed::{FeedEndpoint, HeldName, NameUse, Producer, ProducerCell, RemovedDirs};
 
 use super::{spawn_scheme_thread, Kernel, SchemeThread};
 use redox_scheme::scheme::SchemeSync;
@@ -183,17 +183,6 @@ impl Node {
     }
 }
 
-/// A removed directory that an open handle still holds, itself or through a removed entry
-/// below it (Linux: a dentry holds its parent).
-struct RemovedDir {
-    /// Its inode.
-    ino: u64,
-    /// The directory it was removed from.
-    parent: u64,
-    /// The [`Node::detach_id`] its own handles got at the removal.
-    detach_id: u64,
-}
-
 /// The result of a path lookup.
 struct Lookup {
     /// Components of the object from the root (the root is empty).
@@ -215,7 +204,7 @@ pub struct HostFs {
     /// The feed: its handles, the producer, and the numbers of [`Node::detach_id`].
     feed: FeedEndpoint<SharedProducer>,
     /// Removed directories something open still holds, awaiting their `Freed`.
-    removed_dirs: Vec<RemovedDir>,
+    removed_dirs: RemovedDirs,
     /// Whether the host process may chown (it is root).
     host_is_root: bool,
     /// The producer, shared so tests and tools can look at its counters.
@@ -325,7 +314,7 @@ impl HostFs {
             handles: BTreeMap::new(),
             next_id: 1,
             feed: FeedEndpoint::new(SharedProducer(Arc::clone(&producer))),
-            removed_dirs: Vec::new(),
+            removed_dirs: RemovedDirs::new(),
             host_is_root,
             producer,
             notifier: None,

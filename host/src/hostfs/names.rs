@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 
 use inotify_abi::feed::{Fact, Replaced};
-use inotify_feed::NameUse;
+use inotify_feed::{NameUse, RemovedDir};
 
 use redox_scheme::CallerCtx;
 use syscall::error::{
@@ -14,7 +14,7 @@ use syscall::error::{
 use syscall::flag::AT_REMOVEDIR;
 
 use super::lookup::Last;
-use super::{host_err, links_after_unlink, Handle, HostFs, Lookup, Node, RemovedDir};
+use super::{host_err, links_after_unlink, Handle, HostFs, Lookup, Node};
 
 impl HostFs {
     /// Whether a `Freed` is due at the close of `node`: its name was removed, no other open
@@ -71,40 +71,31 @@ impl HostFs {
         let dir = RemovedDir {
             ino,
             parent,
-            detach_id,
+            detach: detach_id,
         };
-        if self.dir_held(&dir) {
-            self.removed_dirs.push(dir);
-            return false;
-        }
-        true
+        let handles = &self.handles;
+        self.removed_dirs
+            .removed(dir, |detach, dir| detached_held(handles, detach, Some(dir)))
     }
 
     /// Whether an open handle holds the removed name detached as `detach_id`, or (with
     /// `Some(dir)`) a removed name in directory `dir`.
     fn detached_held(&self, detach_id: u64, dir: Option<u64>) -> bool {
-        self.handles.values().any(|h| {
-            matches!(h, Handle::Node(n) if n.unlinked && !n.pending_symlink
-                && (n.detach_id == detach_id || Some(n.dir) == dir))
-        })
-    }
-
-    /// Whether removed directory `dir` is still held: by its own open handles, by an open
-    /// file removed from it, or by a removed directory in it that is held.
-    fn dir_held(&self, dir: &RemovedDir) -> bool {
-        self.detached_held(dir.detach_id, Some(dir.ino))
-            || self.removed_dirs.iter().any(|r| r.parent == dir.ino)
+        detached_held(&self.handles, detach_id, dir)
     }
 
     /// Reports `Freed` for every removed directory nothing holds any more, innermost first
     /// (Linux releases a dentry, then its parent).
     pub(super) fn free_released_dirs(&mut self) {
-        while let Some(pos) = self.removed_dirs.iter().position(|d| !self.dir_held(d)) {
-            let dir = self.removed_dirs.remove(pos);
-            self.report(&Fact::Freed {
-                ino: dir.ino,
-                is_dir: true,
-            });
+        loop {
+            let handles = &self.handles;
+            let Some(ino) = self
+                .removed_dirs
+                .next_released(|detach, dir| detached_held(handles, detach, Some(dir)))
+            else {
+                break;
+            };
+            self.report(&Fact::Freed { ino, is_dir: true });
         }
     }
 
@@ -398,4 +389,17 @@ impl HostFs {
             self.free_released_dirs();
         }
     }
+}
+
+/// Whether one of `handles` holds the removed name detached as `detach_id`, or (with
+/// `Some(dir)`) a removed name in directory `dir`.
+fn detached_held(
+    handles: &std::collections::BTreeMap<usize, Handle>,
+    detach_id: u64,
+    dir: Option<u64>,
+) -> bool {
+    handles.values().any(|h| {
+        matches!(h, Handle::Node(n) if n.unlinked && !n.pending_symlink
+            && (n.detach_id == detach_id || Some(n.dir) == dir))
+    })
 }
