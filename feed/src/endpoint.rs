@@ -8,6 +8,7 @@
 //!   `fevent` and facts.
 //! - [`HeldName`] and [`NameUse`]: name following, the name a handle holds and which facts
 //!   through it are reported, and with which subject.
+//! - [`last_name`]: the name a path opens, as a lookup that skips `.` components sees it.
 //! - [`RemovedDirs`]: removed directories that open handles still hold, and when each one's
 //!   `Freed` is due.
 //! - [`identify_request`] / [`answer_identity`]: the two halves of the identity call
@@ -137,6 +138,15 @@ impl<'a> HeldName<'a> {
     pub fn holds(&self, dir: u64, name: &[u8]) -> bool {
         self.detach == 0 && self.dir == dir && self.name == name
     }
+}
+
+/// The name a path opens in its parent directory, for a filesystem whose lookup skips empty
+/// and `.` components (redoxfs): the last component that is neither, so `d/f/.` and `d/f/`
+/// name `f`. Empty when there is none (the root).
+pub fn last_name(path: &str) -> &str {
+    path.rsplit('/')
+        .find(|part| !part.is_empty() && *part != ".")
+        .unwrap_or("")
 }
 
 /// A removed directory that open handles may still hold.
@@ -624,5 +634,16 @@ mod tests {
         assert!(!r.contains(10));
         assert!(!r.forget(10));
         assert_eq!(r.next_released(held_by(&[])), None);
+    }
+
+    #[test]
+    fn the_last_name_of_a_path_skips_empty_and_dot_components() {
+        assert_eq!(last_name("tmp/d/f"), "f");
+        assert_eq!(last_name("tmp/d/f/."), "f");
+        assert_eq!(last_name("tmp/d/f/./"), "f");
+        assert_eq!(last_name("tmp/d/f//"), "f");
+        assert_eq!(last_name("tmp/d/.."), "..");
+        assert_eq!(last_name("."), "");
+        assert_eq!(last_name(""), "");
     }
 }

@@ -32,7 +32,8 @@ extern crate alloc;
 pub mod endpoint;
 
 pub use endpoint::{
-    FeedEndpoint, FeedError, FeedHandles, HeldName, NameUse, ProducerCell, RemovedDir, RemovedDirs,
+    last_name, FeedEndpoint, FeedError, FeedHandles, HeldName, NameUse, ProducerCell, RemovedDir,
+    RemovedDirs,
 };
 
 use alloc::boxed::Box;
