@@ -7,6 +7,8 @@
 //! - [`exec`]: running a scenario, normalising wds/cookies/inodes, comparing streams.
 //! - [`gen`]: seeded random scenarios for differential testing.
 //! - [`names`]: `IN_*` and errno names.
+//! - [`redox`]: the steps where Redox's filesystem and C library differ from Linux, declared
+//!   for the Redox guest runner.
 //!
 //! Only [`linux`] needs Linux; the rest (with default features off) also builds for Redox,
 //! where `redox/guest/conform` replays the scenarios against recorded Linux outputs.
@@ -20,4 +22,5 @@ pub mod inotifyd;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod names;
+pub mod redox;
 pub mod script;

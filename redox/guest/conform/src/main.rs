@@ -2,7 +2,10 @@
 //! Redox, against `/scheme/inotify` through the client library and relibc's file calls on
 //! a fresh directory under DIR (default `/tmp`), and compares each step's normalised output
 //! with the Linux kernel's, recorded on the host by `inotify-conform --write-expected`
-//! (`conformance/expected`). Steps and scenarios declared to differ (`differs`) may differ.
+//! (`conformance/expected`). Steps and scenarios declared to differ (`differs`) may differ,
+//! and so may the steps where Redox's filesystem and C library are declared to differ
+//! (`inotify_conformance::redox`, `docs/semantics.md` R1...); such a declared step that gives
+//! Linux's output after all fails the scenario (the declaration is stale).
 //! Prints `inotifyd guest run: commit C` first and `guest-conformance: N passed, M failed`
 //! last; scenarios that cannot run here are listed as `skip NAME: why` and not counted.
 
@@ -14,6 +17,7 @@ use inotify_client::{Inotify, RedoxOs, IN_CLOEXEC, IN_NONBLOCK};
 use inotify_conformance::backend::{Backend, Errno, Kind, Res, StatInfo};
 use inotify_conformance::exec::{self, Verdict};
 use inotify_conformance::names::redox_errno_name;
+use inotify_conformance::redox;
 use inotify_conformance::script::{self, InitFlags, Op, OpenFlags, Scenario, Times};
 
 /// (name, scenario text, recorded Linux outputs) for every scenario file.
@@ -388,6 +392,15 @@ fn print_outputs(base: &std::path::Path, files: impl Iterator<Item = String>) {
     }
 }
 
+/// The lines a Redox difference declares, as text.
+fn spell_lines(d: &redox::RedoxDifference) -> String {
+    let mut parts: Vec<String> = d.lines.iter().map(|l| format!("line {l}")).collect();
+    if let Some(from) = d.from {
+        parts.push(format!("from line {from} on"));
+    }
+    parts.join(", ")
+}
+
 fn main() {
     println!("inotifyd guest run: commit {}", env!("GUEST_COMMIT"));
     let mut args = std::env::args().skip(1).peekable();
@@ -403,7 +416,7 @@ fn main() {
         if only.as_ref().is_some_and(|o| !sname.contains(o.as_str())) {
             continue;
         }
-        let sc = match script::parse(sname, text) {
+        let mut sc = match script::parse(sname, text) {
             Ok(sc) => sc,
             Err(e) => {
                 println!("FAIL {sname}: does not parse: {e}");
@@ -434,14 +447,38 @@ fn main() {
         };
         let outs = exec::run(&sc, &mut b);
         drop(b);
+        redox::declare(&mut sc);
         let mut v = Verdict::default();
         exec::check_expectations(&sc, "redox", false, &outs, &mut v);
         exec::compare(&sc, ["linux", "redox"], &linux, &outs, &mut v);
+        for d in redox::differences(sname) {
+            for line in d.must_differ() {
+                let same = sc
+                    .steps
+                    .iter()
+                    .position(|s| s.line == line)
+                    .is_some_and(|i| linux.get(i) == outs.get(i));
+                if same {
+                    v.failures.push(format!(
+                        "{sname}: line {line}: declared Redox difference {} gave Linux's output \
+                         (stale declaration)",
+                        d.entry
+                    ));
+                }
+            }
+        }
         if v.passed() {
             passed += 1;
             println!("pass {sname}");
             for d in &v.declared {
                 println!("{d}");
+            }
+            for d in redox::differences(sname) {
+                println!(
+                    "{sname}: declared Redox difference {} (docs/semantics.md): {}",
+                    d.entry,
+                    spell_lines(d)
+                );
             }
         } else {
             failed += 1;
