@@ -7,6 +7,7 @@
 //! - [`exec`]: running a scenario, normalising wds/cookies/inodes, comparing streams.
 //! - [`gen`]: seeded random scenarios for differential testing.
 //! - [`names`]: `IN_*` and errno names.
+//! - [`posix`]: the file calls of a scenario through the C library (Linux and Redox).
 //! - [`redox`]: the steps where Redox's filesystem and C library differ from Linux, declared
 //!   for the Redox guest runner.
 //!
@@ -22,5 +23,7 @@ pub mod inotifyd;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod names;
+#[cfg(unix)]
+pub mod posix;
 pub mod redox;
 pub mod script;

@@ -10,13 +10,13 @@
 //! last; scenarios that cannot run here are listed as `skip NAME: why` and not counted.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::path::PathBuf;
 
 use inotify_client::{Inotify, RedoxOs, IN_CLOEXEC, IN_NONBLOCK};
-use inotify_conformance::backend::{Backend, Errno, Kind, Res, StatInfo};
+use inotify_conformance::backend::{Backend, Errno, Res, StatInfo};
 use inotify_conformance::exec::{self, Verdict};
 use inotify_conformance::names::redox_errno_name;
+use inotify_conformance::posix::Posix;
 use inotify_conformance::redox;
 use inotify_conformance::script::{self, InitFlags, Op, OpenFlags, Scenario, Times};
 
@@ -60,8 +60,8 @@ fn set_cred((uid, gid): (u32, u32)) -> Res<()> {
 
 /// The Redox backend: a fresh directory on the root filesystem and inotifyd.
 struct Redox {
-    /// The scenario directory (removed on drop).
-    root: PathBuf,
+    /// The scenario directory (removed on drop) and relibc's file calls on it.
+    fs: Posix,
     /// Instances by fd, with the credentials they were made with.
     insts: HashMap<u64, (Inotify<RedoxOs>, (u32, u32))>,
     /// Current credentials (`user` steps).
@@ -76,22 +76,11 @@ impl Redox {
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root)?;
         Ok(Redox {
-            root,
+            fs: Posix::new(root, redox_errno_name),
             insts: HashMap::new(),
             cred: (0, 0),
             saved_max_queued: None,
         })
-    }
-
-    /// The absolute path of a scenario path (as a string; paths may be over-long or odd on
-    /// purpose, so no normalisation).
-    fn path(&self, path: &str) -> String {
-        format!("{}/{path}", self.root.display())
-    }
-
-    /// The absolute path as a C string.
-    fn at(&self, path: &str) -> CString {
-        CString::new(self.path(path)).expect("scenario paths hold no NUL")
     }
 
     /// Runs `f` with the credentials instance `inst` was made with.
@@ -120,7 +109,7 @@ impl Drop for Redox {
         if let Some(v) = self.saved_max_queued.take() {
             let _ = std::fs::write(MAX_QUEUED, v);
         }
-        let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_dir_all(self.fs.root());
     }
 }
 
@@ -130,153 +119,71 @@ impl Backend for Redox {
     }
 
     fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {
-        // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::mkdir(self.at(path).as_ptr(), mode as libc::mode_t) } as isize)
-            .map(drop)
+        self.fs.mkdir(path, mode)
     }
 
     fn rmdir(&mut self, path: &str) -> Res<()> {
-        // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::rmdir(self.at(path).as_ptr()) } as isize).map(drop)
+        self.fs.rmdir(path)
     }
 
     fn open(&mut self, path: &str, f: OpenFlags, mode: u32) -> Res<u64> {
-        let mut flags = libc::O_CLOEXEC
-            | match (f.path, f.read, f.write) {
-                (true, _, _) => libc::O_PATH,
-                (_, true, true) => libc::O_RDWR,
-                (_, false, true) => libc::O_WRONLY,
-                _ => libc::O_RDONLY,
-            };
-        for (on, bit) in [
-            (f.trunc, libc::O_TRUNC),
-            (f.creat, libc::O_CREAT),
-            (f.excl, libc::O_EXCL),
-            (f.append, libc::O_APPEND),
-            (f.nofollow, libc::O_NOFOLLOW),
-            (f.directory, libc::O_DIRECTORY),
-        ] {
-            if on {
-                flags |= bit;
-            }
-        }
-        // SAFETY: valid NUL-terminated path; the mode is the variadic argument.
-        let fd = unsafe { libc::open(self.at(path).as_ptr(), flags, mode as libc::c_uint) };
-        check(fd as isize).map(|fd| fd as u64)
+        self.fs.open(path, f, mode)
     }
 
     fn write(&mut self, fd: u64, data: &[u8]) -> Res<usize> {
-        // SAFETY: `data` is valid for `data.len()` bytes.
-        check(unsafe { libc::write(fd as i32, data.as_ptr().cast(), data.len()) } as isize)
-            .map(|n| n as usize)
+        self.fs.write(fd, data)
     }
 
     fn read(&mut self, fd: u64, len: usize) -> Res<usize> {
-        let mut buf = vec![0u8; len];
-        // SAFETY: `buf` is valid for `len` bytes.
-        check(unsafe { libc::read(fd as i32, buf.as_mut_ptr().cast(), len) } as isize)
-            .map(|n| n as usize)
+        self.fs.read(fd, len)
     }
 
     fn close(&mut self, fd: u64) -> Res<()> {
-        // SAFETY: closing a descriptor this backend opened.
-        check(unsafe { libc::close(fd as i32) } as isize).map(drop)
+        self.fs.close(fd)
     }
 
     fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
-        // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::truncate(self.at(path).as_ptr(), len as libc::off_t) } as isize)
-            .map(drop)
+        self.fs.truncate(path, len)
     }
 
     fn ftruncate(&mut self, fd: u64, len: u64) -> Res<()> {
-        // SAFETY: plain call on a descriptor.
-        check(unsafe { libc::ftruncate(fd as i32, len as libc::off_t) } as isize).map(drop)
+        self.fs.ftruncate(fd, len)
     }
 
     fn chmod(&mut self, path: &str, mode: u32) -> Res<()> {
-        // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::chmod(self.at(path).as_ptr(), mode as libc::mode_t) } as isize)
-            .map(drop)
+        self.fs.chmod(path, mode)
     }
 
     fn chown(&mut self, path: &str, uid: u32, gid: u32) -> Res<()> {
-        // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::chown(self.at(path).as_ptr(), uid, gid) } as isize).map(drop)
+        self.fs.chown(path, uid, gid)
     }
 
     fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
-        let now = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_NOW,
-        };
-        let omit = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
-        };
-        let ts = match times {
-            Times::Atime => [now, omit],
-            Times::Mtime => [omit, now],
-            Times::Both => [now, now],
-        };
-        // SAFETY: valid NUL-terminated path and a two-element timespec array.
-        check(
-            unsafe { libc::utimensat(libc::AT_FDCWD, self.at(path).as_ptr(), ts.as_ptr(), 0) }
-                as isize,
-        )
-        .map(drop)
+        self.fs.utimes(path, times)
     }
 
     fn link(&mut self, old: &str, new: &str) -> Res<()> {
-        // SAFETY: valid NUL-terminated paths.
-        check(unsafe { libc::link(self.at(old).as_ptr(), self.at(new).as_ptr()) } as isize)
-            .map(drop)
+        self.fs.link(old, new)
     }
 
     fn symlink(&mut self, target: &str, path: &str) -> Res<()> {
-        let t = CString::new(target).expect("no NUL");
-        // SAFETY: valid NUL-terminated strings.
-        check(unsafe { libc::symlink(t.as_ptr(), self.at(path).as_ptr()) } as isize).map(drop)
+        self.fs.symlink(target, path)
     }
 
     fn unlink(&mut self, path: &str) -> Res<()> {
-        // SAFETY: valid NUL-terminated path.
-        check(unsafe { libc::unlink(self.at(path).as_ptr()) } as isize).map(drop)
+        self.fs.unlink(path)
     }
 
     fn rename(&mut self, old: &str, new: &str) -> Res<()> {
-        // SAFETY: valid NUL-terminated paths.
-        check(unsafe { libc::rename(self.at(old).as_ptr(), self.at(new).as_ptr()) } as isize)
-            .map(drop)
+        self.fs.rename(old, new)
     }
 
     fn listdir(&mut self, path: &str) -> Res<Vec<String>> {
-        let err = |e: std::io::Error| redox_errno_name(e.raw_os_error().unwrap_or(0));
-        let mut names = Vec::new();
-        for e in std::fs::read_dir(self.path(path)).map_err(err)? {
-            names.push(e.map_err(err)?.file_name().to_string_lossy().into_owned());
-        }
-        names.sort();
-        Ok(names)
+        self.fs.listdir(path)
     }
 
     fn stat(&mut self, path: &str) -> Res<StatInfo> {
-        // SAFETY: an all-zero stat is a valid value to be overwritten.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: valid path and a valid out pointer.
-        check(unsafe { libc::lstat(self.at(path).as_ptr(), &mut st) } as isize)?;
-        let kind = match st.st_mode & libc::S_IFMT {
-            libc::S_IFREG => Kind::File,
-            libc::S_IFDIR => Kind::Dir,
-            libc::S_IFLNK => Kind::Symlink,
-            _ => Kind::Other,
-        };
-        Ok(StatInfo {
-            kind,
-            nlink: st.st_nlink as u64,
-            size: st.st_size as u64,
-            ino: st.st_ino as u64,
-        })
+        self.fs.stat(path)
     }
 
     fn init(&mut self, flags: InitFlags) -> Res<u64> {
@@ -294,7 +201,7 @@ impl Backend for Redox {
     }
 
     fn add_watch(&mut self, inst: u64, path: &str, mask: u32) -> Res<i32> {
-        let p = self.path(path);
+        let p = self.fs.path(path);
         self.as_owner(inst, |b| b.inst(inst)?.add_watch(&p, mask).map_err(name))
     }
 
