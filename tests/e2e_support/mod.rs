@@ -169,6 +169,7 @@ pub fn describe(fact: &Fact<'_>) -> String {
             format!("Created {dir}/{:?} -> {ino}{}", n(name), d(is_dir))
         }
         Fact::Linked { dir, name, ino } => format!("Linked {dir}/{:?} -> {ino}", n(name)),
+        Fact::Exists { dir, name, ino } => format!("Exists {dir}/{:?} -> {ino} dir", n(name)),
         Fact::Unlinked {
             dir,
             name,
