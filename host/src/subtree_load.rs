@@ -356,21 +356,43 @@ pub fn check(expected: &[Expected], got: &[Seen]) -> Result<(), String> {
     Ok(())
 }
 
-/// How many expected events `got` lacks, matching (mask, name) in order: each expected
-/// event is found at the earliest position after the last match, or counted missing.
+/// How many expected events `got` lacks, by (mask, path): each reported event accounts
+/// for one expected event with the same mask and path, wherever it came.
 pub fn missing(expected: &[Expected], got: &[(u32, String)]) -> usize {
-    let mut at = 0;
-    let mut missing = 0;
-    for e in expected {
-        match got[at..]
-            .iter()
-            .position(|(m, n)| *m == e.mask && *n == e.name)
-        {
-            Some(k) => at += k + 1,
-            None => missing += 1,
-        }
+    count_missing(
+        expected.iter().map(|e| (e.mask, e.name.as_str())),
+        got.iter().map(|(m, n)| (*m, n.as_str())),
+    )
+}
+
+/// Like [`missing`], by mask and the last component of the path only: the events that were
+/// not reported at all (the rest of [`missing`] came with a wrong path).
+pub fn missing_anywhere(expected: &[Expected], got: &[(u32, String)]) -> usize {
+    let last = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    count_missing(
+        expected.iter().map(|e| (e.mask, last(&e.name))),
+        got.iter().map(|(m, n)| (*m, last(n))),
+    )
+}
+
+/// Expected items with no counterpart among the reported ones (multiset difference).
+fn count_missing<K: Ord>(
+    expected: impl Iterator<Item = (u32, K)>,
+    got: impl Iterator<Item = (u32, K)>,
+) -> usize {
+    let mut have: BTreeMap<(u32, K), usize> = BTreeMap::new();
+    for k in got {
+        *have.entry(k).or_default() += 1;
     }
-    missing
+    expected
+        .filter(|k| match have.get_mut(k) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .count()
 }
 
 #[cfg(test)]
