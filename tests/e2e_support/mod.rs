@@ -324,6 +324,13 @@ impl World {
         Self::with(harness, fs)
     }
 
+    /// Starts everything with the daemon under `limits`.
+    pub fn with_limits(tag: &str, feed_capacity: usize, limits: inotify_engine::Limits) -> World {
+        let harness = inotify_host::harness::Harness::start(limits).expect("start inotifyd");
+        let fs = Fs::start(harness.kernel(), tag, feed_capacity);
+        Self::with(harness, fs)
+    }
+
     /// Starts everything with a [`Gate`] on the feed's readiness posts.
     pub fn gated(tag: &str, feed_capacity: usize) -> (World, Gate) {
         let harness =
