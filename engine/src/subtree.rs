@@ -125,20 +125,40 @@ impl Subtrees {
         false
     }
 
-    /// The covered directories of watch `w` strictly below `top` (`top` included when
-    /// `with_top`), into `out`.
+    /// The covered directories of watch `w` strictly below `top`, into `out`. One pass
+    /// over the nodes; each parent chain is walked once (answers are remembered), so a deep
+    /// tree costs linear time, not its size times its depth.
     pub(crate) fn below(&self, fs: FsId, top: u64, w: u32, out: &mut Vec<u64>) {
-        out.extend(
-            self.nodes
-                .iter()
-                .filter(|((f, d, x), n)| {
-                    *f == fs && *x == w && *d != top && {
-                        // `n.parent` is `top` or lies below it.
-                        self.is_ancestor(fs, top, n.parent, w)
+        let mut known: HashMap<u64, bool> = HashMap::new();
+        let mut chain: Vec<u64> = Vec::new();
+        for &(f, d, x) in self.nodes.keys() {
+            if f != fs || x != w || d == top {
+                continue;
+            }
+            chain.clear();
+            let mut at = d;
+            let answer = loop {
+                if let Some(&k) = known.get(&at) {
+                    break k;
+                }
+                if at == top {
+                    break true;
+                }
+                match self.nodes.get(&(fs, at, w)) {
+                    Some(n) if chain.len() <= self.nodes.len() => {
+                        chain.push(at);
+                        at = n.parent;
                     }
-                })
-                .map(|((_, d, _), _)| *d),
-        );
+                    _ => break false,
+                }
+            };
+            for &c in &chain {
+                known.insert(c, answer);
+            }
+            if answer {
+                out.push(d);
+            }
+        }
     }
 
     /// Every covered directory of watch `w`, into `out` (as `(fs, dir)`).

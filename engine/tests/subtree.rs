@@ -281,3 +281,54 @@ fn a_destroyed_instance_releases_its_covered_directories() {
     e.apply(FS, &creat(20, "f", 30));
     assert!(drain(&mut e, i).is_empty());
 }
+
+#[test]
+fn a_deep_chain_gives_paths_up_to_path_max_then_losses_and_moves_out_whole() {
+    let (mut e, i) = setup();
+    let wd = subtree(&mut e, i, 0);
+    // 2100 levels named "d": the path of level k is 2k - 1 bytes.
+    let mut parent = ROOT;
+    for k in 0..2100u64 {
+        e.apply(FS, &mkdir(parent, "d", 100 + k));
+        parent = 100 + k;
+        if k % 200 == 0 {
+            drain(&mut e, i);
+        }
+    }
+    drain(&mut e, i);
+    e.apply(FS, &creat(100 + 2046, "f", 9000)); // "d/" x 2047 + "f": 4095 bytes
+    e.apply(FS, &creat(100 + 2047, "f", 9001)); // 4097 bytes: too long
+    let got = drain(&mut e, i);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].3.len(), 4095);
+    assert_eq!((got[0].0, got[0].1), (wd, IN_CREATE));
+    assert_eq!(got[1], ev(-1, IN_Q_OVERFLOW, 0, ""));
+    assert_eq!(e.take_loss_report(i).unwrap().wds[0], wd);
+    // The top leaves the tree: all 2100 levels stop being covered.
+    e.apply(FS, &mv(ROOT, "d", 99, "d", 100));
+    assert_eq!(drain(&mut e, i).len(), 1);
+    e.apply(FS, &creat(100 + 2099, "g", 9002));
+    assert!(drain(&mut e, i).is_empty());
+    assert!(e.add_watch(i, dir(99), IN_CREATE).is_ok());
+}
+
+#[test]
+fn hostile_facts_about_covered_directories_end_in_no_panic_and_no_loop() {
+    let (mut e, i) = setup();
+    subtree(&mut e, i, 0);
+    e.apply(FS, &exists(ROOT, "a", 20));
+    e.apply(FS, &exists(20, "b", 21));
+    // Exists for a directory already covered elsewhere, for the root itself, for an
+    // unknown parent, a rename of the root into its own tree, and a self-parented one.
+    e.apply(FS, &exists(21, "a2", 20));
+    e.apply(FS, &exists(20, "r", ROOT));
+    e.apply(FS, &exists(777, "x", 30));
+    e.apply(FS, &mv(1, "root", 21, "root", ROOT));
+    e.apply(FS, &exists(22, "self", 22));
+    e.apply(FS, &mv(20, "b", 21, "b", 21));
+    e.apply(FS, &creat(21, "f", 40));
+    e.apply(FS, &creat(20, "g", 41));
+    e.apply(FS, &rmdir(ROOT, "a", 20));
+    e.apply(FS, &creat(21, "h", 42));
+    drain(&mut e, i);
+}

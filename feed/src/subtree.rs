@@ -75,12 +75,8 @@ impl Coverage {
             return;
         }
         self.roots.remove(&root);
-        let orphans: Vec<u64> = self
-            .below
-            .keys()
-            .copied()
-            .filter(|&d| !self.reaches_root(d))
-            .collect();
+        let roots = &self.roots;
+        let orphans = self.select(|d| roots.contains_key(&d), false);
         for d in orphans {
             self.below.remove(&d);
         }
@@ -162,46 +158,49 @@ impl Coverage {
         false
     }
 
-    /// Whether covered directory `d`'s parent chain ends at a root.
-    fn reaches_root(&self, mut d: u64) -> bool {
-        for _ in 0..=self.below.len() {
-            if self.roots.contains_key(&d) {
-                return true;
-            }
-            match self.below.get(&d) {
-                Some(&p) => d = p,
-                None => return false,
-            }
-        }
-        false
-    }
-
     /// Drops covered directory `top` and every covered directory below it.
     fn drop_subtree(&mut self, top: u64) {
         if self.below.remove(&top).is_none() {
             return;
         }
-        let doomed: Vec<u64> = self
-            .below
-            .keys()
-            .copied()
-            .filter(|&d| self.is_below(d, top))
-            .collect();
+        let doomed = self.select(|d| d == top, true);
         for d in doomed {
             self.below.remove(&d);
         }
     }
 
-    /// Whether `top` is a strict ancestor of `d` through the parent links (`top` itself
-    /// already removed from the set: the chain ends at it).
-    fn is_below(&self, mut d: u64, top: u64) -> bool {
-        for _ in 0..=self.below.len() {
-            match self.below.get(&d) {
-                Some(&p) if p == top => return true,
-                Some(&p) => d = p,
-                None => return false,
+    /// The covered directories whose parent chain reaches a directory `goal` accepts
+    /// (`wanted`), or does not (`!wanted`). One pass; each chain is walked once (answers are
+    /// remembered), so a deep tree costs linear time, and a corrupt chain cannot loop.
+    fn select(&self, goal: impl Fn(u64) -> bool, wanted: bool) -> Vec<u64> {
+        let mut known: InoMap<bool> = InoMap::default();
+        let mut chain = Vec::new();
+        let mut out = Vec::new();
+        for &d in self.below.keys() {
+            chain.clear();
+            let mut at = d;
+            let reaches = loop {
+                if let Some(&k) = known.get(&at) {
+                    break k;
+                }
+                if goal(at) {
+                    break true;
+                }
+                match self.below.get(&at) {
+                    Some(&p) if chain.len() <= self.below.len() => {
+                        chain.push(at);
+                        at = p;
+                    }
+                    _ => break false,
+                }
+            };
+            for &c in &chain {
+                known.insert(c, reaches);
+            }
+            if reaches == wanted {
+                out.push(d);
             }
         }
-        false
+        out
     }
 }
