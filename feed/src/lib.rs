@@ -274,6 +274,11 @@ impl Producer {
         self.record_relevant(&Fact::Exists { dir, name, ino })
     }
 
+    /// Whether directory `dir` is a subtree root or covered below one.
+    pub fn is_covered(&self, dir: u64) -> bool {
+        self.cover.covers(dir)
+    }
+
     /// Directories covered below subtree roots (roots not counted).
     pub fn covered_count(&self) -> usize {
         self.cover.below_count()
