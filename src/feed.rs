@@ -13,6 +13,9 @@
 //! - [`Feeds::fs_for`] opens the feed of an anchor's filesystem at its first watch, with
 //!   `dup(anchor, FEED_DUP_NAME)` (only root may; a filesystem without a feed refuses and
 //!   add_watch fails with `EOPNOTSUPP`).
+//! - [`Feeds::subtree`] makes the subtree call (`SubtreeCall`, for an `IN_SUBTREE` watch)
+//!   through the daemon's own feed handle: the filesystem walks the directory and covers
+//!   what lies below it (`docs/design.md`, "Subtree watches").
 //! - [`Feeds::pull`] reads a feed once per wake-up: a read that leaves room for a largest
 //!   record took everything pending (the filesystem posts readiness again at its next record),
 //!   so no read is spent on `EAGAIN`; a full read is followed by more, at most
