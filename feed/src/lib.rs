@@ -153,7 +153,9 @@ impl Producer {
         self.is_watched_fact(fact) || (!self.cover.is_empty() && self.is_covered_fact(fact))
     }
 
-    /// Whether `fact` names an entry of a covered directory.
+    /// Whether `fact` names an entry of a covered directory (out of line: only with subtree
+    /// roots).
+    #[inline(never)]
     fn is_covered_fact(&self, fact: &Fact<'_>) -> bool {
         let c = &self.cover;
         match *fact {
@@ -175,7 +177,7 @@ impl Producer {
     }
 
     /// [`is_relevant`](Self::is_relevant) through the interest set alone.
-    #[inline]
+    #[inline(always)]
     fn is_watched_fact(&self, fact: &Fact<'_>) -> bool {
         match *fact {
             Fact::Created { dir, ino, .. }

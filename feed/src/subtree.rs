@@ -100,9 +100,14 @@ impl Coverage {
     /// keep it). Costs nothing unless the fact names a covered directory.
     #[inline]
     pub(crate) fn apply(&mut self, fact: &Fact<'_>) {
-        if self.roots.is_empty() {
-            return;
+        if !self.roots.is_empty() {
+            self.apply_covered(fact);
         }
+    }
+
+    /// [`apply`](Self::apply) with subtree roots.
+    #[inline(never)]
+    fn apply_covered(&mut self, fact: &Fact<'_>) {
         match *fact {
             Fact::Created {
                 dir,
