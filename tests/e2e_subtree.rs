@@ -113,3 +113,21 @@ fn a_tree_whose_walk_does_not_fit_the_feed_is_enospc_and_changes_nothing() {
     assert!(w.inotify.watches().unwrap().is_empty());
     assert_eq!(w.fs.recorded(), 0, "no Exists record was kept");
 }
+
+#[test]
+fn only_a_feed_handle_can_make_the_subtree_call() {
+    use inotify_abi::proto::{SubtreeCall, SUBTREE_ANSWER_LEN};
+    let w = World::new("subtree-trust", 64 * 1024);
+    let u = &w.user;
+    u.mkdir(&w.p("t"), 0o755).unwrap();
+    u.mkdir(&w.p("t/a"), 0o755).unwrap();
+    let root = u.open("/scheme/file/", inotify_host::O_PATH).unwrap();
+    let dir = u.open(&w.p("t"), inotify_host::O_PATH).unwrap();
+    let mut answer = [0u8; SUBTREE_ANSWER_LEN];
+    let r = u.call2(root, dir, &mut answer, &SubtreeCall.emit());
+    assert_eq!(r.unwrap_err().errno, syscall::error::EACCES);
+    // Nothing became covered: a watch-less user's mkdir below is not recorded.
+    let before = w.fs.recorded();
+    u.mkdir(&w.p("t/a/b"), 0o755).unwrap();
+    assert_eq!(w.fs.recorded(), before);
+}
