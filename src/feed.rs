@@ -13,6 +13,9 @@
 //! - [`Feeds::fs_for`] opens the feed of an anchor's filesystem at its first watch, with
 //!   `dup(anchor, FEED_DUP_NAME)` (only root may; a filesystem without a feed refuses and
 //!   add_watch fails with `EOPNOTSUPP`).
+//! - [`Feeds::subtree`] makes the subtree call (`SubtreeCall`, for an `IN_SUBTREE` watch)
+//!   through the daemon's own feed handle: the filesystem walks the directory and covers
+//!   what lies below it (`docs/design.md`, "Subtree watches").
 //! - [`Feeds::pull`] reads a feed once per wake-up: a read that leaves room for a largest
 //!   record took everything pending (the filesystem posts readiness again at its next record),
 //!   so no read is spent on `EAGAIN`; a full read is followed by more, at most
@@ -28,10 +31,13 @@
 use hashbrown::HashMap;
 
 use inotify_abi::feed::{Batch, Fact, BATCH_HEADER_LEN, INTEREST_LEN, MAX_RECORD_LEN};
-use inotify_abi::proto::{IdentifyCall, Identity, FEED_DUP_NAME, IDENTITY_LEN};
+use inotify_abi::proto::{
+    IdentifyCall, Identity, SubtreeCall, FEED_DUP_NAME, IDENTITY_LEN, SUBTREE_ANSWER_LEN,
+};
 use inotify_engine::{Engine, FsId, InterestChange};
 use syscall::error::{
-    Error, Result, EAGAIN, EBADF, EIO, ENODEV, EOPNOTSUPP, EPIPE, EWOULDBLOCK, EXDEV,
+    Error, Result, EAGAIN, EBADF, EIO, ENODEV, ENOSPC, ENOTDIR, EOPNOTSUPP, EPIPE, EWOULDBLOCK,
+    EXDEV,
 };
 
 use crate::sys::Sys;
@@ -241,6 +247,32 @@ impl Feeds {
         self.anchors[id.anchor].fs = Some(fs);
         self.by_fd.insert(feed_fd, fs);
         Ok(fs)
+    }
+
+    /// The subtree call (`SubtreeCall`) for an `IN_SUBTREE` watch on directory `fd` of
+    /// filesystem `fs`, through the daemon's own feed handle (which only root can open, so
+    /// no one else can add subtree roots): the number of directories the filesystem found
+    /// below it. `ENOSPC` (their records do not fit the feed now) and `ENOTDIR` pass
+    /// through; any other refusal is `EOPNOTSUPP` (a filesystem without subtree support).
+    pub fn subtree(&mut self, sys: &mut impl Sys, fs: FsId, fd: usize) -> Result<u64> {
+        let feed_fd = self
+            .feeds
+            .get(fs as usize)
+            .and_then(|f| f.fd)
+            .ok_or(Error::new(EOPNOTSUPP))?;
+        let mut answer = [0u8; SUBTREE_ANSWER_LEN];
+        match sys.call2(feed_fd, fd, &mut answer, &SubtreeCall.emit()) {
+            Ok(SUBTREE_ANSWER_LEN) => Ok(u64::from_ne_bytes(answer)),
+            Ok(n) => {
+                log::warn!("filesystem {fs}: a subtree answer of {n} bytes");
+                Err(Error::new(EOPNOTSUPP))
+            }
+            Err(e) if e.errno == ENOSPC || e.errno == ENOTDIR => Err(e),
+            Err(e) => {
+                log::debug!("filesystem {fs} has no subtree call: {e}");
+                Err(Error::new(EOPNOTSUPP))
+            }
+        }
     }
 
     /// The scheme name of filesystem `fs`, if the daemon opened a feed for it.

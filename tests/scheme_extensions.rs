@@ -333,3 +333,29 @@ fn kept_paths_are_bounded_per_uid_and_given_back_on_close() {
     assert_eq!(c.watches().unwrap()[0].wd, wd);
     assert_eq!(c.watches().unwrap()[0].path, payload);
 }
+
+#[test]
+fn a_subtree_watch_on_a_filesystem_without_the_subtree_call_is_eopnotsupp_and_leaves_nothing() {
+    // FakeFs answers the identity call but not the subtree call.
+    let env = Env::start();
+    let p = env.user(10, USER);
+    let ino = nonblocking(&p);
+    assert_eq!(
+        ino.add_subtree_watch("/d", IN_CREATE).unwrap_err().errno,
+        EOPNOTSUPP
+    );
+    assert_eq!(
+        ino.add_watch("/d/f", IN_CREATE | IN_SUBTREE)
+            .unwrap_err()
+            .errno,
+        ENOTDIR
+    );
+    assert!(ino.watches().unwrap().is_empty());
+    // A plain watch on the same directory works, and no subtree interest was ever sent.
+    assert_eq!(ino.add_watch("/d", IN_CREATE).unwrap(), 1);
+    assert!(!env
+        .fs
+        .interests()
+        .iter()
+        .any(|i| matches!(i, inotify_abi::feed::Interest::RemoveSubtree(_))));
+}

@@ -76,6 +76,18 @@ pub const IN_WATCH_FLAGS: u32 =
 pub const IN_VALID_MASK: u32 =
     IN_ALL_EVENTS | IN_WATCH_FLAGS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED | IN_ISDIR;
 
+/// inotifyd extension (not Linux): one watch on a directory covers its whole subtree. Events
+/// anywhere below carry the path relative to the watched directory in the name field
+/// (`a/b/f`); directories created or moved in later are covered from the fact that makes
+/// them, moved-out ones stop being covered. Linux refuses this bit (`EINVAL`), so no Linux
+/// program sets it; only directories (`ENOTDIR`) on filesystems that support it (else
+/// `EOPNOTSUPP`). See docs/semantics.md, "Beyond Linux".
+pub const IN_SUBTREE: u32 = 0x0800_0000;
+
+/// Every bit inotifyd's `inotify_add_watch` accepts: Linux's [`IN_VALID_MASK`] and the
+/// extension [`IN_SUBTREE`].
+pub const IN_ADD_WATCH_MASK: u32 = IN_VALID_MASK | IN_SUBTREE;
+
 /// Every named single bit with its C name, in bit order (the order masks are printed in).
 pub const MASK_NAMES: [(&str, u32); 22] = [
     ("IN_ACCESS", IN_ACCESS),
@@ -112,11 +124,16 @@ pub const IN_CLOEXEC_LINUX: u32 = 0o2000000;
 pub const O_CLOEXEC_REDOX: usize = 0x0100_0000;
 
 /// Linux's checks of an `inotify_add_watch` mask that come before anything else (the fd,
-/// the path): a bit outside [`IN_VALID_MASK`], no valid bit at all, or [`IN_MASK_ADD`]
-/// together with [`IN_MASK_CREATE`] make the call fail with `EINVAL` (`false` here).
+/// the path): a bit outside [`IN_ADD_WATCH_MASK`] (Linux's bits and [`IN_SUBTREE`]), no
+/// Linux bit at all, or [`IN_MASK_ADD`] together with [`IN_MASK_CREATE`] make the call fail
+/// with `EINVAL` (`false` here). [`IN_SUBTREE`] with [`IN_ONESHOT`] is `EINVAL` too.
 pub const fn add_watch_mask_is_valid(mask: u32) -> bool {
     let both = IN_MASK_ADD | IN_MASK_CREATE;
-    mask & !IN_VALID_MASK == 0 && mask & IN_VALID_MASK != 0 && mask & both != both
+    let subtree_oneshot = IN_SUBTREE | IN_ONESHOT;
+    mask & !IN_ADD_WATCH_MASK == 0
+        && mask & IN_VALID_MASK != 0
+        && mask & both != both
+        && mask & subtree_oneshot != subtree_oneshot
 }
 
 /// Longest name an event carries (`NAME_MAX`).
@@ -156,6 +173,20 @@ mod tests {
         assert!(!add_watch_mask_is_valid(IN_CREATE | 0x1000));
         assert!(!add_watch_mask_is_valid(
             IN_OPEN | IN_MASK_ADD | IN_MASK_CREATE
+        ));
+    }
+
+    #[test]
+    fn the_subtree_bit_is_no_linux_bit_and_is_accepted_only_with_an_event_and_without_oneshot() {
+        assert_eq!(IN_SUBTREE & IN_VALID_MASK, 0);
+        assert_eq!(IN_SUBTREE.count_ones(), 1);
+        assert!(add_watch_mask_is_valid(IN_CREATE | IN_SUBTREE));
+        assert!(!add_watch_mask_is_valid(IN_SUBTREE));
+        assert!(!add_watch_mask_is_valid(
+            IN_CREATE | IN_SUBTREE | IN_ONESHOT
+        ));
+        assert!(!add_watch_mask_is_valid(
+            IN_CREATE | IN_SUBTREE | 0x0001_0000
         ));
     }
 }

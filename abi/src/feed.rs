@@ -190,6 +190,9 @@ pub enum Kind {
     Unmounted = 12,
     /// The producer dropped records (aux says how many).
     Lost = 13,
+    /// A directory below a subtree watch's root, found by the filesystem's walk (at the
+    /// subtree call, or after a directory was moved into a covered directory).
+    Exists = 14,
 }
 
 impl Kind {
@@ -210,6 +213,7 @@ impl Kind {
             11 => Closed,
             12 => Unmounted,
             13 => Lost,
+            14 => Exists,
             _ => return None,
         })
     }
@@ -344,6 +348,16 @@ pub enum Fact<'a> {
         /// Records dropped.
         count: u64,
     },
+    /// The directory `ino` is named `name` in `dir`: found by a subtree walk, not a change
+    /// (inotifyd extension: tells the daemon what already exists below a subtree watch).
+    Exists {
+        /// Parent directory.
+        dir: u64,
+        /// Its name.
+        name: &'a [u8],
+        /// The directory.
+        ino: u64,
+    },
 }
 
 /// Record fields, the common shape every fact maps to.
@@ -401,6 +415,7 @@ fn allowed_flags(kind: Kind) -> u8 {
         Kind::Created | Kind::Freed | Kind::Attrib => F_ISDIR,
         Kind::Opened | Kind::Accessed | Kind::Modified => F_ISDIR | F_DETACHED,
         Kind::Linked | Kind::Unmounted | Kind::Lost => 0,
+        Kind::Exists => F_ISDIR,
         Kind::Unlinked => F_ISDIR | F_FREED,
         Kind::Renamed => F_ISDIR | F_REPLACED | F_REPLACED_ISDIR | F_REPLACED_FREED,
         Kind::Times => F_ISDIR | F_ATIME | F_MTIME,
@@ -414,7 +429,7 @@ fn allowed_flags(kind: Kind) -> u8 {
 fn names_fit_kind(kind: Kind, name: &[u8], name2: &[u8]) -> bool {
     let named = matches!(
         kind,
-        Kind::Created | Kind::Linked | Kind::Unlinked | Kind::Renamed
+        Kind::Created | Kind::Linked | Kind::Unlinked | Kind::Renamed | Kind::Exists
     );
     let subject = matches!(
         kind,
@@ -550,6 +565,13 @@ impl<'a> Fact<'a> {
                 aux: count,
                 ..Raw::of(Kind::Lost)
             },
+            Fact::Exists { dir, name, ino } => Raw {
+                flags: F_ISDIR,
+                ino,
+                dir,
+                name,
+                ..Raw::of(Kind::Exists)
+            },
         }
     }
 
@@ -677,6 +699,9 @@ impl<'a> Fact<'a> {
             },
             Kind::Unmounted => Fact::Unmounted,
             Kind::Lost => Fact::Lost { count: aux },
+            // Only directories are walked: the flag must say so.
+            Kind::Exists if is_dir => Fact::Exists { dir, name, ino },
+            Kind::Exists => return Err(WireError::Malformed),
         })
     }
 }
@@ -919,6 +944,8 @@ pub const INTEREST_ADD: u32 = 1;
 pub const INTEREST_REMOVE: u32 = 2;
 /// Opcode of [`Interest::Clear`].
 pub const INTEREST_CLEAR: u32 = 3;
+/// Opcode of [`Interest::RemoveSubtree`].
+pub const INTEREST_REMOVE_SUBTREE: u32 = 4;
 
 /// A checked view of one interest entry at the start of a buffer (the buffer holds
 /// `INTEREST_LEN` bytes; the values are checked by [`Interest::from_entry`]).
@@ -959,7 +986,8 @@ impl<'a> InterestEntry<'a> {
 ///
 /// ```text
 /// offset size field
-///      0    4 op       INTEREST_ADD / INTEREST_REMOVE / INTEREST_CLEAR
+///      0    4 op       INTEREST_ADD / INTEREST_REMOVE / INTEREST_CLEAR /
+///                      INTEREST_REMOVE_SUBTREE
 ///      4    4 reserved 0
 ///      8    8 ino      the inode (0 for Clear)
 /// ```
@@ -975,6 +1003,10 @@ pub enum Interest {
     Remove(u64),
     /// Forget the whole set.
     Clear,
+    /// Undo one subtree call (`inotify_abi::proto::SubtreeCall`) on the directory `ino`:
+    /// once every one is matched, the directories below it stop being covered (unless
+    /// another subtree root covers them).
+    RemoveSubtree(u64),
 }
 
 impl Interest {
@@ -994,6 +1026,7 @@ impl Interest {
             INTEREST_ADD => Ok(Interest::Add(ino)),
             INTEREST_REMOVE => Ok(Interest::Remove(ino)),
             INTEREST_CLEAR if ino == 0 => Ok(Interest::Clear),
+            INTEREST_REMOVE_SUBTREE => Ok(Interest::RemoveSubtree(ino)),
             _ => Err(WireError::Malformed),
         }
     }
@@ -1008,6 +1041,7 @@ impl Interest {
             Interest::Add(ino) => (INTEREST_ADD, ino),
             Interest::Remove(ino) => (INTEREST_REMOVE, ino),
             Interest::Clear => (INTEREST_CLEAR, 0),
+            Interest::RemoveSubtree(ino) => (INTEREST_REMOVE_SUBTREE, ino),
         };
         put(out, OP, &op.to_ne_bytes());
         put(out, RESERVED, &0u32.to_ne_bytes());
@@ -1036,7 +1070,7 @@ mod tests {
         buf[at..at + 2].copy_from_slice(&v.to_ne_bytes());
     }
 
-    fn samples() -> [Fact<'static>; 17] {
+    fn samples() -> [Fact<'static>; 18] {
         let at = Subject {
             ino: 7,
             is_dir: false,
@@ -1119,6 +1153,11 @@ mod tests {
             Fact::Closed { at, wrote: true },
             Fact::Unmounted,
             Fact::Lost { count: 12 },
+            Fact::Exists {
+                dir: 2,
+                name: b"sub",
+                ino: 14,
+            },
         ]
     }
 
@@ -1142,7 +1181,7 @@ mod tests {
             batch.header(),
             BatchHeader {
                 first_seq: 40,
-                count: 17,
+                count: 18,
                 total_len: at as u32
             }
         );
@@ -1151,7 +1190,7 @@ mod tests {
             .zip(samples())
             .map(|(a, b)| assert_eq!(a, Ok(b)))
             .count();
-        assert_eq!(parsed, 17);
+        assert_eq!(parsed, 18);
     }
 
     #[test]
@@ -1554,15 +1593,34 @@ mod tests {
     }
 
     #[test]
+    fn an_exists_record_must_name_a_directory() {
+        let mut buf = [0u8; 128];
+        let fact = Fact::Exists {
+            dir: 1,
+            name: b"d",
+            ino: 2,
+        };
+        let n = fact.emit(&mut buf).unwrap();
+        assert_eq!(Fact::parse(&buf[..n]), Ok((fact, n)));
+        buf[record_field::FLAGS] = 0;
+        assert_eq!(Fact::parse(&buf[..n]), Err(WireError::Malformed));
+    }
+
+    #[test]
     fn interest_round_trip_and_errors() {
-        let mut buf = [0u8; 3 * INTEREST_LEN];
-        let msgs = [Interest::Add(5), Interest::Remove(5), Interest::Clear];
+        let mut buf = [0u8; 4 * INTEREST_LEN];
+        let msgs = [
+            Interest::Add(5),
+            Interest::Remove(5),
+            Interest::Clear,
+            Interest::RemoveSubtree(7),
+        ];
         for (m, out) in msgs.iter().zip(buf.chunks_exact_mut(INTEREST_LEN)) {
             assert_eq!(m.emit(out), Ok(INTEREST_LEN));
         }
-        let parsed: [Interest; 3] = {
+        let parsed: [Interest; 4] = {
             let mut it = Interest::parse_all(&buf).map(Result::unwrap);
-            [it.next().unwrap(), it.next().unwrap(), it.next().unwrap()]
+            [(); 4].map(|()| it.next().unwrap())
         };
         assert_eq!(parsed, msgs);
         assert_eq!(

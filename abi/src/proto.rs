@@ -69,6 +69,45 @@ impl IdentifyCall {
     }
 }
 
+/// Opcode of the subtree call ([`SubtreeCall`]): ASCII `INSUBTR1` as a little-endian `u64`.
+pub const FEED_CALL_SUBTREE: u64 = u64::from_le_bytes(*b"INSUBTR1");
+
+/// Bytes of the subtree call's answer: the `u64` number of directories found below.
+pub const SUBTREE_ANSWER_LEN: usize = 8;
+
+/// The subtree call: `call([anchor, fd], payload, [FEED_CALL_SUBTREE, 0])`, for an
+/// `IN_SUBTREE` watch on the directory `fd` is on (an inotifyd extension).
+///
+/// In one step, with no operation of the filesystem between, the filesystem walks every
+/// directory below that one, records an `Exists` fact for each (parent before child) and
+/// makes the directory a subtree root of its feed: from then on it records the facts about
+/// names in every directory below it, and covers the directories created in or moved into
+/// those at the operation that makes or moves them (`docs/protocols.md`). It answers the
+/// number of directories found ([`SUBTREE_ANSWER_LEN`] bytes) or: `ENOTDIR` for a
+/// non-directory, `ENOSPC` when the walk's records do not fit the feed's free space (nothing
+/// is changed), `EOPNOTSUPP` when it has no subtree support. Each successful call is undone
+/// by one `Interest::RemoveSubtree` of the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubtreeCall;
+
+impl SubtreeCall {
+    /// Parses the metadata words: exactly `[FEED_CALL_SUBTREE, 0]` (a third word, as
+    /// redox-scheme passes, must be 0). Anything else is `Malformed` (`Truncated` for fewer
+    /// than two words).
+    pub fn parse(meta: &[u64]) -> Result<Self, WireError> {
+        match meta {
+            [FEED_CALL_SUBTREE, 0] | [FEED_CALL_SUBTREE, 0, 0] => Ok(SubtreeCall),
+            [] | [_] => Err(WireError::Truncated),
+            _ => Err(WireError::Malformed),
+        }
+    }
+
+    /// The two metadata words.
+    pub fn emit(&self) -> [u64; 2] {
+        [FEED_CALL_SUBTREE, 0]
+    }
+}
+
 /// Bytes of an [`Identity`] answer.
 pub const IDENTITY_LEN: usize = 16;
 
@@ -577,6 +616,27 @@ mod tests {
             Err(WireError::Malformed)
         );
         assert_eq!(CallRepr::parse(&[3, 0]), Ok(CallRepr::QueuedBytes));
+    }
+
+    #[test]
+    fn subtree_calls_round_trip_and_refuse_other_metadata() {
+        assert_eq!(SubtreeCall::parse(&SubtreeCall.emit()), Ok(SubtreeCall));
+        assert_eq!(
+            SubtreeCall::parse(&[FEED_CALL_SUBTREE, 0, 0]),
+            Ok(SubtreeCall)
+        );
+        assert_eq!(
+            SubtreeCall::parse(&[FEED_CALL_SUBTREE, 1]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(
+            SubtreeCall::parse(&[FEED_CALL_IDENTIFY, 0]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(
+            SubtreeCall::parse(&[FEED_CALL_SUBTREE]),
+            Err(WireError::Truncated)
+        );
     }
 
     #[test]

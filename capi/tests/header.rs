@@ -34,7 +34,8 @@ fn linux_init_flags() -> [(&'static str, u32); 2] {
 /// The C program: prints `NAME VALUE` for every macro, after compile-time checks of the
 /// record layout and the prototypes (identical in our header and in glibc's).
 fn program() -> String {
-    let mut c = String::from(
+    let mut c = format!("#define IN_SUBTREE_ABI {IN_SUBTREE}u\n");
+    c.push_str(
         "#include <stddef.h>\n#include <stdio.h>\n#include <stdint.h>\n#include <sys/inotify.h>\n\
          _Static_assert(sizeof(struct inotify_event) == 16, \"record header is 16 bytes\");\n\
          _Static_assert(offsetof(struct inotify_event, wd) == 0, \"wd at 0\");\n\
@@ -52,6 +53,7 @@ fn program() -> String {
          _Static_assert(offsetof(struct inotify_loss_report, wd_count) == 32, \"wd_count at 32\");\n\
          _Static_assert(offsetof(struct inotify_loss_report, wds) == 48, \"wds at 48\");\n\
          SAME(inotify_loss_report, int(int, struct inotify_loss_report *));\n\
+         _Static_assert(IN_SUBTREE == IN_SUBTREE_ABI, \"IN_SUBTREE is the ABI's bit\");\n\
          #endif\n\
          int main(void) {\n",
     );

@@ -41,6 +41,7 @@ use std::time::Instant;
 #[cfg(feature = "alloc")]
 use alloc::{borrow::Cow, string::String, vec::Vec};
 
+pub use inotify_abi::consts::IN_SUBTREE;
 use inotify_abi::consts::{add_watch_mask_is_valid, IN_DONT_FOLLOW};
 #[cfg(feature = "alloc")]
 use inotify_abi::event::Events;
@@ -190,6 +191,16 @@ impl<O: Os> Inotify<O> {
     /// (`IN_MASK_CREATE`), `ENOSPC`, or `EOPNOTSUPP` on a filesystem without a feed.
     pub fn add_watch(&self, path: &str, mask: u32) -> Result<i32> {
         add_watch(&self.os, self.fd, path, mask)
+    }
+
+    /// A subtree watch (an inotifyd extension): `add_watch(path, mask | IN_SUBTREE)`. One wd
+    /// covers the directory and every directory below it, now and later; events below it
+    /// carry the path relative to it (`a/b/f`, up to 4095 bytes: read with a buffer of at
+    /// least 16 + 4096 bytes). `ENOTDIR` for a non-directory, `ENOSPC` when the covered
+    /// directories would pass `max_user_watches`, `EOPNOTSUPP` on a filesystem without
+    /// subtree support. See docs/semantics.md, "Beyond Linux".
+    pub fn add_subtree_watch(&self, path: &str, mask: u32) -> Result<i32> {
+        add_watch(&self.os, self.fd, path, mask | IN_SUBTREE)
     }
 
     /// `inotify_rm_watch(wd)`: `EINVAL` when `wd` is not a watch of this instance.

@@ -27,7 +27,7 @@ pub(crate) enum Excl {
 
 /// Whether watch `w` must skip an event because of IN_EXCL_UNLINK.
 #[inline]
-fn excluded(w: &Watch, excl: Excl) -> bool {
+pub(crate) fn excluded(w: &Watch, excl: Excl) -> bool {
     excl == Excl::Detached && w.mask & IN_EXCL_UNLINK != 0
 }
 

@@ -10,12 +10,14 @@
 use alloc::vec::Vec;
 
 use hashbrown::HashMap;
+use inotify_abi::consts::IN_SUBTREE;
 use inotify_abi::feed::Interest;
 
 use crate::hash::wd_hash;
 use crate::index::InodeIndex;
 use crate::instance::Instances;
 use crate::queue::Storage;
+use crate::subtree::Subtrees;
 use crate::types::{InodeKey, InstanceId, InterestChange, Limits};
 use crate::watch::{Watch, WatchSlab, FREE, NIL};
 
@@ -26,6 +28,9 @@ pub(crate) struct UserCount {
     pub(crate) instances: u32,
     /// Live watches in those instances.
     pub(crate) watches: u32,
+    /// Directories their subtree watches cover below the roots (counted with the watches
+    /// against `max_user_watches`).
+    pub(crate) covered: u32,
     /// Bytes of queue storage held by those instances.
     pub(crate) queued: usize,
 }
@@ -119,6 +124,14 @@ pub struct Engine {
     pub(crate) clock: fn() -> u64,
     /// The clock's reading in this turn, once a loss needed it (see `Engine::new_turn`).
     pub(crate) now: Option<u64>,
+    /// Directories covered by `IN_SUBTREE` watches.
+    pub(crate) subtrees: Subtrees,
+    /// Reused buffer for subtree paths.
+    pub(crate) path: Vec<u8>,
+    /// Reused buffer for the directories a subtree move or removal uncovers.
+    pub(crate) scratch_dirs: Vec<u64>,
+    /// Set by an add_watch that made a watch a subtree watch (read by `add_subtree_watch`).
+    pub(crate) took_subtree: bool,
 }
 
 impl Engine {
@@ -147,6 +160,9 @@ impl Engine {
     ) -> Option<u32> {
         let uid = self.instances.get(slot)?.uid;
         let head = self.inodes.head(&self.watches.recs, key);
+        if mask & IN_SUBTREE != 0 {
+            self.subtrees.watch_added();
+        }
         let w = Watch {
             ino: key.ino,
             fs: key.fs,
@@ -185,6 +201,7 @@ impl Engine {
                 entry.remove();
             }
             let uid = inst.uid;
+            self.uncover(i, uid);
             self.uncount_watch(uid);
         }
         self.unchain(i);
@@ -219,6 +236,42 @@ impl Engine {
         debug_assert!(false, "watch not on its inode's chain");
     }
 
+    /// Ends the subtree coverage of watch `i` (of an instance of `uid`), if it has any:
+    /// its covered directories are dropped and uncounted, the filesystem is told
+    /// (`Interest::RemoveSubtree`) and the watch loses `IN_SUBTREE`.
+    pub(crate) fn uncover(&mut self, i: u32, uid: u32) {
+        let w = self.watches.recs[i as usize];
+        if w.mask & IN_SUBTREE == 0 {
+            return;
+        }
+        self.watches.recs[i as usize].mask &= !IN_SUBTREE;
+        self.subtrees.watch_removed();
+        let mut dirs = Vec::new();
+        self.subtrees.of_watch(i, &mut dirs);
+        for &(fs, d) in &dirs {
+            self.subtrees.remove(fs, d, i);
+        }
+        if let Some(u) = self.users.get_mut(&uid) {
+            u.covered = u.covered.saturating_sub(dirs.len() as u32);
+        }
+        self.interest.push(InterestChange {
+            fs: w.fs,
+            change: Interest::RemoveSubtree(w.ino),
+        });
+    }
+
+    /// Whether `uid` may hold `more` watches or covered directories beyond what it and the
+    /// daemon hold now (`max_user_watches`, `max_watches`).
+    pub(crate) fn room_for(&self, uid: u32, more: u64) -> bool {
+        let held = self
+            .users
+            .get(&uid)
+            .map_or(0, |u| u64::from(u.watches) + u64::from(u.covered));
+        let all = (self.watches.live() + self.subtrees.len()) as u64;
+        held + more <= u64::from(self.limits.max_user_watches)
+            && all + more <= u64::from(self.limits.max_watches)
+    }
+
     /// Lowers `uid`'s watch count, forgetting users with nothing left.
     pub(crate) fn uncount_watch(&mut self, uid: u32) {
         if let Some(u) = self.users.get_mut(&uid) {
@@ -226,6 +279,7 @@ impl Engine {
             u.watches = u.watches.saturating_sub(1);
             if u.watches == 0 && u.instances == 0 {
                 debug_assert_eq!(u.queued, 0);
+                debug_assert_eq!(u.covered, 0);
                 self.users.remove(&uid);
             }
         }

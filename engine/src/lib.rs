@@ -20,8 +20,10 @@
 //! | `watch` | the 32-byte watch record and the watch slab | `types` |
 //! | `index` | inode -> first watch of the inode's chain | `hash`, `types`, `watch` |
 //! | `instance` | the instance slab and each instance's wd table | `hash`, `queue`, `types`, `watch` |
-//! | `engine` | the [`Engine`] struct; attaching and detaching watches; the queue storage budget | `hash`, `index`, `instance`, `queue`, `types`, `watch` |
+//! | `subtree` | the directories `IN_SUBTREE` watches cover, with parents and names | `types` |
+//! | `engine` | the [`Engine`] struct; attaching and detaching watches; the queue storage budget; ending a watch's subtree coverage | `hash`, `index`, `instance`, `queue`, `subtree`, `types`, `watch` |
 //! | `deliver` | events into queues: fan-out to an inode's watches, IN_ONESHOT, IN_IGNORED | `engine`, `queue`, `types`, `watch` |
+//! | `cover` | subtree watches: events with relative paths, coverage kept in step with facts | `deliver`, `engine`, `types`, `watch` |
 //! | `translate` | fact -> events, one rule per fact | `deliver`, `engine`, `types`, `watch` |
 //! | `lib.rs` | the public calls | all |
 //!
@@ -35,6 +37,7 @@
 
 extern crate alloc;
 
+mod cover;
 mod deliver;
 mod engine;
 pub mod errno;
@@ -42,6 +45,7 @@ mod hash;
 mod index;
 mod instance;
 mod queue;
+mod subtree;
 mod translate;
 mod types;
 mod watch;
@@ -50,7 +54,7 @@ use alloc::vec::Vec;
 
 use hashbrown::HashMap;
 use inotify_abi::consts::{
-    add_watch_mask_is_valid, IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR,
+    add_watch_mask_is_valid, IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_SUBTREE,
 };
 
 use engine::Budget;
@@ -88,6 +92,10 @@ impl Engine {
             scratch: Vec::new(),
             clock: no_clock,
             now: None,
+            subtrees: Default::default(),
+            path: Vec::new(),
+            scratch_dirs: Vec::new(),
+            took_subtree: false,
         }
     }
 
@@ -199,6 +207,7 @@ impl Engine {
         ));
         // The instance is out of its slot, so `detach_watch` would not find its wd table.
         for i in dead.wds.drain() {
+            self.uncover(i, dead.uid);
             self.unchain(i);
             self.watches.release(i);
             self.uncount_watch(dead.uid);
@@ -224,6 +233,55 @@ impl Engine {
     /// else updated even at the watch limit; a new watch: the wd is taken first, then the
     /// limit is checked (ENOSPC), so a refused watch still uses up a wd number.
     pub fn add_watch(&mut self, inst: InstanceId, target: Target, mask: u32) -> Result<i32, Errno> {
+        if mask & IN_SUBTREE != 0 {
+            // A subtree watch needs the filesystem's walk: `add_subtree_watch`.
+            return Err(EINVAL);
+        }
+        self.add_watch_below(inst, target, mask, 0)
+    }
+
+    /// `inotify_add_watch` with `IN_SUBTREE` (an inotifyd extension) on directory `target`,
+    /// after the filesystem's subtree call found `below` directories below it (their
+    /// `Exists` facts follow through [`apply`](Self::apply)). Errors as
+    /// [`add_watch`](Self::add_watch), plus `ENOTDIR` for a non-directory and `ENOSPC` when
+    /// the uid's watches and covered directories would exceed `max_user_watches` (or all of
+    /// them `max_watches`). Each call stands for one subtree call on the filesystem: whenever
+    /// the engine does not keep it (an error, or a watch that already covers its subtree) it
+    /// queues `Interest::RemoveSubtree` for it, as it does when a subtree watch ends.
+    pub fn add_subtree_watch(
+        &mut self,
+        inst: InstanceId,
+        target: Target,
+        mask: u32,
+        below: u64,
+    ) -> Result<i32, Errno> {
+        let r = if mask & IN_SUBTREE == 0 {
+            Err(EINVAL)
+        } else if !target.is_dir {
+            Err(ENOTDIR)
+        } else {
+            self.add_watch_below(inst, target, mask, below)
+        };
+        let kept = r.is_ok_and(|_| self.took_subtree);
+        self.took_subtree = false;
+        if !kept {
+            self.interest.push(InterestChange {
+                fs: target.key.fs,
+                change: Interest::RemoveSubtree(target.key.ino),
+            });
+        }
+        r
+    }
+
+    /// `add_watch` and `add_subtree_watch`: `below` directories will be covered when the
+    /// mask has `IN_SUBTREE`. Sets `took_subtree` when a watch became a subtree watch.
+    fn add_watch_below(
+        &mut self,
+        inst: InstanceId,
+        target: Target,
+        mask: u32,
+        below: u64,
+    ) -> Result<i32, Errno> {
         if !add_watch_mask_is_valid(mask) {
             return Err(EINVAL);
         }
@@ -231,33 +289,52 @@ impl Engine {
         if mask & IN_ONLYDIR != 0 && !target.is_dir {
             return Err(ENOTDIR);
         }
+        let uid = self.instances.get(slot).ok_or(EINVAL)?.uid;
         let kept = mask & KEPT_BITS | if target.is_dir { IN_ISDIR } else { 0 };
         if let Some(i) = self.find_watch(slot, target.key) {
             if mask & IN_MASK_CREATE != 0 {
                 return Err(EEXIST);
             }
-            let w = &mut self.watches.recs[i as usize];
-            // Without IN_MASK_ADD the events and IN_ONESHOT/IN_EXCL_UNLINK are replaced.
-            w.mask = if mask & IN_MASK_ADD != 0 {
-                w.mask | kept
+            let old = self.watches.recs[i as usize].mask;
+            let had = old & IN_SUBTREE != 0;
+            let becomes = mask & IN_SUBTREE != 0 && !had;
+            if becomes && !self.room_for(uid, below) {
+                return Err(ENOSPC);
+            }
+            // Without IN_MASK_ADD the events and IN_ONESHOT/IN_EXCL_UNLINK/IN_SUBTREE are
+            // replaced: a subtree watch re-added without the bit ends its coverage.
+            let drops = had && mask & (IN_SUBTREE | IN_MASK_ADD) == 0;
+            if drops {
+                self.uncover(i, uid);
+            }
+            let old = self.watches.recs[i as usize].mask;
+            let mut new = if mask & IN_MASK_ADD != 0 {
+                old | kept
             } else {
-                kept | (w.mask & LOST_MARK)
-            };
+                kept | (old & LOST_MARK)
+            } & !IN_SUBTREE;
+            if (had && !drops) || becomes {
+                new |= IN_SUBTREE;
+            }
+            if becomes {
+                self.subtrees.watch_added();
+                self.took_subtree = true;
+            }
+            let w = &mut self.watches.recs[i as usize];
+            w.mask = new;
             return Ok(w.wd);
         }
         let Some(instance) = self.instances.get_mut(slot) else {
             return Err(EINVAL);
         };
         let wd = instance.alloc_wd(&self.watches.recs);
-        let uid = instance.uid;
-        let user_watches = self.users.get(&uid).map_or(0, |u| u.watches);
-        if user_watches >= self.limits.max_user_watches
-            || self.watches.live() >= self.limits.max_watches as usize
-        {
+        let more = if mask & IN_SUBTREE != 0 { 1 + below } else { 1 };
+        if !self.room_for(uid, more) {
             return Err(ENOSPC);
         }
         self.attach_watch(slot, wd, target.key, kept)
             .ok_or(ENOSPC)?;
+        self.took_subtree = mask & IN_SUBTREE != 0;
         Ok(wd)
     }
 
@@ -356,6 +433,9 @@ impl Engine {
             + self.inodes.heap_bytes()
             + self.instances.heap_bytes()
             + self.users.allocation_size()
+            + self.subtrees.heap_bytes()
+            + self.path.capacity()
+            + self.scratch_dirs.capacity() * 8
             + (self.woken.capacity() + self.scratch.capacity()) * 4
             + self.interest.capacity() * core::mem::size_of::<InterestChange>()
     }
@@ -379,8 +459,10 @@ mod tests {
         ("watch", include_str!("watch.rs")),
         ("index", include_str!("index.rs")),
         ("instance", include_str!("instance.rs")),
+        ("subtree", include_str!("subtree.rs")),
         ("engine", include_str!("engine.rs")),
         ("deliver", include_str!("deliver.rs")),
+        ("cover", include_str!("cover.rs")),
         ("translate", include_str!("translate.rs")),
     ];
 

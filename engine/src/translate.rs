@@ -33,8 +33,17 @@ fn clamp(name: &[u8]) -> &[u8] {
 }
 
 impl Engine {
-    /// Translates one fact from filesystem `fs`.
+    /// Translates one fact from filesystem `fs`; with subtree watches, then updates the
+    /// directories they cover.
     pub(crate) fn translate(&mut self, fs: FsId, fact: &Fact<'_>) {
+        self.events(fs, fact);
+        if !self.subtrees.is_empty() {
+            self.cover_fact(fs, fact);
+        }
+    }
+
+    /// The events of one fact.
+    fn events(&mut self, fs: FsId, fact: &Fact<'_>) {
         match *fact {
             Fact::Created {
                 dir, name, is_dir, ..
@@ -90,6 +99,8 @@ impl Engine {
             }
             Fact::Unmounted => self.unmounted(fs),
             Fact::Lost { count } => self.lost(fs, count),
+            // Coverage only (`cover_fact`): no event.
+            Fact::Exists { .. } => {}
         }
     }
 
@@ -98,6 +109,9 @@ impl Engine {
     fn dir_event(&mut self, fs: FsId, dir: u64, ev: u32, cookie: u32, name: &[u8], excl: Excl) {
         if dir != 0 && !name.is_empty() {
             self.notify_inode(InodeKey { fs, ino: dir }, ev, cookie, clamp(name), excl);
+            if !self.subtrees.is_empty() {
+                self.subtree_event(fs, dir, ev, cookie, clamp(name), excl);
+            }
         }
     }
 

@@ -8,7 +8,7 @@
 
 use alloc::vec::Vec;
 
-use inotify_abi::consts::{IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_ONESHOT};
+use inotify_abi::consts::{IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_ONESHOT, IN_SUBTREE};
 
 use crate::types::{FsId, InodeKey};
 
@@ -17,9 +17,9 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// `Watch::inst` of a free slab record.
 pub(crate) const FREE: u32 = u32::MAX;
 
-/// Mask bits a watch keeps from `inotify_add_watch` (events and the two sticky flags);
-/// `IN_ISDIR` is added when the watched inode is a directory.
-pub(crate) const KEPT_BITS: u32 = IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK;
+/// Mask bits a watch keeps from `inotify_add_watch` (events, the two sticky flags and the
+/// `IN_SUBTREE` extension); `IN_ISDIR` is added when the watched inode is a directory.
+pub(crate) const KEPT_BITS: u32 = IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK | IN_SUBTREE;
 
 /// A `Watch::mask` bit (unused by inotify) marking a watch that lost events since its
 /// instance's last loss report.

@@ -21,7 +21,7 @@ use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use inotify_abi::feed::{Fact, Interest, Subject, INTEREST_LEN};
-use inotify_abi::proto::{IdentifyCall, Identity, FEED_DUP_NAME};
+use inotify_abi::proto::{IdentifyCall, Identity, SubtreeCall, FEED_DUP_NAME, SUBTREE_ANSWER_LEN};
 
 use crate::Producer;
 
@@ -36,6 +36,10 @@ pub enum FeedError {
     NotRoot,
     /// A call this endpoint does not know (`EOPNOTSUPP`): the filesystem may have others.
     Unsupported,
+    /// A subtree walk's records do not fit the feed's free space (`ENOSPC`).
+    NoSpace,
+    /// A subtree call on a non-directory (`ENOTDIR`).
+    NotDir,
 }
 
 impl FeedError {
@@ -46,6 +50,8 @@ impl FeedError {
             FeedError::Invalid => 22,
             FeedError::NotRoot => 13,
             FeedError::Unsupported => 95,
+            FeedError::NoSpace => 28,
+            FeedError::NotDir => 20,
         }
     }
 }
@@ -73,6 +79,21 @@ pub fn identify_request(
     let call = IdentifyCall::parse(metadata).map_err(|_| FeedError::Unsupported)?;
     match ids {
         [_, handle] => Ok((*handle, call)),
+        _ => Err(FeedError::Invalid),
+    }
+}
+
+/// The subtree call's request (`inotify_abi::proto::SubtreeCall`): the directory handle
+/// (`ids[1]`). `Unsupported` when the metadata is not a subtree call, `Invalid` without
+/// exactly two ids or with a payload too short for the answer.
+pub fn subtree_request(
+    ids: &[usize],
+    payload: &[u8],
+    metadata: &[u64],
+) -> Result<usize, FeedError> {
+    SubtreeCall::parse(metadata).map_err(|_| FeedError::Unsupported)?;
+    match ids {
+        [_, handle] if payload.len() >= SUBTREE_ANSWER_LEN => Ok(*handle),
         _ => Err(FeedError::Invalid),
     }
 }
@@ -380,6 +401,46 @@ impl<P: ProducerCell> FeedEndpoint<P> {
     #[inline]
     pub fn record(&mut self, fact: &Fact<'_>) -> bool {
         let edge = self.producer.with(|p| p.record(fact));
+        if edge {
+            self.handles.readable_edge();
+        }
+        edge
+    }
+
+    /// The subtree call on directory `root`, whose walk found `found` (`Exists` facts, parent
+    /// before child): see `Producer::add_subtree`. Writes the number of directories into
+    /// `payload` and returns the answer's length; `NoSpace` when the records do not fit.
+    pub fn add_subtree(
+        &mut self,
+        root: u64,
+        found: &[Fact<'_>],
+        payload: &mut [u8],
+    ) -> Result<usize, FeedError> {
+        let out = payload
+            .get_mut(..SUBTREE_ANSWER_LEN)
+            .ok_or(FeedError::Invalid)?;
+        let edge = self
+            .producer
+            .with(|p| p.add_subtree(root, found))
+            .map_err(|e| match e {
+                inotify_abi::WireError::NoSpace => FeedError::NoSpace,
+                _ => FeedError::Invalid,
+            })?;
+        if edge {
+            self.handles.readable_edge();
+        }
+        out.copy_from_slice(&(found.len() as u64).to_ne_bytes());
+        Ok(SUBTREE_ANSWER_LEN)
+    }
+
+    /// See `Producer::take_walk`.
+    pub fn take_walk(&mut self) -> Option<u64> {
+        self.producer.with(|p| p.take_walk())
+    }
+
+    /// See `Producer::record_exists`; returns whether a post is due.
+    pub fn record_exists(&mut self, dir: u64, name: &[u8], ino: u64) -> bool {
+        let edge = self.producer.with(|p| p.record_exists(dir, name, ino));
         if edge {
             self.handles.readable_edge();
         }

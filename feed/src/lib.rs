@@ -30,6 +30,7 @@
 extern crate alloc;
 
 pub mod endpoint;
+mod subtree;
 
 pub use endpoint::{
     last_name, FeedEndpoint, FeedError, FeedHandles, HeldName, NameUse, ProducerCell, RemovedDir,
@@ -106,6 +107,8 @@ pub struct Producer {
     recorded: u64,
     /// Watched inodes with their reference counts.
     interest: InterestSet,
+    /// Directories covered by subtree roots (`IN_SUBTREE` watches).
+    cover: subtree::Coverage,
 }
 
 impl Producer {
@@ -124,6 +127,7 @@ impl Producer {
             dropped: 0,
             recorded: 0,
             interest: InterestSet::default(),
+            cover: subtree::Coverage::default(),
         }
     }
 
@@ -142,12 +146,42 @@ impl Producer {
     /// Whether `fact` concerns a watched inode: its inode, its parent directory, the new
     /// parent of a rename, or the inode a rename replaced. `Unmounted` and `Lost` always are.
     /// A `Freed` matters only while its inode is watched: the daemon keeps no other state
-    /// about inodes.
+    /// about inodes. A fact naming an entry of a directory covered by a subtree root is
+    /// relevant too.
     #[inline]
     pub fn is_relevant(&self, fact: &Fact<'_>) -> bool {
-        if self.interest.is_empty() {
+        if self.interest.is_empty() && self.cover.is_empty() {
             return matches!(fact, Fact::Unmounted | Fact::Lost { .. });
         }
+        self.is_watched_fact(fact) || (!self.cover.is_empty() && self.is_covered_fact(fact))
+    }
+
+    /// Whether `fact` names an entry of a covered directory (out of line: only with subtree
+    /// roots).
+    #[inline(never)]
+    fn is_covered_fact(&self, fact: &Fact<'_>) -> bool {
+        let c = &self.cover;
+        match *fact {
+            Fact::Created { dir, .. }
+            | Fact::Linked { dir, .. }
+            | Fact::Unlinked { dir, .. }
+            | Fact::Exists { dir, .. } => c.covers(dir),
+            Fact::Renamed {
+                old_dir, new_dir, ..
+            } => c.covers(old_dir) || c.covers(new_dir),
+            Fact::Opened(at)
+            | Fact::Accessed(at)
+            | Fact::Modified(at)
+            | Fact::Attrib(at)
+            | Fact::Times { at, .. }
+            | Fact::Closed { at, .. } => c.covers(at.dir),
+            Fact::Freed { .. } | Fact::Unmounted | Fact::Lost { .. } => false,
+        }
+    }
+
+    /// [`is_relevant`](Self::is_relevant) through the interest set alone.
+    #[inline(always)]
+    fn is_watched_fact(&self, fact: &Fact<'_>) -> bool {
         match *fact {
             Fact::Created { dir, ino, .. }
             | Fact::Linked { dir, ino, .. }
@@ -172,6 +206,7 @@ impl Producer {
             | Fact::Times { at, .. }
             | Fact::Closed { at, .. } => self.is_watched(at.ino) || self.dir_watched(at.dir),
             Fact::Unmounted | Fact::Lost { .. } => true,
+            Fact::Exists { dir, .. } => self.dir_watched(dir),
         }
     }
 
@@ -180,12 +215,78 @@ impl Producer {
     /// readiness on its feed handles. A relevant fact that does not fit (or that cannot be
     /// encoded, e.g. a name longer than `NAME_MAX`) is dropped and counted; a `Lost` record
     /// precedes the next record that fits.
+    ///
+    /// With subtree roots, a relevant fact also updates the covered directories first (see
+    /// [`take_walk`](Self::take_walk) for the filesystem's part).
     #[inline]
     pub fn record(&mut self, fact: &Fact<'_>) -> bool {
         if !self.is_relevant(fact) {
             return false;
         }
+        self.cover.apply(fact);
         self.record_relevant(fact)
+    }
+
+    /// The subtree call (`inotify_abi::proto::SubtreeCall`) on directory `root`: `found`
+    /// holds an `Exists` fact for every directory below it, parent before child, as the
+    /// filesystem's walk found them in this same step. All of them are recorded and
+    /// covered and `root` becomes a subtree root, or, when their records do not fit the
+    /// buffer's free space, nothing changes and the answer is `NoSpace`; a fact that is not
+    /// `Exists` is `Malformed`. On success returns whether the buffer went from empty to
+    /// non-empty (post readiness).
+    pub fn add_subtree(&mut self, root: u64, found: &[Fact<'_>]) -> Result<bool, WireError> {
+        let mut need = if self.pending_lost > 0 {
+            inotify_abi::feed::record_len(0)
+        } else {
+            0
+        };
+        for fact in found {
+            if !matches!(fact, Fact::Exists { .. }) {
+                return Err(WireError::Malformed);
+            }
+            need += fact.buffer_len();
+        }
+        if need > self.buf.len() - self.queued_bytes() {
+            return Err(WireError::NoSpace);
+        }
+        let was_empty = self.queued == 0;
+        self.cover.add_root(root);
+        for fact in found {
+            if let Fact::Exists { dir, ino, .. } = *fact {
+                self.cover.exists(dir, ino);
+            }
+            self.record_relevant(fact);
+        }
+        Ok(was_empty && self.queued > 0)
+    }
+
+    /// After recording a `Renamed` fact: the directory it moved into a covered directory,
+    /// if any (once). The filesystem then walks it and reports every directory below it
+    /// with [`record_exists`](Self::record_exists), parent before child, before it handles
+    /// another request, so each is covered before anything can happen in it.
+    pub fn take_walk(&mut self) -> Option<u64> {
+        self.cover.take_walk()
+    }
+
+    /// Records that directory `ino` is named `name` in `dir` (a walk after
+    /// [`take_walk`](Self::take_walk)) and covers it when `dir` is covered. Returns whether
+    /// the buffer went from empty to non-empty.
+    pub fn record_exists(&mut self, dir: u64, name: &[u8], ino: u64) -> bool {
+        if !self.cover.covers(dir) {
+            return false;
+        }
+        self.cover.exists(dir, ino);
+        self.record_relevant(&Fact::Exists { dir, name, ino })
+    }
+
+    /// Whether directory `dir` is a subtree root or covered below one.
+    pub fn is_covered(&self, dir: u64) -> bool {
+        self.cover.covers(dir)
+    }
+
+    /// Directories covered below subtree roots (roots not counted).
+    pub fn covered_count(&self) -> usize {
+        self.cover.below_count()
     }
 
     /// The slow half of [`record`](Self::record): the fact is known to be relevant.
@@ -374,7 +475,11 @@ impl Producer {
                     }
                 }
             }
-            Interest::Clear => self.interest.clear(),
+            Interest::Clear => {
+                self.interest.clear();
+                self.cover.clear();
+            }
+            Interest::RemoveSubtree(ino) => self.cover.remove_root(ino),
         }
     }
 
@@ -456,6 +561,126 @@ mod tests {
             .collect();
         assert_eq!(facts.len(), batch.header().count as usize);
         (batch.header().first_seq, facts)
+    }
+
+    fn mkdir(dir: u64, name: &[u8], ino: u64) -> Fact<'_> {
+        Fact::Created {
+            dir,
+            name,
+            ino,
+            is_dir: true,
+        }
+    }
+
+    fn mvdir<'a>(old_dir: u64, new_dir: u64, name: &'a [u8], ino: u64) -> Fact<'a> {
+        Fact::Renamed {
+            old_dir,
+            old_name: name,
+            new_dir,
+            new_name: name,
+            ino,
+            is_dir: true,
+            replaced: None,
+        }
+    }
+
+    #[test]
+    fn a_directory_made_below_a_subtree_root_is_covered_at_once() {
+        let mut p = Producer::new(4096);
+        let found = [Fact::Exists {
+            dir: 1,
+            name: b"old",
+            ino: 2,
+        }];
+        assert_eq!(p.add_subtree(1, &found), Ok(true));
+        // mkdir -p 2/a/b, then a file in b: every step is recorded.
+        assert!(!p.record(&mkdir(2, b"a", 3)));
+        assert!(!p.record(&mkdir(3, b"b", 4)));
+        assert!(!p.record(&modified(5, 4, b"f")));
+        assert!(!p.record(&modified(5, 9, b"f")), "9 is not covered");
+        assert_eq!(p.recorded(), 4);
+        assert_eq!(p.covered_count(), 3);
+    }
+
+    #[test]
+    fn a_directory_moved_in_is_walked_and_a_directory_moved_out_stops_being_covered() {
+        let mut p = Producer::new(8192);
+        assert_eq!(p.add_subtree(1, &[]), Ok(false));
+        assert!(p.record(&mkdir(1, b"a", 3)));
+        assert!(!p.record(&mkdir(3, b"b", 4)));
+        assert_eq!(p.take_walk(), None);
+        // 10 (with 11 below it) moves in from elsewhere: the filesystem walks it.
+        assert!(!p.record(&mvdir(20, 4, b"x", 10)));
+        assert_eq!(p.take_walk(), Some(10));
+        assert_eq!(p.take_walk(), None);
+        assert!(!p.record_exists(10, b"y", 11));
+        assert!(!p.record(&modified(5, 11, b"f")));
+        assert_eq!(p.covered_count(), 4);
+        // 3 moves out: 3, 4, 10, 11 are no longer covered; the move itself is recorded.
+        let before = p.recorded();
+        assert!(!p.record(&mvdir(1, 20, b"a", 3)));
+        assert_eq!(p.recorded(), before + 1);
+        assert_eq!(p.covered_count(), 0);
+        assert!(!p.record(&modified(5, 11, b"f")));
+        assert!(!p.record(&mkdir(4, b"z", 12)));
+        assert_eq!(p.recorded(), before + 1);
+    }
+
+    #[test]
+    fn the_last_remove_of_a_root_drops_what_only_it_covered() {
+        let mut p = Producer::new(8192);
+        p.add_subtree(1, &[]).unwrap();
+        p.add_subtree(1, &[]).unwrap();
+        p.record(&mkdir(1, b"a", 3));
+        p.add_subtree(3, &[]).unwrap();
+        p.record(&mkdir(3, b"b", 4));
+        p.record(&mkdir(1, b"c", 5));
+        let rm = |p: &mut Producer, ino| {
+            p.write_interest(&msg(&[Interest::RemoveSubtree(ino)]))
+                .unwrap();
+        };
+        rm(&mut p, 1);
+        assert_eq!(p.covered_count(), 3);
+        rm(&mut p, 1);
+        // 3 is a root itself: 4 stays; 5 only hung below 1.
+        assert_eq!(p.covered_count(), 2);
+        assert!(!p.is_relevant(&modified(9, 5, b"f")));
+        assert!(p.is_relevant(&modified(9, 4, b"f")));
+        rm(&mut p, 3);
+        assert_eq!(p.covered_count(), 0);
+        assert!(!p.is_relevant(&modified(9, 4, b"f")));
+    }
+
+    #[test]
+    fn a_walk_that_does_not_fit_changes_nothing() {
+        let mut p = Producer::new(MAX_RECORD_LEN);
+        let names = [[b'n'; 200]; 3];
+        let found: Vec<Fact<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Fact::Exists {
+                dir: 1,
+                name: n,
+                ino: 10 + i as u64,
+            })
+            .collect();
+        assert_eq!(p.add_subtree(1, &found), Err(WireError::NoSpace));
+        assert!(!p.is_relevant(&modified(9, 1, b"f")));
+        assert_eq!(p.recorded(), 0);
+        let bad = [modified(9, 1, b"f")];
+        assert_eq!(p.add_subtree(1, &bad), Err(WireError::Malformed));
+    }
+
+    #[test]
+    fn a_directory_moved_below_itself_is_not_covered_in_a_loop() {
+        let mut p = Producer::new(8192);
+        p.add_subtree(1, &[]).unwrap();
+        p.record(&mkdir(1, b"a", 3));
+        p.record(&mkdir(3, b"b", 4));
+        // A filesystem that lets a directory move into its own child (redoxfs did).
+        p.record(&mvdir(1, 4, b"a", 3));
+        assert_eq!(p.take_walk(), None);
+        assert!(!p.is_relevant(&modified(9, 4, b"f")));
     }
 
     #[test]

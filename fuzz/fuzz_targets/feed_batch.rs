@@ -3,10 +3,16 @@
 //! even, as the batch itself (the parser meets any bytes); odd, as facts (see `input.rs`)
 //! that are encoded into a batch first (the engine meets many well-formed facts).
 //!
+//! The first instance of each uid makes its watch on directory 1 an `IN_SUBTREE` watch, so
+//! the facts (Exists, renames into and out of covered directories, cycles) also drive the
+//! subtree tables.
+//!
 //! Checks: no panic; every read returns whole, well-formed `inotify_event` records and
-//! lowers FIONREAD by exactly what it returned; interest changes alternate Add/Remove per
-//! inode; queue storage is the sum of the per-uid figures and stays within the budgets (plus
-//! at most one 16-byte overflow block per instance).
+//! lowers FIONREAD by exactly what it returned; only a subtree watch's names hold `/`, never
+//! at either end or twice in a row; interest changes alternate Add/Remove per inode; each
+//! subtree call is undone by exactly one RemoveSubtree; queue storage is the sum of the
+//! per-uid figures and stays within the budgets (plus at most one 16-byte overflow block per
+//! instance).
 #![no_main]
 
 use std::collections::HashSet;
@@ -41,7 +47,10 @@ const WATCHES: [(u64, bool, u32); 5] = [
 
 struct Rig {
     e: Engine,
-    instances: Vec<(InstanceId, u32)>,
+    /// Each instance, its uid and its subtree watch's wd (0: none).
+    instances: Vec<(InstanceId, u32, i32)>,
+    /// Subtree calls made and not yet undone by a RemoveSubtree.
+    subtree_calls: i64,
     watched: HashSet<u64>,
     changes: Vec<InterestChange>,
     buf: Vec<u8>,
@@ -57,6 +66,7 @@ impl Rig {
         };
         let mut e = Engine::new(limits);
         let mut instances = Vec::new();
+        let mut subtree_calls = 0;
         for uid in UIDS {
             for _ in 0..PER_UID {
                 let inst = e.create_instance(uid).unwrap();
@@ -64,12 +74,22 @@ impl Rig {
                     let key = InodeKey { fs: FS, ino };
                     e.add_watch(inst, Target { key, is_dir }, mask).unwrap();
                 }
-                instances.push((inst, uid));
+                let mut sub = 0;
+                if instances.len() % PER_UID == 0 {
+                    let key = InodeKey { fs: FS, ino: 1 };
+                    let mask = IN_ALL_EVENTS | IN_SUBTREE;
+                    sub = e
+                        .add_subtree_watch(inst, Target { key, is_dir: true }, mask, 0)
+                        .unwrap();
+                    subtree_calls += 1;
+                }
+                instances.push((inst, uid, sub));
             }
         }
         let mut rig = Rig {
             e,
             instances,
+            subtree_calls,
             watched: HashSet::new(),
             changes: Vec::new(),
             buf: vec![0u8; 64 * 1024],
@@ -87,6 +107,11 @@ impl Rig {
                 Interest::Add(ino) => assert!(self.watched.insert(ino), "second Add {ino}"),
                 Interest::Remove(ino) => assert!(self.watched.remove(&ino), "Remove {ino}"),
                 Interest::Clear => panic!("the engine never sends Clear"),
+                Interest::RemoveSubtree(ino) => {
+                    assert_eq!(ino, 1, "only directory 1 has subtree watches");
+                    self.subtree_calls -= 1;
+                    assert!(self.subtree_calls >= 0, "a RemoveSubtree for no call");
+                }
             }
         }
         assert_eq!(self.watched.len(), self.e.watched_inodes());
@@ -106,7 +131,7 @@ impl Rig {
 
     /// Reads instance `k` with a buffer of `len` bytes and checks what comes out.
     fn read(&mut self, k: usize, len: usize) {
-        let inst = self.instances[k].0;
+        let (inst, _, sub) = self.instances[k];
         let before = self.e.queued_bytes(inst);
         match self.e.read(inst, &mut self.buf[..len]) {
             Ok(n) => {
@@ -118,7 +143,13 @@ impl Rig {
                     seen += record_len(ev.name.len());
                     assert!(ev.wd != 0);
                     assert_eq!(ev.wd == -1, ev.mask == IN_Q_OVERFLOW, "{ev:?}");
-                    assert!(!ev.name.contains(&b'/'));
+                    if ev.wd == sub && sub != 0 {
+                        assert!(!ev.name.starts_with(b"/") && !ev.name.ends_with(b"/"));
+                        assert!(!ev.name.windows(2).any(|w| w == b"//"), "{ev:?}");
+                        assert!(ev.name.len() <= 4095);
+                    } else {
+                        assert!(!ev.name.contains(&b'/'));
+                    }
                 }
                 assert_eq!(seen, n, "whole records only");
             }
@@ -192,10 +223,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     rig.check_storage();
-    for (inst, _) in std::mem::take(&mut rig.instances) {
+    for (inst, _, _) in std::mem::take(&mut rig.instances) {
         rig.e.destroy_instance(inst);
     }
     rig.check_interest();
     assert_eq!((rig.e.queue_storage(), rig.e.watch_count()), (0, 0));
     assert!(rig.watched.is_empty());
+    assert_eq!(rig.subtree_calls, 0, "every subtree call undone once");
 });

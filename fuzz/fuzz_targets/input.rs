@@ -48,7 +48,7 @@ pub fn fact<'a>(inp: &mut Input<'a>) -> Fact<'a> {
     let kind = inp.byte();
     let flags = inp.byte();
     let f = |bit: u8| flags & bit != 0;
-    match kind % 13 {
+    match kind % 14 {
         0 => Fact::Created {
             dir: inp.ino(),
             name: inp.name(),
@@ -98,6 +98,11 @@ pub fn fact<'a>(inp: &mut Input<'a>) -> Fact<'a> {
         10 | 11 => Fact::Closed {
             at: inp.subject(),
             wrote: f(1),
+        },
+        12 => Fact::Exists {
+            dir: inp.ino(),
+            name: inp.name(),
+            ino: inp.ino(),
         },
         _ => Fact::Unmounted,
     }

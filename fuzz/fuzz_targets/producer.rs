@@ -4,10 +4,13 @@
 //! Input: a stream of operations, each a tag byte and its operands:
 //! - `0`: write an interest message of `n` entries (opcode byte, inode byte), or raw bytes;
 //! - `1`: record a fact (kind, inode, directory, flags, names taken from the input);
-//! - `2`: read a batch into a buffer whose size the input picks.
+//! - `2`: read a batch into a buffer whose size the input picks;
+//! - `3`: a subtree call on a directory, with up to three `Exists` facts as its walk;
+//! - `4`: the filesystem's walk after a rename into a covered directory, when one is due.
 //!
 //! Checks: no panic; `record` keeps exactly the relevant facts (by the interest set the
-//! target models itself) and reports the empty -> non-empty edge; every batch parses, its
+//! target models itself; once subtree calls are made, at least those, and exactly what
+//! `is_relevant` says) and reports the empty -> non-empty edge; every batch parses, its
 //! sequence numbers follow the previous batch's, its records are the facts recorded, in
 //! order, with the dropped ones replaced by `Lost` records whose counts add up: every
 //! relevant fact is delivered or counted, none twice.
@@ -48,6 +51,7 @@ fn relevant(set: &HashMap<u64, u32>, fact: &Fact<'_>) -> bool {
         | Fact::Times { at, .. }
         | Fact::Closed { at, .. } => w(at.ino) || d(at.dir),
         Fact::Unmounted | Fact::Lost { .. } => true,
+        Fact::Exists { dir, .. } => d(dir),
     }
 }
 
@@ -62,6 +66,8 @@ struct Model {
     next_seq: u64,
     /// Facts the batches so far reported lost and not yet matched to expected facts.
     lost: u64,
+    /// Whether a subtree call was made (coverage makes more facts relevant).
+    subtree: bool,
 }
 
 impl Model {
@@ -82,6 +88,7 @@ impl Model {
                             }
                         }
                         Interest::Clear => self.set.clear(),
+                        Interest::RemoveSubtree(_) => {}
                     }
                 }
             }
@@ -91,9 +98,48 @@ impl Model {
         assert_eq!(p.watched_count(), self.set.len());
     }
 
+    /// Expects `fact` in the feed (as the encoding of it, or a loss).
+    fn expect(&mut self, fact: &Fact<'_>) {
+        let mut enc = vec![0u8; fact.buffer_len()];
+        if fact.emit(&mut enc).is_err() {
+            enc.clear();
+        }
+        self.expected.push_back(enc);
+    }
+
+    /// A subtree call on `root` whose walk found `found`.
+    fn subtree(&mut self, p: &mut Producer, root: u64, found: &[Fact<'_>]) {
+        if p.add_subtree(root, found).is_ok() {
+            self.subtree = true;
+            for f in found {
+                self.expect(f);
+            }
+        }
+    }
+
+    /// The filesystem's walk of a directory a rename moved into a covered one.
+    fn walk(&mut self, p: &mut Producer, name: &[u8], child: u64) {
+        if let Some(dir) = p.take_walk() {
+            let covered = p.is_covered(dir);
+            p.record_exists(dir, name, child);
+            if covered {
+                self.expect(&Fact::Exists {
+                    dir,
+                    name,
+                    ino: child,
+                });
+            }
+        }
+    }
+
     fn record(&mut self, p: &mut Producer, fact: &Fact<'_>) {
-        let relevant = relevant(&self.set, fact);
-        assert_eq!(p.is_relevant(fact), relevant, "{fact:?}");
+        let modelled = relevant(&self.set, fact);
+        let relevant = p.is_relevant(fact);
+        if self.subtree {
+            assert!(relevant || !modelled, "{fact:?}");
+        } else {
+            assert_eq!(relevant, modelled, "{fact:?}");
+        }
         let was_readable = p.is_readable();
         let edge = p.record(fact);
         // The edge is the record buffer's: a pending loss report alone makes the feed
@@ -101,11 +147,7 @@ impl Model {
         assert!(!edge || p.is_readable());
         assert!(edge || !relevant || was_readable, "no edge for {fact:?}");
         if relevant {
-            let mut enc = vec![0u8; fact.buffer_len()];
-            if fact.emit(&mut enc).is_err() {
-                enc.clear();
-            }
-            self.expected.push_back(enc);
+            self.expect(fact);
             assert!(p.is_readable());
         } else {
             assert!(!edge);
@@ -167,7 +209,7 @@ fuzz_target!(|data: &[u8]| {
     let mut p = Producer::new(cap);
     let mut m = Model::default();
     while !inp.0.is_empty() {
-        match inp.byte() % 3 {
+        match inp.byte() % 5 {
             0 => {
                 let n = usize::from(inp.byte() % 4);
                 let msg = if inp.byte() % 8 == 0 {
@@ -176,9 +218,10 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     let mut msg = vec![0u8; n * INTEREST_LEN];
                     for chunk in msg.chunks_exact_mut(INTEREST_LEN) {
-                        let entry = match inp.byte() % 5 {
+                        let entry = match inp.byte() % 6 {
                             0 | 1 => Interest::Add(inp.ino()),
                             2 | 3 => Interest::Remove(inp.ino()),
+                            4 => Interest::RemoveSubtree(inp.ino()),
                             _ => Interest::Clear,
                         };
                         entry.emit(chunk).unwrap();
@@ -191,9 +234,25 @@ fuzz_target!(|data: &[u8]| {
                 let f = fact(&mut inp);
                 m.record(&mut p, &f);
             }
-            _ => {
+            2 => {
                 let len = usize::from(inp.byte()) * 32;
                 m.read(&mut p, len);
+            }
+            3 => {
+                let root = inp.ino();
+                let found: Vec<Fact<'_>> = (0..inp.byte() % 4)
+                    .map(|_| Fact::Exists {
+                        dir: inp.ino(),
+                        name: inp.name(),
+                        ino: inp.ino(),
+                    })
+                    .collect();
+                m.subtree(&mut p, root, &found);
+            }
+            _ => {
+                let name = inp.name();
+                let child = inp.ino();
+                m.walk(&mut p, name, child);
             }
         }
     }

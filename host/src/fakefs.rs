@@ -545,6 +545,8 @@ impl FakeScheme {
                     }
                 }
                 Interest::Clear => st.interest_set.clear(),
+                // FakeFs has no subtree call, so it never has a subtree root to undo.
+                Interest::RemoveSubtree(_) => {}
             }
             st.interests.push(m);
         }

@@ -11,6 +11,7 @@
 //! - [`fakefs`]: a scripted filesystem scheme with a feed, for scheme-level tests.
 //! - [`hostfs`]: a `file`-like scheme over a host directory, reporting feed facts.
 //! - [`harness`]: inotifyd on a thread of a kernel, and a served temporary directory.
+//! - [`subtree_load`]: a seeded subtree workload and the events a subtree watch must report.
 //!
 //! See `docs/host-harness.md` for what is and is not emulated, and the ordering guarantees.
 
@@ -21,6 +22,7 @@ pub mod harness;
 mod hostsys;
 pub mod kernel;
 mod runner;
+pub mod subtree_load;
 
 pub use hostsys::HostSys;
 pub use kernel::{

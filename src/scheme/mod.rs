@@ -24,7 +24,7 @@ mod tunable;
 
 use hashbrown::HashMap;
 
-use inotify_abi::consts::{add_watch_mask_is_valid, IN_ONLYDIR};
+use inotify_abi::consts::{add_watch_mask_is_valid, IN_ONLYDIR, IN_SUBTREE};
 use inotify_abi::proto::{
     AddWatchArg, CallRepr, WatchInfo, LOSS_REPORT_LEN, MAX_WATCH_PATH, STATUS_NAME,
 };
@@ -32,7 +32,8 @@ use inotify_engine::{Engine, Errno, InodeKey, InstanceId, InterestChange, Limits
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult, SendFdRequest};
 use syscall::error::{
-    Error, Result, EACCES, EAGAIN, EBADF, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTTY, EWOULDBLOCK,
+    Error, Result, EACCES, EAGAIN, EBADF, EINVAL, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTTY,
+    EWOULDBLOCK,
 };
 use syscall::flag::{
     EventFlags, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, O_ACCMODE, O_FCNTL_MASK, O_NONBLOCK,
@@ -255,6 +256,7 @@ impl<S: Sys> InotifyScheme<S> {
 
     /// The add_watch behind a `sendfd`: checks in Linux's order (mask, `IN_ONLYDIR`, read
     /// permission), then the filesystem's feed, then asks the engine (`EEXIST`, `ENOSPC`).
+    /// With `IN_SUBTREE` (directories only), the filesystem's subtree call comes between.
     /// What `fd` is and who may read it come from the trusted filesystem that holds it
     /// ([`Feeds::identify`]); `EOPNOTSUPP` when none does.
     fn add_watch_fd(
@@ -273,7 +275,7 @@ impl<S: Sys> InotifyScheme<S> {
             .identify(&mut self.sys, fd, ctx.uid, ctx.gid)
             .map_err(|e| e.errno)?;
         let is_dir = id.identity.is_dir;
-        if mask & IN_ONLYDIR != 0 && !is_dir {
+        if mask & (IN_ONLYDIR | IN_SUBTREE) != 0 && !is_dir {
             return Err(ENOTDIR);
         }
         // uid 0 always may (Linux: CAP_DAC_READ_SEARCH); others as the filesystem says.
@@ -288,7 +290,20 @@ impl<S: Sys> InotifyScheme<S> {
             },
             is_dir,
         };
-        self.engine.add_watch(inst, target, mask)
+        if mask & IN_SUBTREE == 0 {
+            return self.engine.add_watch(inst, target, mask);
+        }
+        // The walk must fit the feed's free space: when it does not, take what the feed
+        // holds and try once more.
+        let below = match self.feeds.subtree(&mut self.sys, fs, fd) {
+            Err(e) if e.errno == ENOSPC => {
+                self.feeds.pull_all(&mut self.sys, &mut self.engine);
+                self.feeds.subtree(&mut self.sys, fs, fd)
+            }
+            r => r,
+        }
+        .map_err(|e| e.errno)?;
+        self.engine.add_subtree_watch(inst, target, mask, below)
     }
 
     /// Drops the paths of removed watches once handle `id`'s path table holds more than

@@ -169,6 +169,7 @@ pub fn describe(fact: &Fact<'_>) -> String {
             format!("Created {dir}/{:?} -> {ino}{}", n(name), d(is_dir))
         }
         Fact::Linked { dir, name, ino } => format!("Linked {dir}/{:?} -> {ino}", n(name)),
+        Fact::Exists { dir, name, ino } => format!("Exists {dir}/{:?} -> {ino} dir", n(name)),
         Fact::Unlinked {
             dir,
             name,
@@ -319,6 +320,13 @@ impl World {
     pub fn new(tag: &str, feed_capacity: usize) -> World {
         let harness =
             inotify_host::harness::Harness::start(Default::default()).expect("start inotifyd");
+        let fs = Fs::start(harness.kernel(), tag, feed_capacity);
+        Self::with(harness, fs)
+    }
+
+    /// Starts everything with the daemon under `limits`.
+    pub fn with_limits(tag: &str, feed_capacity: usize, limits: inotify_engine::Limits) -> World {
+        let harness = inotify_host::harness::Harness::start(limits).expect("start inotifyd");
         let fs = Fs::start(harness.kernel(), tag, feed_capacity);
         Self::with(harness, fs)
     }

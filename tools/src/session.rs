@@ -10,14 +10,24 @@
 //! `mkdir` and the moment the tool reads `CREATE,ISDIR` and adds the watch) is missed, and
 //! so are the subdirectories made in that window. A directory moved out of the tree keeps its
 //! watch until the next event that is not its `MOVED_TO`, then the watch is removed.
+//!
+//! Where the system offers it ([`ToolOs::subtree_watches`], on Redox), `-r` on a path
+//! without exclusions first asks inotifyd for one subtree watch (`IN_SUBTREE`), which
+//! covers new directories from the operation that makes them, so nothing is missed. Its
+//! events name the path below the watched directory (`x/y/f`); the session presents each as
+//! inotify-tools would, from the directory it happened in (`sub/x/y/` and `f`), so the
+//! output keeps its format. What differs: the directories below report no self events
+//! (`DELETE_SELF`, `MOVE_SELF`, their `IGNORED`), and a directory moved out is silent at
+//! once. A daemon or filesystem without subtree support falls back to a watch per
+//! directory.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use inotify_abi::consts::{IN_CREATE, IN_ISDIR, IN_MOVED_FROM, IN_MOVED_TO};
 use inotify_client::{Inotify, OwnedEvent};
 use regex::Regex;
-use syscall::error::{Error, Result, EACCES, ELOOP, ENOENT, ENOTDIR};
+use syscall::error::{Error, Result, EACCES, EINVAL, ELOOP, ENOENT, ENOTDIR, EOPNOTSUPP};
 
 use crate::sys::{lstat_is_dir, ToolOs};
 
@@ -58,18 +68,74 @@ pub struct Session<O: ToolOs> {
     pub filter: Option<Filter>,
     /// The read buffer.
     buf: Vec<u8>,
+    /// Whether `-r` tries subtree watches first.
+    subtree: bool,
+    /// The subtree watches.
+    roots: BTreeSet<i32>,
+    /// Directories below a subtree watch that events came from, with the stand-in wd their
+    /// events are given (counting down from `i32::MAX`, never a real wd in practice).
+    below: BTreeMap<String, i32>,
 }
 
 impl<O: ToolOs> Session<O> {
     /// A session over an open instance.
     pub fn new(ino: Inotify<O>) -> Self {
+        let subtree = ino.os().subtree_watches();
         Session {
             ino,
             names: BTreeMap::new(),
             pending: VecDeque::new(),
             filter: None,
             buf: vec![0u8; 64 * 1024],
+            subtree,
+            roots: BTreeSet::new(),
+            below: BTreeMap::new(),
         }
+    }
+
+    /// One subtree watch on directory `path`, when the system offers them: `Ok(true)` when
+    /// it is set up, `Ok(false)` when a watch per directory must do (not supported, or not
+    /// a directory).
+    fn watch_subtree(&mut self, path: &str, mask: u32) -> Result<bool> {
+        if !self.subtree {
+            return Ok(false);
+        }
+        match self.ino.add_subtree_watch(path, mask) {
+            Ok(wd) => {
+                let name = if path.ends_with('/') {
+                    path.to_string()
+                } else {
+                    format!("{path}/")
+                };
+                self.names.entry(wd).or_insert(name);
+                self.roots.insert(wd);
+                Ok(true)
+            }
+            Err(e) if [EOPNOTSUPP, EINVAL, ENOTDIR].contains(&e.errno) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An event of a subtree watch as inotify-tools would show it: from the directory it
+    /// happened in (a stand-in wd named `root/x/y/`) with the last path component as name.
+    fn shown_from_its_directory(&mut self, mut ev: OwnedEvent) -> OwnedEvent {
+        if !self.roots.contains(&ev.wd) {
+            return ev;
+        }
+        let Some(cut) = ev.name.iter().rposition(|&b| b == b'/') else {
+            return ev;
+        };
+        let dir = format!(
+            "{}{}/",
+            self.name(ev.wd),
+            String::from_utf8_lossy(&ev.name[..cut])
+        );
+        let next = i32::MAX - self.below.len() as i32;
+        let wd = *self.below.entry(dir.clone()).or_insert(next);
+        self.names.entry(wd).or_insert(dir);
+        ev.name.drain(..=cut);
+        ev.wd = wd;
+        ev
     }
 
     /// Watches `path` for `mask`; its name gets a `/` when it is a directory (not following
@@ -90,6 +156,9 @@ impl<O: ToolOs> Session<O> {
     /// `path` last. A file is watched alone. Errors on a subdirectory that is gone, not
     /// accessible or a loop are skipped; others end the walk.
     pub fn watch_recursively(&mut self, path: &str, mask: u32, exclude: &[String]) -> Result<()> {
+        if exclude.is_empty() && self.watch_subtree(path, mask)? {
+            return Ok(());
+        }
         let entries = match self.ino.os().list_dir(path) {
             Ok(entries) => entries,
             Err(e) if e.errno == ENOTDIR => return self.watch_file(path, mask).map(drop),
@@ -149,6 +218,7 @@ impl<O: ToolOs> Session<O> {
             let Some(ev) = self.pending.pop_front() else {
                 continue;
             };
+            let ev = self.shown_from_its_directory(ev);
             if let Some(f) = &self.filter {
                 if f.drops(&format!("{}{}", self.name(ev.wd), ev.name_str())) {
                     continue;
@@ -176,6 +246,9 @@ impl<O: ToolOs> Session<O> {
         moved_from: &mut Option<String>,
         report: &mut dyn FnMut(String),
     ) {
+        if self.roots.contains(&ev.wd) || self.below.values().any(|&wd| wd == ev.wd) {
+            return; // A subtree watch follows the tree itself.
+        }
         if ev.mask & IN_MOVED_TO == 0 {
             if let Some(old) = moved_from.take() {
                 if let Some(wd) = self.wd_of(&old) {

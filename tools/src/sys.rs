@@ -11,11 +11,21 @@ pub trait ToolOs: Os {
     /// directory is opened, read to the end and closed, as `opendir`/`readdir` do, so a watch
     /// on it sees `OPEN`, `ACCESS` and `CLOSE_NOWRITE` as on Linux. `ENOTDIR` for a file.
     fn list_dir(&self, path: &str) -> Result<Vec<String>>;
+
+    /// Whether `-r` first tries one subtree watch per path (inotifyd's `IN_SUBTREE`, which
+    /// loses nothing in new directories) before inotify-tools' watch per directory. True on
+    /// Redox; false by default, so a host run keeps inotify-tools' behaviour.
+    fn subtree_watches(&self) -> bool {
+        false
+    }
 }
 
 impl<T: ToolOs + ?Sized> ToolOs for &T {
     fn list_dir(&self, path: &str) -> Result<Vec<String>> {
         (**self).list_dir(path)
+    }
+    fn subtree_watches(&self) -> bool {
+        (**self).subtree_watches()
     }
 }
 
@@ -34,6 +44,10 @@ pub fn lstat_is_dir(os: &impl Os, path: &str) -> Result<bool> {
 
 #[cfg(target_os = "redox")]
 impl ToolOs for inotify_client::RedoxOs {
+    fn subtree_watches(&self) -> bool {
+        true
+    }
+
     fn list_dir(&self, path: &str) -> Result<Vec<String>> {
         use syscall::error::{Error, EIO};
         let to_err = |e: std::io::Error| Error::new(e.raw_os_error().unwrap_or(EIO));

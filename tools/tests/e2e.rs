@@ -31,6 +31,18 @@ fn start<T: Tool + 'static>(w: &ServedDir, args: &str) -> thread::JoinHandle<Out
 where
     T::Options: Send,
 {
+    start_with::<T>(w, args, false)
+}
+
+/// [`start`], with `-r` using subtree watches when `subtree` (as on Redox).
+fn start_with<T: Tool + 'static>(
+    w: &ServedDir,
+    args: &str,
+    subtree: bool,
+) -> thread::JoinHandle<Outcome>
+where
+    T::Options: Send,
+{
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
     let opts = match T::parse(&args) {
         Ok(Command::Run(opts)) => opts,
@@ -49,7 +61,11 @@ where
             stop: &stop,
             print_now: &AtomicBool::new(false),
         };
-        let code = T::run(Signalled::new(p), &opts, &mut io);
+        let os = Signalled {
+            subtree,
+            ..Signalled::new(p)
+        };
+        let code = T::run(os, &opts, &mut io);
         (
             code,
             String::from_utf8(out).unwrap(),
@@ -151,6 +167,58 @@ fn inotifywait_recursive_watches_new_directories() {
     u.create("/sub/d/f", 0o644).unwrap();
     let (code, out, _) = tool.join().unwrap();
     assert_eq!((code, out.as_str()), (EXIT_TIMEOUT, "/sub/d\n/sub/d/f\n"));
+}
+
+#[test]
+fn inotifywait_recursive_with_a_subtree_watch_misses_nothing_in_new_directories() {
+    let w = world("subtree");
+    let tool = start_with::<Wait>(&w, "-m -r -t 1 -e create,moved_to /sub", true);
+    let u = w.process(200);
+    // No pause: a watch per directory would miss what happens inside the new ones.
+    for d in ["/sub/a", "/sub/a/b", "/sub/a/b/c"] {
+        u.mkdir(d, 0o755).unwrap();
+    }
+    u.create("/sub/a/b/c/f", 0o644).unwrap();
+    u.rename("/sub/a/b", "/sub/m").unwrap();
+    u.create("/sub/m/c/g", 0o644).unwrap();
+    let (code, out, err) = tool.join().unwrap();
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            EXIT_TIMEOUT,
+            "Setting up watches.  Beware: since -r was given, this may take a while!\n\
+             Watches established.\n"
+        )
+    );
+    assert_eq!(
+        out,
+        "/sub/ CREATE,ISDIR a\n\
+         /sub/a/ CREATE,ISDIR b\n\
+         /sub/a/b/ CREATE,ISDIR c\n\
+         /sub/a/b/c/ CREATE f\n\
+         /sub/ MOVED_TO,ISDIR m\n\
+         /sub/m/c/ CREATE g\n"
+    );
+}
+
+#[test]
+fn inotifywatch_recursive_with_a_subtree_watch_counts_per_directory() {
+    let w = world("subtree-watch");
+    let tool = start_with::<Watch>(&w, "-r -t 1 -e create /sub", true);
+    let u = w.process(200);
+    u.mkdir("/sub/a", 0o755).unwrap();
+    u.mkdir("/sub/a/b", 0o755).unwrap();
+    u.create("/sub/a/b/f", 0o644).unwrap();
+    u.create("/sub/a/b/g", 0o644).unwrap();
+    let (code, out, _) = tool.join().unwrap();
+    assert_eq!(code, EXIT_EVENT);
+    assert_eq!(
+        out,
+        "total  create  filename\n\
+         2      2       /sub/a/b/\n\
+         1      1       /sub/\n\
+         1      1       /sub/a/\n"
+    );
 }
 
 #[test]

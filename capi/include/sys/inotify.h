@@ -58,6 +58,15 @@ struct inotify_event {
 #define IN_ISDIR 0x40000000       /* (in events) the subject is a directory */
 #define IN_ONESHOT 0x80000000     /* one event, then the watch is removed */
 
+/*
+ * inotifyd extension (not in Linux, which refuses this bit with EINVAL): one watch on a
+ * directory covers every directory below it, now and later; events below it carry the
+ * path relative to it ("a/b/f", up to 4095 bytes: read with a buffer of at least
+ * sizeof(struct inotify_event) + 4096). ENOTDIR for a non-directory, EINVAL with
+ * IN_ONESHOT, ENOSPC when the covered directories pass max_user_watches.
+ */
+#define IN_SUBTREE 0x08000000
+
 #define IN_ALL_EVENTS                                                                    \
     (IN_ACCESS | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_OPEN |   \
      IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)

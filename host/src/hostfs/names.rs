@@ -314,6 +314,7 @@ impl HostFs {
             is_dir: src.is_dir(),
             replaced,
         });
+        self.walk_moved(&to.comps);
         Ok(0)
     }
 

@@ -2,7 +2,9 @@
 
 use inotify_abi::feed::{Fact, Subject};
 use inotify_feed::NameUse;
-use syscall::error::{Error, Result};
+use std::os::unix::fs::MetadataExt;
+
+use syscall::error::{Error, Result, ENOTDIR};
 
 use super::{Handle, HostFs, NodeFact};
 
@@ -15,7 +17,7 @@ impl HostFs {
     }
 
     /// Posts read readiness on every feed handle when a post is due.
-    fn post_feeds(&mut self) {
+    pub(super) fn post_feeds(&mut self) {
         let notifier = &mut self.notifier;
         let _ = self.feed.handles_mut().post(|id| {
             if let Some(notify) = notifier.as_mut() {
@@ -70,6 +72,75 @@ impl HostFs {
     /// Reports `Times` for handle `id`.
     pub(super) fn report_times(&mut self, id: usize, atime: bool, mtime: bool) {
         self.report_through(id, NameUse::Meta, |at| Fact::Times { at, atime, mtime });
+    }
+
+    /// After a rename to `comps`: when the producer asks (a directory moved into a
+    /// directory below a subtree root), reports every directory below the moved one as
+    /// `Exists`, parent before child, before this request is answered.
+    pub(super) fn walk_moved(&mut self, comps: &[String]) {
+        let Some(ino) = self.feed.take_walk() else {
+            return;
+        };
+        let mut found = Vec::new();
+        self.walk_dirs(comps, ino, &mut found);
+        for (dir, name, ino) in &found {
+            if self.feed.record_exists(*dir, name.as_bytes(), *ino) {
+                self.post_feeds();
+            }
+        }
+    }
+
+    /// The subtree call on directory handle `id`: walks it and hands the walk to the feed
+    /// (`inotify_feed::FeedEndpoint::add_subtree`), which answers into `payload`.
+    pub(super) fn subtree_call(&mut self, id: usize, payload: &mut [u8]) -> Result<usize> {
+        let node = self.node(id)?;
+        if !node.is_dir {
+            return Err(Error::new(ENOTDIR));
+        }
+        let (comps, root) = (node.comps.clone(), node.ino);
+        let mut found = Vec::new();
+        self.walk_dirs(&comps, root, &mut found);
+        let facts: Vec<Fact<'_>> = found
+            .iter()
+            .map(|(dir, name, ino)| Fact::Exists {
+                dir: *dir,
+                name: name.as_bytes(),
+                ino: *ino,
+            })
+            .collect();
+        let n = self
+            .feed
+            .add_subtree(root, &facts, payload)
+            .map_err(|e| Error::new(e.errno()))?;
+        self.post_feeds();
+        Ok(n)
+    }
+
+    /// Every directory below the directory at `comps` (inode `ino`), parent before child:
+    /// `(parent inode, name, inode)`. Symlinks are not followed; entries that vanish or
+    /// cannot be read are skipped.
+    fn walk_dirs(&self, comps: &[String], ino: u64, out: &mut Vec<(u64, String, u64)>) {
+        let mut stack = vec![(comps.to_vec(), ino)];
+        while let Some((dir_comps, dir_ino)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(self.host_path(&dir_comps)) else {
+                continue;
+            };
+            let mut subdirs: Vec<(String, u64)> = entries
+                .flatten()
+                .filter_map(|e| {
+                    let meta = e.path().symlink_metadata().ok()?;
+                    let name = e.file_name().into_string().ok()?;
+                    meta.is_dir().then(|| (name, meta.ino()))
+                })
+                .collect();
+            subdirs.sort();
+            for (name, sub) in subdirs.into_iter().rev() {
+                out.push((dir_ino, name.clone(), sub));
+                let mut c = dir_comps.clone();
+                c.push(name);
+                stack.push((c, sub));
+            }
+        }
     }
 
     /// Reads a feed batch.

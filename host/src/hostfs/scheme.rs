@@ -4,7 +4,9 @@ use std::fs::{self, File};
 use std::os::unix::fs::{DirEntryExt, FileExt, MetadataExt, PermissionsExt};
 
 use inotify_abi::proto::{Identity, FEED_DUP_NAME};
-use inotify_feed::endpoint::{answer_identity, check_feed_dup, identify_request};
+use inotify_feed::endpoint::{
+    answer_identity, check_feed_dup, identify_request, subtree_request, FeedError,
+};
 
 use inotifyd::scheme::copy_at;
 use redox_scheme::scheme::SchemeSync;
@@ -279,7 +281,19 @@ impl SchemeSync for HostFs {
         metadata: &[u64],
         _ctx: &CallerCtx,
     ) -> Result<usize> {
-        let (id, call) = identify_request(ids, metadata).map_err(|e| Error::new(e.errno()))?;
+        let (id, call) = match identify_request(ids, metadata) {
+            Err(FeedError::Unsupported) => {
+                // The subtree call: only through a feed handle (root only), so no one but
+                // the daemon can add subtree roots.
+                let id =
+                    subtree_request(ids, payload, metadata).map_err(|e| Error::new(e.errno()))?;
+                if !self.feed.is_feed(ids[0]) {
+                    return Err(Error::new(EACCES));
+                }
+                return self.subtree_call(id, payload);
+            }
+            r => r.map_err(|e| Error::new(e.errno()))?,
+        };
         if !self.handles.contains_key(&ids[0]) {
             return Err(Error::new(EBADF));
         }

@@ -14,6 +14,9 @@ pub struct Signalled {
     pub p: Process,
     /// Fired to interrupt its read.
     pub intr: Interrupt,
+    /// Whether `-r` uses inotifyd's subtree watches (as on Redox); false: inotify-tools'
+    /// watch per directory, as the parity run compares.
+    pub subtree: bool,
 }
 
 impl Os for Signalled {
@@ -52,6 +55,9 @@ impl ToolOs for Signalled {
     fn list_dir(&self, path: &str) -> syscall::Result<Vec<String>> {
         self.p.list_dir(path)
     }
+    fn subtree_watches(&self) -> bool {
+        self.subtree
+    }
 }
 
 impl Signalled {
@@ -60,6 +66,7 @@ impl Signalled {
         Signalled {
             p,
             intr: Interrupt::new(),
+            subtree: false,
         }
     }
 }
