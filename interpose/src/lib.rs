@@ -80,8 +80,14 @@ pub trait Target: Send + Sync + 'static {
     /// `dup(fd, name)` with a non-empty name.
     fn dup(&self, who: Creds, fd: usize, name: &[u8]) -> Result<usize>;
     /// A read at `offset` (`flags`: the description's flags as the caller's request had them).
-    fn read(&self, who: Creds, fd: usize, buf: &mut [u8], offset: u64, flags: usize)
-        -> Result<usize>;
+    fn read(
+        &self,
+        who: Creds,
+        fd: usize,
+        buf: &mut [u8],
+        offset: u64,
+        flags: usize,
+    ) -> Result<usize>;
     /// A write at `offset`.
     fn write(&self, who: Creds, fd: usize, buf: &[u8], offset: u64) -> Result<usize>;
     /// `fstat`.
@@ -126,15 +132,13 @@ pub trait Target: Send + Sync + 'static {
         flags: usize,
     ) -> Result<()>;
     /// A new name `path` in `dir` for `fd`'s inode.
-    fn flinkat(&self, who: Creds, fd: usize, dir: usize, path: &str, flags: usize)
-        -> Result<()>;
+    fn flinkat(&self, who: Creds, fd: usize, dir: usize, path: &str, flags: usize) -> Result<()>;
     /// `frename(fd, path)`, `path` from the target's root.
     fn frename(&self, who: Creds, fd: usize, path: &str) -> Result<()>;
     /// `flink(fd, path)`, `path` from the target's root.
     fn flink(&self, who: Creds, fd: usize, path: &str) -> Result<()>;
     /// `call(fd, payload, metadata)`.
-    fn call(&self, who: Creds, fd: usize, payload: &mut [u8], metadata: &[u64])
-        -> Result<usize>;
+    fn call(&self, who: Creds, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize>;
 }
 
 /// Where responses and readiness posts go (the scheme socket), from any thread.
@@ -304,10 +308,7 @@ pub fn serve<T: Target, R: Respond>(
     respond: R,
 ) {
     let respond: Arc<dyn Respond> = Arc::new(respond);
-    *interposer
-        .poster
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&respond));
+    *interposer.poster.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&respond));
     let pool = Pool::new();
     let mut once = 0u64;
     while let Some(req) = next() {

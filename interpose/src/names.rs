@@ -177,7 +177,11 @@ impl<T: Target> Interposer<T> {
 
     /// Posts read readiness on every feed handle when a post is due.
     fn post_feeds(&self, st: &mut State<T>) {
-        let poster = self.poster.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let poster = self
+            .poster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let _ = st.feed.handles_mut().post(|id| {
             if let Some(p) = &poster {
                 p.respond(Response::post_fevent(id, EventFlags::EVENT_READ.bits()));

@@ -185,7 +185,10 @@ impl<T: Target> Interposer<T> {
         }
         let path = comps.join("/");
         let flags = O_STAT | O_DIRECTORY | O_NOFOLLOW;
-        let fd = self.target.openat(Creds::OWN, self.target.root(), &path, flags).ok()?;
+        let fd = self
+            .target
+            .openat(Creds::OWN, self.target.root(), &path, flags)
+            .ok()?;
         let fd = self.own(fd);
         self.target.fstat(Creds::OWN, fd.fd).ok().map(|s| s.st_ino)
     }
@@ -273,7 +276,13 @@ impl<T: Target> Interposer<T> {
         let mut st = self.lock();
         let replaced = to.stat.map(|dst| {
             let links_left = links_after_unlink(&dst);
-            let freed = st.detach(&to_comps, dst.st_ino, is_dir(&dst), to.parent_ino, links_left);
+            let freed = st.detach(
+                &to_comps,
+                dst.st_ino,
+                is_dir(&dst),
+                to.parent_ino,
+                links_left,
+            );
             Replaced {
                 ino: dst.st_ino,
                 is_dir: is_dir(&dst),
@@ -643,7 +652,13 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
                 None => return Err(Error::new(EBADF)),
             };
             let real = Arc::clone(&node.real);
-            (node.ino, node.is_dir, node.comps.clone(), node.unlinked, real)
+            (
+                node.ino,
+                node.is_dir,
+                node.comps.clone(),
+                node.unlinked,
+                real,
+            )
         };
         let who = Creds {
             uid: call.uid,
@@ -767,14 +782,8 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         let (new, _) = me.real(new_dir)?;
         let from = me.probe_name(old.fd, old_path);
         let to = me.probe_name(new.fd, new_path);
-        me.target.frenameat(
-            opener,
-            old.fd,
-            old_path,
-            new.fd,
-            new_path,
-            flags as usize,
-        )?;
+        me.target
+            .frenameat(opener, old.fd, old_path, new.fd, new_path, flags as usize)?;
         match (from, to) {
             (Some(f), Some(to)) if f.stat.is_some() => {
                 let src = f.stat.unwrap_or_default();
