@@ -159,7 +159,11 @@ impl Target for RedoxTarget {
             [] => [now, now],
             [a] => [*a, omit],
             [a, m, ..] => [*a, *m],
-        };
+        }
+        .map(|t| libredox::data::TimeSpec {
+            tv_sec: t.tv_sec,
+            tv_nsec: t.tv_nsec.into(),
+        });
         self.as_(who, || lr(rc::futimens(fd, &pair)))
     }
     fn fcntl(&self, who: Creds, fd: usize, cmd: usize, arg: usize) -> Result<usize> {
@@ -231,7 +235,7 @@ impl Target for RedoxTarget {
 /// interposer; fds opened before stay on the real filesystem.
 pub fn take_name(name: &str, cap_fd: usize) -> Result<()> {
     let ns = lr(rc::getns())?;
-    lr(rc::unlinkat(ns, format!("/scheme/{name}"), 0))?;
+    syscall::unlinkat(ns, format!("/scheme/{name}"), 0)?;
     let mut req = Vec::with_capacity(size_of::<usize>() + name.len());
     req.extend_from_slice(&(NsDup::IssueRegister as usize).to_ne_bytes());
     req.extend_from_slice(name.as_bytes());
