@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use inotify_feed::{FeedEndpoint, Producer};
 use redox_scheme::scheme::SchemeState;
 use redox_scheme::{Request, RequestKind, Response};
-use syscall::error::{Error, Result, ENOSYS, EOPNOTSUPP};
+use syscall::error::{Error, Result, EINVAL, ENOSYS, EOPNOTSUPP};
 use syscall::flag::EventFlags;
 use syscall::{Stat, TimeSpec};
 
@@ -314,6 +314,10 @@ pub fn serve<T: Target, R: Respond>(
     while let Some(req) = next() {
         match req.kind() {
             RequestKind::Call(call) => {
+                if scheme::refused_before_decoding(&call) {
+                    respond.respond(Response::new(Err(Error::new(EINVAL)), call));
+                    continue;
+                }
                 let caller = call.caller();
                 let op = match call.op() {
                     Ok(op) => op,

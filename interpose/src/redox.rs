@@ -8,7 +8,7 @@
 //! switch back) and holds [`RedoxTarget`]'s credential lock until the forward returns:
 //! forwards on Redox run one at a time.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use libredox::call as rc;
 use libredox::flag;
@@ -18,7 +18,9 @@ use syscall::flag::EventFlags;
 use syscall::number::{SYS_FEVENT, SYS_READ2, SYS_WRITE2};
 use syscall::{Stat, TimeSpec};
 
-use super::{Creds, Target};
+use redox_scheme::{Response, SignalBehavior, Socket};
+
+use super::{Creds, Interposer, Respond, Target, DEFAULT_FEED_CAPACITY, ROOT_ID};
 
 extern "C" {
     /// relibc: sets real, effective and saved user ids (`-1`: unchanged).
@@ -248,4 +250,39 @@ pub fn take_name(name: &str, cap_fd: usize) -> Result<()> {
     ));
     let _ = rc::close(register);
     sent.map(drop)
+}
+
+/// Responses through the scheme socket.
+struct SocketRespond(Arc<Socket>);
+
+impl Respond for SocketRespond {
+    fn respond(&self, resp: Response) {
+        if let Err(e) = self.0.write_response(resp, SignalBehavior::Restart) {
+            log::warn!("interposer: write_response: {e}");
+        }
+    }
+}
+
+/// The whole service: opens the real `name` (its root), creates the scheme socket, takes
+/// `name` in the current namespace and serves until the socket closes. Run as root, in the
+/// namespace whose processes are to see the interposer, before they open `name`.
+pub fn run(name: &str) -> Result<()> {
+    let target = RedoxTarget::open(name)?;
+    let socket = Arc::new(Socket::create()?);
+    let interposer = Interposer::new(target, name, DEFAULT_FEED_CAPACITY)?;
+    let cap_fd = socket.create_this_scheme_fd(0, ROOT_ID, 0, 0)?;
+    take_name(name, cap_fd)?;
+    let _ = rc::close(cap_fd);
+    let requests = Arc::clone(&socket);
+    super::serve(
+        &interposer,
+        || {
+            requests
+                .next_request(SignalBehavior::Restart)
+                .ok()
+                .flatten()
+        },
+        SocketRespond(socket),
+    );
+    Ok(())
 }

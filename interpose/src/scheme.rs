@@ -12,14 +12,14 @@ use inotify_abi::proto::{Identity, FEED_DUP_NAME};
 use inotify_feed::endpoint::{answer_identity, check_feed_dup, identify_request};
 use inotify_feed::{FeedError, NameUse};
 use redox_scheme::scheme::{Op, SchemeState, SchemeSync};
-use redox_scheme::{CallerCtx, OpenResult, Response};
+use redox_scheme::{CallRequest, CallerCtx, OpenResult, Response};
 use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{
     EventFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_SYMLINK, MODE_TYPE,
     O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_STAT, O_SYMLINK,
     O_TRUNC, O_WRONLY,
 };
-use syscall::schemev2::NewFdFlags;
+use syscall::schemev2::{NewFdFlags, Opcode, Sqe};
 use syscall::{Stat, StdFsCallMeta, TimeSpec};
 
 use super::{Creds, Handle, Interposer, Node, RealFd, Target};
@@ -37,6 +37,28 @@ pub(crate) struct SendOp(pub(crate) Op);
 // untouched by anyone else until the request is answered (the caller is blocked in the
 // kernel until then); exactly one worker uses them, and answers the request.
 unsafe impl Send for SendOp {}
+
+/// The kernel's record behind a call request.
+fn sqe_of(call: &CallRequest) -> &Sqe {
+    // SAFETY: `CallRequest` is `#[repr(transparent)]` over `Request`, itself
+    // `#[repr(transparent)]` over the kernel's `Sqe` (redox-scheme 0.12 `lib.rs`), so the
+    // pointer cast keeps layout and lifetime; every bit pattern is a valid `Sqe`.
+    unsafe { &*(call as *const CallRequest as *const Sqe) }
+}
+
+/// Whether redox-scheme's decoder would `assert!` on this request (an fstat, fstatvfs or
+/// futimens buffer of the wrong size): such requests are refused with `EINVAL` before
+/// decoding, so a hostile caller cannot panic the interposer.
+pub(crate) fn refused_before_decoding(call: &CallRequest) -> bool {
+    let sqe = sqe_of(call);
+    let len = usize::try_from(sqe.args[2]).unwrap_or(usize::MAX);
+    match Opcode::try_from_raw(sqe.opcode) {
+        Some(Opcode::Fstat) => len < size_of::<Stat>(),
+        Some(Opcode::Fstatvfs) => len < size_of::<syscall::StatVfs>(),
+        Some(Opcode::Futimens) => len > 2 * size_of::<TimeSpec>(),
+        _ => false,
+    }
+}
 
 /// The handle whose other requests a request must stay in order with, if any: the data and
 /// metadata requests on one handle. Opens, unlinks, renames, links and calls name their
@@ -846,5 +868,39 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redox_scheme::{Request, RequestKind};
+
+    /// A call request from a kernel record.
+    fn call(opcode: Opcode, len: u64) -> CallRequest {
+        let mut sqe = Sqe {
+            opcode: opcode as u8,
+            tag: 1,
+            ..Sqe::default()
+        };
+        sqe.args[2] = len;
+        // SAFETY: `Request` is `#[repr(transparent)]` over `Sqe`.
+        let req = unsafe { std::mem::transmute::<Sqe, Request>(sqe) };
+        match req.kind() {
+            RequestKind::Call(c) => c,
+            _ => unreachable!("a call opcode"),
+        }
+    }
+
+    #[test]
+    fn buffers_the_decoder_would_assert_on_are_refused_and_right_sizes_pass() {
+        assert!(refused_before_decoding(&call(Opcode::Fstat, 8)));
+        assert!(refused_before_decoding(&call(Opcode::Fstatvfs, 8)));
+        assert!(refused_before_decoding(&call(Opcode::Futimens, 1 << 20)));
+        let stat = size_of::<Stat>() as u64;
+        assert!(!refused_before_decoding(&call(Opcode::Fstat, stat)));
+        let two = 2 * size_of::<TimeSpec>() as u64;
+        assert!(!refused_before_decoding(&call(Opcode::Futimens, two)));
+        assert!(!refused_before_decoding(&call(Opcode::Read, 0)));
     }
 }
