@@ -2,7 +2,7 @@
 //! process, in the namespace where the real filesystem is), and the interposer served on a
 //! thread under a name of a [`Namespace`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use inotify_interpose::{Creds, Interposer, Respond, Target, DEFAULT_FEED_CAPACITY, ROOT_ID};
@@ -172,15 +172,14 @@ impl InterposerThread {
         let socket = ns.register(name, ROOT_ID, process)?;
         let responder = HostRespond(socket.responder());
         let me = Arc::clone(&interposer);
+        let socket = Mutex::new(socket);
+        let next = move || {
+            let socket = socket.lock().unwrap_or_else(|e| e.into_inner());
+            socket.next_request(true).ok().flatten()
+        };
         let thread = thread::Builder::new()
             .name(format!("interpose-{name}"))
-            .spawn(move || {
-                inotify_interpose::serve(
-                    &me,
-                    || socket.next_request(true).ok().flatten(),
-                    responder,
-                );
-            })
+            .spawn(move || inotify_interpose::serve(&me, next, responder))
             .expect("spawn the interposer thread");
         Ok(InterposerThread {
             interposer,

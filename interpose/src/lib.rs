@@ -14,11 +14,10 @@
 //! unlink, rename and link add probes of the names involved, before the forward, so the facts
 //! can say which inode went.
 //!
-//! Requests run on worker threads ([`pool`]): those on one handle in arrival order, the
-//! others in parallel, so a target that stops answering holds only the requests waiting on
-//! it. Layout of the crate: `scheme` (the `SchemeSync` implementation: forwarding and the
+//! Requests run on several threads ([`crew`]), each taking the next request itself, so a
+//! target that stops answering holds only the threads whose requests wait on it. Layout of the crate: `scheme` (the `SchemeSync` implementation: forwarding and the
 //! facts of each request), `names` (which handles hold which names, as `HostFs` keeps them),
-//! `pool` (workers), `redox` (the Redox [`Target`] and installation, Redox only).
+//! `crew` (the serving threads), `redox` (the Redox [`Target`] and installation, Redox only).
 
 #![warn(missing_docs)]
 
@@ -26,20 +25,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use inotify_feed::{FeedEndpoint, Producer};
-use redox_scheme::scheme::SchemeState;
-use redox_scheme::{Request, RequestKind, Response};
+use redox_scheme::scheme::{Op, SchemeState};
+use redox_scheme::{CallerCtx, Request, RequestKind, Response};
 use syscall::error::{Error, Result, EINVAL, ENOSYS, EOPNOTSUPP};
 use syscall::flag::EventFlags;
 use syscall::{Stat, TimeSpec};
 
+pub mod crew;
 mod names;
-pub mod pool;
 mod scheme;
 
 #[cfg(target_os = "redox")]
 pub mod redox;
-
-use pool::{Key, Pool};
 
 /// Default capacity of the feed buffer, bytes (as `HostFs` and the redoxfs patch).
 pub const DEFAULT_FEED_CAPACITY: usize = 256 * 1024;
@@ -301,61 +298,83 @@ impl<T: Target> Interposer<T> {
 }
 
 /// Serves `interposer` until `next` returns `None` (the request stream ended), answering
-/// through `respond`; returns once every queued request was answered.
+/// through `respond`, on this thread and as many more as requests in flight need
+/// ([`crew`]); returns once every thread finished. `next` is called by one thread at a time.
 pub fn serve<T: Target, R: Respond>(
     interposer: &Arc<Interposer<T>>,
-    mut next: impl FnMut() -> Option<Request>,
+    next: impl Fn() -> Option<Request> + Send + Sync + 'static,
     respond: R,
 ) {
     let respond: Arc<dyn Respond> = Arc::new(respond);
     *interposer.poster.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&respond));
-    let pool = Pool::new();
-    let mut once = 0u64;
-    while let Some(req) = next() {
+    crew::Crew::run(Arc::new(Server {
+        me: Arc::clone(interposer),
+        next,
+        respond,
+    }));
+}
+
+/// The interposer as its serving threads see it.
+struct Server<T: Target, N> {
+    /// The interposer.
+    me: Arc<Interposer<T>>,
+    /// The request stream.
+    next: N,
+    /// Answers and readiness posts.
+    respond: Arc<dyn Respond>,
+}
+
+impl<T, N> crew::Serve for Server<T, N>
+where
+    T: Target,
+    N: Fn() -> Option<Request> + Send + Sync + 'static,
+{
+    type Req = Request;
+    type Work = (Op, CallerCtx);
+
+    fn next(&self) -> Option<Request> {
+        (self.next)()
+    }
+
+    fn in_turn(&self, req: Request) -> Option<Self::Work> {
         match req.kind() {
             RequestKind::Call(call) => {
                 if scheme::refused_before_decoding(&call) {
-                    respond.respond(Response::new(Err(Error::new(EINVAL)), call));
-                    continue;
+                    self.respond
+                        .respond(Response::new(Err(Error::new(EINVAL)), call));
+                    return None;
                 }
                 let caller = call.caller();
-                let op = match call.op() {
-                    Ok(op) => op,
+                match call.op() {
+                    Ok(op) => Some((op, caller)),
                     Err(call) => {
-                        respond.respond(Response::new(Err(Error::new(ENOSYS)), call));
-                        continue;
+                        let resp = Response::new(Err(Error::new(ENOSYS)), call);
+                        self.respond.respond(resp);
+                        None
                     }
-                };
-                let key = match scheme::ordered_on(&op) {
-                    Some(id) => Key::Handle(id),
-                    None => {
-                        once += 1;
-                        Key::Once(once)
-                    }
-                };
-                let op = scheme::SendOp(op);
-                let (me, respond) = (Arc::clone(interposer), Arc::clone(&respond));
-                pool.submit(
-                    key,
-                    Box::new(move || {
-                        let op = op;
-                        let resp = scheme::handle(&me, op.0, caller, &mut SchemeState::new());
-                        respond.respond(resp);
-                    }),
-                );
+                }
             }
             // The kernel sends the last close only once no request on the handle is in
-            // flight, so it needs no ordering; handled here, its facts are recorded before
-            // any later request is read (a program's next request sees them).
-            RequestKind::OnClose { id } => interposer.on_close(id),
+            // flight; handled in turn, its facts are recorded before any later request is
+            // taken (a program's next request sees them).
+            RequestKind::OnClose { id } => {
+                self.me.on_close(id);
+                None
+            }
             RequestKind::SendFd(req) => {
                 // File schemes take no fds; the kernel closes the one in flight.
-                respond.respond(Response::new(Err(Error::new(EOPNOTSUPP)), req));
+                let resp = Response::new(Err(Error::new(EOPNOTSUPP)), req);
+                self.respond.respond(resp);
+                None
             }
             // Forwarded requests are answered when the target answers; a cancelled caller
-            // gets that answer (documented in docs/semantics.md).
-            _ => {}
+            // gets that answer (docs/semantics.md, D10).
+            _ => None,
         }
     }
-    pool.finish();
+
+    fn handle(&self, (op, caller): Self::Work) {
+        let resp = scheme::handle(&self.me, op, caller, &mut SchemeState::new());
+        self.respond.respond(resp);
+    }
 }

@@ -30,14 +30,6 @@ const UTIME_OMIT: i32 = (1 << 30) - 2;
 /// Longest `fpath` answer taken from the target.
 const PATH_BUF: usize = 4096;
 
-/// A decoded request moved to a worker thread.
-pub(crate) struct SendOp(pub(crate) Op);
-
-// SAFETY: an `Op` holds raw pointers into the caller's buffers, which stay valid and
-// untouched by anyone else until the request is answered (the caller is blocked in the
-// kernel until then); exactly one worker uses them, and answers the request.
-unsafe impl Send for SendOp {}
-
 /// The kernel's record behind a call request.
 fn sqe_of(call: &CallRequest) -> &Sqe {
     // SAFETY: `CallRequest` is `#[repr(transparent)]` over `Request`, itself
@@ -60,29 +52,7 @@ pub(crate) fn refused_before_decoding(call: &CallRequest) -> bool {
     }
 }
 
-/// The handle whose other requests a request must stay in order with, if any: the data and
-/// metadata requests on one handle. Opens, unlinks, renames, links and calls name their
-/// handle only as a base and run unordered.
-pub(crate) fn ordered_on(op: &Op) -> Option<usize> {
-    match op {
-        Op::Read(_)
-        | Op::Write(_)
-        | Op::Fsync { .. }
-        | Op::Ftruncate { .. }
-        | Op::Fchmod { .. }
-        | Op::Fchown { .. }
-        | Op::Futimens(_)
-        | Op::Getdents(_)
-        | Op::Fsize { .. }
-        | Op::Fcntl { .. }
-        | Op::Fevent { .. }
-        | Op::Fstat(_)
-        | Op::Fpath(_) => op.file_id(),
-        _ => None,
-    }
-}
-
-/// Handles one request on a worker.
+/// Handles one request on a serving thread.
 pub(crate) fn handle<T: Target>(
     me: &Arc<Interposer<T>>,
     mut op: Op,
