@@ -17,7 +17,8 @@
 //! Requests run on several threads ([`crew`]), each taking the next request itself, so a
 //! target that stops answering holds only the threads whose requests wait on it. Layout of the crate: `scheme` (the `SchemeSync` implementation: forwarding and the
 //! facts of each request), `names` (which handles hold which names, as `HostFs` keeps them),
-//! `crew` (the serving threads), `redox` (the Redox [`Target`] and installation, Redox only).
+//! `crew` (the serving threads), `gate` (forwarding as callers with per-process ids),
+//! `redox` (the Redox [`Target`] and installation, Redox only).
 
 #![warn(missing_docs)]
 
@@ -32,6 +33,7 @@ use syscall::flag::EventFlags;
 use syscall::{Stat, TimeSpec};
 
 pub mod crew;
+pub mod gate;
 mod names;
 mod scheme;
 

@@ -3,12 +3,12 @@
 //!
 //! Credentials: the kernel copies the calling context's `euid`/`egid` into every request,
 //! and the process manager sets them for all threads of a process at once. So a forward as
-//! caller C sets the process's effective ids to C's (one `setresuid`/`setresgid`, only when
-//! they differ from the current ones; the interposer keeps uid 0 as real and saved id to
-//! switch back) and holds [`RedoxTarget`]'s credential lock until the forward returns:
-//! forwards on Redox run one at a time.
+//! caller C runs with the process's effective ids set to C's (`setresuid`/`setresgid`, only
+//! when they differ from the current ones; the interposer keeps uid 0 as real and saved id
+//! to switch back), through a [`CredGate`]: forwards with the same ids run together, a
+//! switch waits until none is in flight.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use libredox::call as rc;
 use libredox::flag;
@@ -20,6 +20,7 @@ use syscall::{Stat, TimeSpec};
 
 use redox_scheme::{Response, SignalBehavior, Socket};
 
+use super::gate::CredGate;
 use super::{Creds, Interposer, Respond, Target, DEFAULT_FEED_CAPACITY, ROOT_ID};
 
 extern "C" {
@@ -38,8 +39,8 @@ pub struct RedoxTarget {
     root: usize,
     /// The target's scheme name.
     name: String,
-    /// The effective credentials the process has now; held during a forward.
-    current: Mutex<Creds>,
+    /// The process's effective ids and the forwards in flight with them.
+    gate: CredGate,
 }
 
 impl RedoxTarget {
@@ -55,28 +56,29 @@ impl RedoxTarget {
         Ok(RedoxTarget {
             root,
             name: name.to_string(),
-            current: Mutex::new(Creds::OWN),
+            gate: CredGate::new(Creds::OWN),
         })
     }
 
     /// Runs `f` with the process's effective ids set to `who`.
     fn as_<R>(&self, who: Creds, f: impl FnOnce() -> Result<R>) -> Result<R> {
-        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if *cur != who {
-            // SAFETY: plain libc calls; back to uid 0 first (saved id), then group, then
-            // user, so that each step is allowed.
-            let ok = unsafe {
-                setresuid(KEEP, 0, KEEP) == 0
-                    && setresgid(KEEP, who.gid, KEEP) == 0
-                    && setresuid(KEEP, who.uid, KEEP) == 0
-            };
-            if !ok {
-                // Unknown state: act as nobody can, rather than as root.
-                return Err(Error::new(EPERM));
-            }
-            *cur = who;
-        }
-        f()
+        self.gate.run(who, switch_ids, f)
+    }
+}
+
+/// Sets the process's effective ids to `who`: back to uid 0 first (the saved id), then the
+/// group, then the user, so that each step is allowed.
+fn switch_ids(who: Creds) -> Result<()> {
+    // SAFETY: plain libc calls with integer arguments.
+    let ok = unsafe {
+        setresuid(KEEP, 0, KEEP) == 0
+            && setresgid(KEEP, who.gid, KEEP) == 0
+            && setresuid(KEEP, who.uid, KEEP) == 0
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(EPERM))
     }
 }
 
@@ -274,15 +276,12 @@ pub fn run(name: &str) -> Result<()> {
     take_name(name, cap_fd)?;
     let _ = rc::close(cap_fd);
     let requests = Arc::clone(&socket);
-    super::serve(
-        &interposer,
-        || {
-            requests
-                .next_request(SignalBehavior::Restart)
-                .ok()
-                .flatten()
-        },
-        SocketRespond(socket),
-    );
+    let next = move || {
+        requests
+            .next_request(SignalBehavior::Restart)
+            .ok()
+            .flatten()
+    };
+    super::serve(&interposer, next, SocketRespond(socket));
     Ok(())
 }
