@@ -138,6 +138,10 @@ pub trait Target: Send + Sync + 'static {
     fn flink(&self, who: Creds, fd: usize, path: &str) -> Result<()>;
     /// `call(fd, payload, metadata)`.
     fn call(&self, who: Creds, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize>;
+    /// The effective ids of process `pid` as the system records them, for requests that
+    /// carry none (`call`, `std_fs_call`); `None` when the system cannot tell, and the ids
+    /// the handle was opened with are used.
+    fn caller_creds(&self, pid: usize) -> Option<Creds>;
 }
 
 /// Where responses and readiness posts go (the scheme socket), from any thread.
@@ -346,7 +350,10 @@ where
                         .respond(Response::new(Err(Error::new(EINVAL)), call));
                     return None;
                 }
-                let caller = call.caller();
+                let mut caller = call.caller();
+                if scheme::carries_no_ids(&call) {
+                    scheme::mark_without_ids(&mut caller);
+                }
                 match call.op() {
                     Ok(op) => Some((op, caller)),
                     Err(call) => {

@@ -41,6 +41,8 @@ pub struct RedoxTarget {
     name: String,
     /// The process's effective ids and the forwards in flight with them.
     gate: CredGate,
+    /// The process manager's capability to read any process's ids (as redoxfs opens it).
+    proc_creds: Option<usize>,
 }
 
 impl RedoxTarget {
@@ -57,6 +59,7 @@ impl RedoxTarget {
             root,
             name: name.to_string(),
             gate: CredGate::new(Creds::OWN),
+            proc_creds: rc::open("/scheme/proc/proc-creds-capability", flag::O_RDONLY, 0).ok(),
         })
     }
 
@@ -66,14 +69,16 @@ impl RedoxTarget {
     }
 }
 
-/// Sets the process's effective ids to `who`: back to uid 0 first (the saved id), then the
-/// group, then the user, so that each step is allowed.
+/// Sets the process's real and effective ids to `who`, keeping the saved uid 0 to come back:
+/// back to euid 0 first, then the group, then the user, so that each step is allowed. The
+/// real ids change too because a filesystem that asks the process manager for a request's
+/// ids (redoxfs does, for requests that carry none) reads the real ones.
 fn switch_ids(who: Creds) -> Result<()> {
     // SAFETY: plain libc calls with integer arguments.
     let ok = unsafe {
         setresuid(KEEP, 0, KEEP) == 0
-            && setresgid(KEEP, who.gid, KEEP) == 0
-            && setresuid(KEEP, who.uid, KEEP) == 0
+            && setresgid(who.gid, who.gid, KEEP) == 0
+            && setresuid(who.uid, who.uid, KEEP) == 0
     };
     if ok {
         Ok(())
@@ -218,6 +223,16 @@ impl Target for RedoxTarget {
     fn flink(&self, who: Creds, fd: usize, path: &str) -> Result<()> {
         let full = format!("/scheme/{}/{}", self.name, path.trim_start_matches('/'));
         self.as_(who, || syscall::flink(fd, &full).map(drop))
+    }
+    fn caller_creds(&self, pid: usize) -> Option<Creds> {
+        // `libredox::protocol::ProcMeta`: pid, pgid, ppid, ruid, euid, suid, rgid, egid, ...
+        let mut meta = [0u8; 11 * 4];
+        rc::get_proc_credentials(self.proc_creds?, pid, &mut meta).ok()?;
+        let word = |i: usize| u32::from_ne_bytes([meta[i], meta[i + 1], meta[i + 2], meta[i + 3]]);
+        Some(Creds {
+            uid: word(4 * 4),
+            gid: word(7 * 4),
+        })
     }
     fn call(&self, who: Creds, fd: usize, payload: &mut [u8], metadata: &[u64]) -> Result<usize> {
         self.as_(who, || {

@@ -30,6 +30,35 @@ const UTIME_OMIT: i32 = (1 << 30) - 2;
 /// Longest `fpath` answer taken from the target.
 const PATH_BUF: usize = 4096;
 
+/// The ids of a caller nobody could name: no file grants them anything it denies others.
+const NOBODY: Creds = Creds {
+    uid: 65534,
+    gid: 65534,
+};
+
+/// Marks a caller whose request carried no credentials (see [`mark_without_ids`]).
+const NO_IDS: u32 = u32::MAX;
+
+/// Whether `call` carries no credentials: `call` and `std_fs_call` requests, whose metadata
+/// takes the slot of the ids (redox-scheme: "only pid and id are correct here").
+pub(crate) fn carries_no_ids(call: &CallRequest) -> bool {
+    matches!(
+        Opcode::try_from_raw(sqe_of(call).opcode),
+        Some(Opcode::Call | Opcode::StdFsCall)
+    )
+}
+
+/// Marks `caller` as carrying no credentials, so that [`handle`] finds them elsewhere.
+pub(crate) fn mark_without_ids(caller: &mut CallerCtx) {
+    caller.uid = NO_IDS;
+    caller.gid = NO_IDS;
+}
+
+/// Whether `caller`'s ids came with the request.
+fn caller_has_ids(caller: &CallerCtx) -> bool {
+    !(caller.uid == NO_IDS && caller.gid == NO_IDS)
+}
+
 /// The kernel's record behind a call request.
 fn sqe_of(call: &CallRequest) -> &Sqe {
     // SAFETY: `CallRequest` is `#[repr(transparent)]` over `Request`, itself
@@ -56,9 +85,20 @@ pub(crate) fn refused_before_decoding(call: &CallRequest) -> bool {
 pub(crate) fn handle<T: Target>(
     me: &Arc<Interposer<T>>,
     mut op: Op,
-    caller: CallerCtx,
+    mut caller: CallerCtx,
     state: &mut SchemeState,
 ) -> Response {
+    if !caller_has_ids(&caller) {
+        // The request carries no credentials: the system's record of the caller's, else
+        // those the handle was opened with; never the interposer's.
+        let who = me.target.caller_creds(caller.pid).or_else(|| {
+            let id = op.file_id()?;
+            me.lock().node(id).map(|n| n.opener)
+        });
+        let who = who.unwrap_or(NOBODY);
+        caller.uid = who.uid;
+        caller.gid = who.gid;
+    }
     if let Op::Getdents(ref mut g) = op {
         // Forwarded raw: the target's entries go to the caller as they are.
         let (fd, header, opaque) = (g.fd, g.header_size, g.opaque_offset);
@@ -595,15 +635,14 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         kind: StdFsCallKind,
         _payload: &mut [u8],
         metadata: StdFsCallMeta,
-        _ctx: &CallerCtx,
+        ctx: &CallerCtx,
     ) -> Result<usize> {
         let me = self.0;
         match kind {
             StdFsCallKind::Fchown => {
-                // No credentials travel with this request: the opener's are used.
-                let (real, opener) = me.real(id)?;
+                let (real, _) = me.real(id)?;
                 let (uid, gid) = (metadata.arg1 as u32, metadata.arg2 as u32);
-                me.target.fchown(opener, real.fd, uid, gid)?;
+                me.target.fchown(creds(ctx), real.fd, uid, gid)?;
                 let mut st = me.lock();
                 me.report_through(&mut st, id, NameUse::Meta, |at| Fact::Attrib(at));
                 Ok(0)
@@ -617,11 +656,10 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         id: usize,
         payload: &mut [u8],
         metadata: &[u64],
-        _ctx: &CallerCtx,
+        ctx: &CallerCtx,
     ) -> Result<usize> {
-        // No credentials travel with a call: it is made with the opener's.
-        let (real, opener) = self.0.real(id)?;
-        self.0.target.call(opener, real.fd, payload, metadata)
+        let (real, _) = self.0.real(id)?;
+        self.0.target.call(creds(ctx), real.fd, payload, metadata)
     }
 
     /// The identity call: what handle `ids[1]` is and whether the named caller may read it,
@@ -699,14 +737,14 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         dirid: usize,
         path: &str,
         flags: u32,
-        _ctx: &CallerCtx,
+        ctx: &CallerCtx,
     ) -> Result<usize> {
         let me = self.0;
-        let (real, opener) = me.real(id)?;
+        let (real, _) = me.real(id)?;
         let (dir, _) = me.real(dirid)?;
         let to = me.probe_name(dir.fd, path);
         me.target
-            .flinkat(opener, real.fd, dir.fd, path, flags as usize)?;
+            .flinkat(creds(ctx), real.fd, dir.fd, path, flags as usize)?;
         let ino = me.lock().node(id).map(|n| n.ino).unwrap_or(0);
         me.linked(ino, to);
         Ok(0)
@@ -766,16 +804,21 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         new_dir: usize,
         new_path: &str,
         flags: u32,
-        _ctx: &CallerCtx,
+        ctx: &CallerCtx,
     ) -> Result<usize> {
         let me = self.0;
-        // No credentials travel with this request: the old directory's opener's are used.
-        let (old, opener) = me.real(old_dir)?;
+        let (old, _) = me.real(old_dir)?;
         let (new, _) = me.real(new_dir)?;
         let from = me.probe_name(old.fd, old_path);
         let to = me.probe_name(new.fd, new_path);
-        me.target
-            .frenameat(opener, old.fd, old_path, new.fd, new_path, flags as usize)?;
+        me.target.frenameat(
+            creds(ctx),
+            old.fd,
+            old_path,
+            new.fd,
+            new_path,
+            flags as usize,
+        )?;
         match (from, to) {
             (Some(f), Some(to)) if f.stat.is_some() => {
                 let src = f.stat.unwrap_or_default();
