@@ -96,6 +96,12 @@ mod tests {
         gid: 1001,
     };
 
+    /// Records the ids a switch set.
+    fn set(ids: &Mutex<Creds>, c: Creds) -> Result<()> {
+        *ids.lock().unwrap() = c;
+        Ok(())
+    }
+
     #[test]
     fn a_stuck_forward_holds_back_other_ids_only_and_no_forward_runs_with_wrong_ids() {
         let gate = Arc::new(CredGate::new(Creds::OWN));
@@ -105,7 +111,7 @@ mod tests {
         let stuck = thread::spawn(move || {
             g.run(
                 A,
-                |c| Ok(*i.lock().unwrap() = c),
+                |c| set(&i, c),
                 || {
                     let _ = release_rx.recv();
                     Ok(*i.lock().unwrap())
@@ -114,17 +120,13 @@ mod tests {
         });
         thread::sleep(Duration::from_millis(20));
         // Same ids: runs at once, with A's ids.
-        let seen = gate.run(
-            A,
-            |c| Ok(*ids.lock().unwrap() = c),
-            || Ok(*ids.lock().unwrap()),
-        );
+        let seen = gate.run(A, |c| set(&ids, c), || Ok(*ids.lock().unwrap()));
         assert_eq!(seen.unwrap(), A);
         // Other ids: waits for the stuck forward.
         let (done_tx, done_rx) = mpsc::channel();
         let (g, i) = (Arc::clone(&gate), Arc::clone(&ids));
         let other = thread::spawn(move || {
-            let r = g.run(B, |c| Ok(*i.lock().unwrap() = c), || Ok(*i.lock().unwrap()));
+            let r = g.run(B, |c| set(&i, c), || Ok(*i.lock().unwrap()));
             let _ = done_tx.send(());
             r
         });
