@@ -368,3 +368,29 @@ fn a_filesystem_that_stops_answering_one_request_stalls_no_other_client_of_the_i
     assert!(rx2.recv_timeout(Duration::from_secs(10)).unwrap().is_err());
     let _ = O_DIRECTORY;
 }
+
+#[test]
+fn hostile_requests_to_the_interposer_get_an_errno_and_grant_nothing() {
+    let dir = fresh("hostile");
+    std::fs::write(dir.join("f"), b"x").unwrap();
+    chmod(&dir.join("f"), 0o644);
+    let served = ServedFs::start_interposed(&dir, Default::default()).unwrap();
+    let p = served.harness().process(600, 1000, 1000);
+    let fd = p.open("/scheme/file/f", O_RDONLY).unwrap();
+    // Only root opens the feed, and only by its name.
+    let e = p.dup(fd, b"inotify-feed").unwrap_err();
+    assert_eq!(e.errno, syscall::error::EACCES);
+    assert!(p.dup(fd, b"").is_ok(), "a plain dup needs no request");
+    // A read-only handle does not write, whatever the caller says.
+    assert_eq!(p.write(fd, b"y").unwrap_err().errno, EBADF);
+    // An identity call with made-up metadata, or a call the filesystem does not know.
+    let mut payload = [0u8; 16];
+    assert!(p.call2(fd, fd, &mut payload, &[0xdead, 0]).is_err());
+    assert!(p.call(fd, &mut payload, &[1, 2, 3]).is_err());
+    // Every request still gets its answer afterwards.
+    let mut buf = [0u8; 4];
+    assert_eq!(p.read(fd, &mut buf).unwrap(), 1);
+    assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"x");
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
