@@ -250,23 +250,28 @@ impl Target for RedoxTarget {
 /// old entry (the real filesystem, already opened with [`RedoxTarget::open`]) is removed
 /// and `cap_fd` registered in its place, through the namespace manager (`unlinkat` on the
 /// namespace fd needs its `DELETE` permission, the register capability its `INSERT`).
-/// Every open of `/scheme/<name>/...` in this namespace from then on reaches the
-/// interposer; fds opened before stay on the real filesystem.
+/// `cap_fd` moves to the namespace manager. Every open of `/scheme/<name>/...` in this
+/// namespace from then on reaches the interposer; fds opened before stay on the real
+/// filesystem.
 pub fn take_name(name: &str, cap_fd: usize) -> Result<()> {
     let ns = lr(rc::getns())?;
-    syscall::unlinkat(ns, format!("/scheme/{name}"), 0)?;
+    // The register capability first, so that nothing fails between removing the name and
+    // registering it again.
     let mut req = Vec::with_capacity(size_of::<usize>() + name.len());
     req.extend_from_slice(&(NsDup::IssueRegister as usize).to_ne_bytes());
     req.extend_from_slice(name.as_bytes());
     let register = lr(rc::dup(ns, &req))?;
-    let sent = lr(rc::call_wo(
-        register,
-        &cap_fd.to_ne_bytes(),
-        syscall::flag::CallFlags::FD,
-        &[],
-    ));
+    let taken = syscall::unlinkat(ns, format!("/scheme/{name}"), 0).and_then(|_| {
+        // With CallFlags::FD the fd moves to the namespace manager.
+        lr(rc::call_wo(
+            register,
+            &cap_fd.to_ne_bytes(),
+            syscall::flag::CallFlags::FD,
+            &[],
+        ))
+    });
     let _ = rc::close(register);
-    sent.map(drop)
+    taken.map(drop)
 }
 
 /// Responses through the scheme socket.
@@ -289,7 +294,6 @@ pub fn run(name: &str) -> Result<()> {
     let interposer = Interposer::new(target, name, DEFAULT_FEED_CAPACITY)?;
     let cap_fd = socket.create_this_scheme_fd(0, ROOT_ID, 0, 0)?;
     take_name(name, cap_fd)?;
-    let _ = rc::close(cap_fd);
     let requests = Arc::clone(&socket);
     let next = move || {
         requests
