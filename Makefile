@@ -10,9 +10,10 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 # The main job: inotifyd serving a real host directory, a workload, the events shown.
-# `make demo DEMO_DIR=/some/dir` serves that directory (default: a fresh temporary one).
+# `make demo DEMO_DIR=/some/dir` serves that directory (default: a fresh temporary one);
+# `make demo INTERPOSE=1` serves it by a filesystem without a feed, through the interposer.
 demo:
-	$(CARGO) run --release -p inotify-host --bin inotifyd-demo -- $(DEMO_DIR)
+	INTERPOSE=$(INTERPOSE) $(CARGO) run --release -p inotify-host --bin inotifyd-demo -- $(DEMO_DIR)
 
 # Everything CI checks (.ci/run runs this on a fresh machine): formatting, host clippy, every
 # host test, the Redox compile checks, and the conformance run against the Linux kernel.

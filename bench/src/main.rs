@@ -2,12 +2,13 @@
 //!
 //! Prints one line per figure, `name: value unit`, with detail lines indented below it. Every
 //! figure comes from the same run. Arguments: `--quick` (fewer, shorter repetitions, for a
-//! smoke test) and any of `linux engine producer memory latency churn roundtrips` to run only those groups
+//! smoke test) and any of `linux engine producer memory latency interpose churn roundtrips` to run only those groups
 //! (the ratio needs `linux` and `engine`). docs/performance.md describes each method.
 
 mod alloc;
 mod churn;
 mod engine;
+mod interpose;
 mod latency;
 mod linux;
 mod memory;
@@ -133,6 +134,12 @@ fn main() {
     }
     if want("latency") {
         let figs = guarded("latency_us_p50", "us", || latency::run(effort));
+        emit(figs, &mut all);
+    }
+    if want("interpose") {
+        let figs = guarded("interposer_ns_per_forwarded_op", "ns", || {
+            interpose::run(effort)
+        });
         emit(figs, &mut all);
     }
     if want("churn") {

@@ -379,7 +379,7 @@ pub fn parse_outputs(sc: &Scenario, text: &str) -> Result<Vec<StepOut>, String> 
 }
 
 /// How one scenario went.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Verdict {
     /// Failures (expectation misses and undeclared differences), as printable text.
     pub failures: Vec<String>,

@@ -18,7 +18,8 @@ use inotify_client::{self as client, Inotify, IN_CLOEXEC, IN_NONBLOCK};
 use inotify_engine::Limits;
 use inotify_host::harness::Harness;
 use inotify_host::hostfs::HostFs;
-use inotify_host::{spawn_scheme_thread, Process, SchemeThread};
+use inotify_host::interposed::InterposerThread;
+use inotify_host::{spawn_scheme_thread, Kernel, Process, SchemeThread};
 use redox_scheme::scheme::SchemeSync;
 use syscall::dirent::DirentIter;
 use syscall::error::Error;
@@ -64,6 +65,8 @@ pub struct Inotifyd {
     barrier_fd: usize,
     /// The filesystem thread (ends when the kernel shuts down).
     _fs: SchemeThread<HostFs>,
+    /// The interposer in front of the filesystem, when the run is interposed.
+    interposer: Option<InterposerThread>,
     /// The daemon and its kernel (dropped before the directory).
     harness: Option<Harness>,
     /// The scenario directory on the host (a Linux backend's directory, for cleanup).
@@ -78,20 +81,47 @@ fn name(e: Error) -> String {
 impl Inotifyd {
     /// Starts a kernel, inotifyd and a `HostFs` over a new empty directory.
     pub fn new() -> Result<Self, String> {
+        Self::start(false)
+    }
+
+    /// Starts a kernel, a `HostFs` without a feed over a new empty directory, the
+    /// interposer in front of it as `file` in a namespace, and inotifyd and the client
+    /// processes in that namespace: inotifyd is fed by the interposer.
+    pub fn interposed() -> Result<Self, String> {
+        Self::start(true)
+    }
+
+    /// [`Inotifyd::new`] or [`Inotifyd::interposed`].
+    fn start(interposed: bool) -> Result<Self, String> {
         let dir = Linux::new().map_err(|e| e.to_string())?;
         let root: PathBuf = dir.root().to_path_buf();
-        let harness = Harness::start(Limits::default()).map_err(name)?;
-        let mut fs = HostFs::new(&root).map_err(|e| e.to_string())?;
-        let root_id = fs.scheme_root().map_err(name)?;
-        let socket = harness
-            .kernel()
-            .register(FS_SCHEME, root_id)
-            .map_err(name)?;
-        let poster = socket.poster();
-        fs.set_feed_notifier(Box::new(move |id| {
-            poster.post_fevent(id, EventFlags::EVENT_READ)
-        }));
-        let fs = spawn_scheme_thread(socket, fs);
+        let (harness, fs, interposer) = if interposed {
+            let kernel = Kernel::new();
+            let fs = HostFs::uninstrumented(&root)
+                .map_err(|e| e.to_string())?
+                .spawn(&kernel)
+                .map_err(name)?;
+            let ns = kernel.namespace();
+            let interposer =
+                InterposerThread::spawn(&kernel, &ns, FS_SCHEME, FS_SCHEME).map_err(name)?;
+            let filesystems = &[FS_SCHEME];
+            let harness = Harness::start_in(kernel, Some(ns), Limits::default(), filesystems)
+                .map_err(name)?;
+            (harness, fs, Some(interposer))
+        } else {
+            let harness = Harness::start(Limits::default()).map_err(name)?;
+            let mut fs = HostFs::new(&root).map_err(|e| e.to_string())?;
+            let root_id = fs.scheme_root().map_err(name)?;
+            let socket = harness
+                .kernel()
+                .register(FS_SCHEME, root_id)
+                .map_err(name)?;
+            let poster = socket.poster();
+            fs.set_feed_notifier(Box::new(move |id| {
+                poster.post_fevent(id, EventFlags::EVENT_READ)
+            }));
+            (harness, spawn_scheme_thread(socket, fs), None)
+        };
         let proc = harness.process(100, 0, 0);
         let barrier_fd = proc.open(&Self::at(""), O_STAT).map_err(name)?;
         let procs = vec![((0, 0), proc.clone())];
@@ -108,6 +138,7 @@ impl Inotifyd {
             umask,
             barrier_fd,
             _fs: fs,
+            interposer,
             harness: Some(harness),
             dir: Some(dir),
         })
@@ -166,7 +197,11 @@ impl Drop for Inotifyd {
 
 impl Backend for Inotifyd {
     fn name(&self) -> &'static str {
-        "inotifyd"
+        if self.interposer.is_some() {
+            "interposed"
+        } else {
+            "inotifyd"
+        }
     }
 
     fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {

@@ -33,6 +33,8 @@ struct Opts {
     only: Option<String>,
     /// Random scenarios to run.
     random: u64,
+    /// Skip the second run through the interposer.
+    no_interposed: bool,
     /// First random seed.
     start: u64,
     /// Replay one seed only (no files).
@@ -62,6 +64,7 @@ fn opts() -> Result<Opts, String> {
         dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
         only: None,
         random: 0,
+        no_interposed: false,
         start: 1,
         seed: None,
         print_seed: None,
@@ -94,6 +97,7 @@ fn opts() -> Result<Opts, String> {
                 o.max_failures = val()?.parse().map_err(|_| "bad --max-failures")?
             }
             #[cfg(feature = "inotifyd")]
+            "--no-interposed" => o.no_interposed = true,
             "--no-close-barrier" => inotify_conformance::inotifyd::set_close_barrier(false),
             "-h" | "--help" => {
                 println!("usage: inotify-conform [--backend linux|both] [--scenarios DIR] [--only NAME] [--random N] [--start S] [--seed S] [--print-seed S] [--show] [--record FILE] [--write-expected DIR] [--no-close-barrier] [--small-queues] [--reduce] [--max-failures N] [-v]");
@@ -135,32 +139,67 @@ fn second_backend(which: &str) -> Result<Box<dyn Backend>, String> {
 
 /// Runs one scenario on Linux and on the second backend; returns the verdict.
 fn run_one(sc: &Scenario, backend: &str) -> Verdict {
+    run_pair(sc, backend, false).0
+}
+
+/// Runs one scenario on Linux, on the second backend and, with `interposed` (and the
+/// inotifyd backend), once more on inotifyd fed by the interposer; returns both verdicts.
+fn run_pair(sc: &Scenario, backend: &str, interposed: bool) -> (Verdict, Option<Verdict>) {
     let mut v = Verdict::default();
     let outs_linux = match run_linux(sc) {
         Ok(outs) => outs,
         Err(e) => {
             v.failures
                 .push(format!("{}: cannot set up linux: {e}", sc.name));
-            return v;
+            return (v, None);
         }
     };
-    exec::check_expectations(sc, "linux", true, &outs_linux, &mut v);
-    let mut other = match second_backend(backend) {
+    let mut checked = Verdict::default();
+    exec::check_expectations(sc, "linux", true, &outs_linux, &mut checked);
+    let other = second_backend(backend);
+    let v = compare_with(sc, &outs_linux, &checked, other, backend == "linux");
+    let second = interposed.then(|| {
+        let other = interposed_backend();
+        compare_with(sc, &outs_linux, &checked, other, false)
+    });
+    (v, second)
+}
+
+/// The inotifyd backend fed by the interposer.
+fn interposed_backend() -> Result<Box<dyn Backend>, String> {
+    #[cfg(feature = "inotifyd")]
+    return Ok(Box::new(
+        inotify_conformance::inotifyd::Inotifyd::interposed()?,
+    ));
+    #[cfg(not(feature = "inotifyd"))]
+    Err("this build has no inotifyd backend (feature `inotifyd`)".into())
+}
+
+/// Runs `sc` on `other` and compares with Linux's outputs (already checked into `checked`).
+fn compare_with(
+    sc: &Scenario,
+    outs_linux: &[exec::StepOut],
+    checked: &Verdict,
+    other: Result<Box<dyn Backend>, String>,
+    second_linux: bool,
+) -> Verdict {
+    let mut v = checked.clone();
+    let mut other = match other {
         Ok(b) => b,
         Err(e) => {
             v.failures.push(format!("{}: {e}", sc.name));
             return v;
         }
     };
-    let name = if backend == "linux" {
+    let name = if second_linux {
         "linux(2)"
     } else {
         other.name()
     };
     let outs_other = exec::run(sc, other.as_mut());
     drop(other);
-    exec::check_expectations(sc, name, backend == "linux", &outs_other, &mut v);
-    exec::compare(sc, ["linux", name], &outs_linux, &outs_other, &mut v);
+    exec::check_expectations(sc, name, second_linux, &outs_other, &mut v);
+    exec::compare(sc, ["linux", name], outs_linux, &outs_other, &mut v);
     v
 }
 
@@ -399,13 +438,20 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // The second run, inotifyd fed by the interposer in front of a filesystem without a
+    // feed, with its own tally.
+    let interposed = o.backend == "both" && inotifyd_available() && !o.no_interposed;
+    let mut ti = Tally::default();
     if let Some(seed) = o.seed {
         let mut sc = gen::scenario_with(seed, o.small_queues);
         if o.reduce {
             sc = reduce(sc, &o.backend);
         }
-        let v = run_one(&sc, &o.backend);
+        let (v, second) = run_pair(&sc, &o.backend, interposed);
         t.record(&sc, &v, true, true);
+        if let Some(v) = second {
+            ti.record(&sc, &v, true, true);
+        }
     } else {
         let scenarios = match load(&o.dir) {
             Ok(s) => s,
@@ -418,8 +464,11 @@ fn main() -> ExitCode {
             .iter()
             .filter(|s| o.only.as_ref().is_none_or(|n| s.name.contains(n.as_str())))
         {
-            let v = run_one(sc, &o.backend);
+            let (v, second) = run_pair(sc, &o.backend, interposed);
             t.record(sc, &v, o.verbose, false);
+            if let Some(v) = second {
+                ti.record(sc, &v, o.verbose, false);
+            }
         }
         if o.random > 0 {
             let before = t.failed;
@@ -428,7 +477,15 @@ fn main() -> ExitCode {
                 Default::default();
             for seed in o.start..o.start + o.random {
                 let sc = gen::scenario_with(seed, o.small_queues);
-                let v = run_one(&sc, &o.backend);
+                let (v, second) = run_pair(&sc, &o.backend, interposed);
+                if let Some(vi) = second {
+                    if vi.passed() || ti.failed < o.max_failures {
+                        ti.record(&sc, &vi, false, true);
+                    } else {
+                        ti.failed += 1;
+                        println!("FAIL interposed {}: {}", sc.name, vi.failures.join(" "));
+                    }
+                }
                 if v.passed() || t.failed - before < o.max_failures {
                     t.record(&sc, &v, false, true);
                 } else {
@@ -466,7 +523,10 @@ fn main() -> ExitCode {
         }
     }
     println!("{} passed, {} failed", t.passed, t.failed);
-    if t.failed == 0 {
+    if interposed {
+        println!("interposed: {} passed, {} failed", ti.passed, ti.failed);
+    }
+    if t.failed == 0 && ti.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

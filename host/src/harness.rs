@@ -14,7 +14,8 @@ use inotify_engine::Limits;
 use syscall::error::Result;
 
 use super::hostfs::HostFs;
-use super::{HostSys, Kernel, Process, SchemeThread};
+use super::interposed::InterposerThread;
+use super::{HostSys, Kernel, Namespace, Process, SchemeThread};
 use inotifyd::feed::Feeds;
 use inotifyd::scheme::InotifyScheme;
 
@@ -28,6 +29,8 @@ pub struct Harness {
     daemon: Option<JoinHandle<InotifyScheme<HostSys>>>,
     /// The daemon's own process (its requests to filesystems are counted there).
     daemon_process: Process,
+    /// The namespace the daemon and client processes live in (`None`: the kernel-wide one).
+    namespace: Option<Namespace>,
 }
 
 impl Harness {
@@ -46,7 +49,26 @@ impl Harness {
     /// `filesystems` (asked in this order; each anchor is opened at the first add_watch, in
     /// the daemon's own process).
     pub fn start_serving(kernel: Kernel, limits: Limits, filesystems: &[&str]) -> Result<Harness> {
-        let socket = kernel.register(SCHEME_NAME, InotifyScheme::<HostSys>::ROOT_ID)?;
+        Self::start_in(kernel, None, limits, filesystems)
+    }
+
+    /// inotifyd on `kernel` with its process (and every client process [`Harness::process`]
+    /// makes) in namespace `ns`, trusting the filesystems `filesystems` as named there.
+    pub fn start_in(
+        kernel: Kernel,
+        ns: Option<Namespace>,
+        limits: Limits,
+        filesystems: &[&str],
+    ) -> Result<Harness> {
+        let root_id = InotifyScheme::<HostSys>::ROOT_ID;
+        let socket = match &ns {
+            Some(ns) => {
+                let daemon = kernel.daemon_process();
+                let daemon = kernel.process_in(ns, daemon.pid(), 0, 0);
+                kernel.register_as(SCHEME_NAME, root_id, daemon)?
+            }
+            None => kernel.register(SCHEME_NAME, root_id)?,
+        };
         let sys = HostSys::new(socket);
         let names: Vec<Vec<u8>> = filesystems.iter().map(|n| n.as_bytes().to_vec()).collect();
         let daemon_process = sys.process().clone();
@@ -65,6 +87,7 @@ impl Harness {
             kernel,
             daemon: Some(daemon),
             daemon_process,
+            namespace: ns,
         })
     }
 
@@ -81,7 +104,15 @@ impl Harness {
 
     /// A client process with the given credentials.
     pub fn process(&self, pid: usize, uid: u32, gid: u32) -> Process {
-        self.kernel.process(pid, uid, gid)
+        match &self.namespace {
+            Some(ns) => self.kernel.process_in(ns, pid, uid, gid),
+            None => self.kernel.process(pid, uid, gid),
+        }
+    }
+
+    /// The namespace of the daemon and the client processes, if not the kernel-wide one.
+    pub fn namespace(&self) -> Option<&Namespace> {
+        self.namespace.as_ref()
     }
 
     /// Stops the daemon (its request stream ends) and returns its final state. Re-raises a
@@ -123,6 +154,8 @@ impl Drop for Harness {
 pub struct ServedFs {
     /// The filesystem thread.
     fs: Option<SchemeThread<HostFs>>,
+    /// The interposer in front of it, when interposed.
+    interposer: Option<InterposerThread>,
     /// The daemon and its kernel.
     harness: Option<Harness>,
 }
@@ -138,8 +171,36 @@ impl ServedFs {
             .map_err(|e| format!("serving {}: {e}", dir.display()))?;
         Ok(ServedFs {
             fs: Some(fs),
+            interposer: None,
             harness: Some(harness),
         })
+    }
+
+    /// Like [`ServedFs::start`], with `dir` served by a `HostFs` without a feed and the
+    /// interposer in front of it: `file` in the namespace of the daemon and the client
+    /// processes is the interposer, which reaches the real `file` from the kernel-wide one.
+    pub fn start_interposed(dir: &Path, limits: Limits) -> std::result::Result<ServedFs, String> {
+        let kernel = Kernel::new();
+        let fs = HostFs::uninstrumented(dir)
+            .map_err(|e| format!("HostFs: {e}"))?
+            .spawn(&kernel)
+            .map_err(|e| format!("serving {}: {e}", dir.display()))?;
+        let ns = kernel.namespace();
+        let interposer = InterposerThread::spawn(&kernel, &ns, "file", "file")
+            .map_err(|e| format!("interposer: {e}"))?;
+        let filesystems = inotifyd::feed::DEFAULT_FILESYSTEMS;
+        let harness = Harness::start_in(kernel, Some(ns), limits, filesystems)
+            .map_err(|e| format!("inotifyd: {e}"))?;
+        Ok(ServedFs {
+            fs: Some(fs),
+            interposer: Some(interposer),
+            harness: Some(harness),
+        })
+    }
+
+    /// The interposer, when interposed.
+    pub fn interposer(&self) -> Option<&InterposerThread> {
+        self.interposer.as_ref()
     }
 
     /// The daemon and its kernel.
@@ -154,7 +215,14 @@ impl Drop for ServedFs {
     fn drop(&mut self) {
         if let Some(h) = self.harness.take() {
             let kernel = h.kernel().clone();
+            let ns = h.namespace().cloned();
             drop(h);
+            if let (Some(ns), Some(i)) = (ns, self.interposer.take()) {
+                let _ = ns.shutdown_scheme("file");
+                if !thread::panicking() {
+                    i.join();
+                }
+            }
             let _ = kernel.shutdown_scheme("file");
             if let Some(fs) = self.fs.take() {
                 if !thread::panicking() {

@@ -211,6 +211,9 @@ pub struct HostFs {
     producer: Arc<Mutex<Producer>>,
     /// Posts read readiness of a feed handle.
     notifier: Option<FeedNotifier>,
+    /// Whether it has a feed: when not, it records no facts, opens no feed handle and
+    /// answers no identity call (`EOPNOTSUPP`), as a filesystem without the feed patch.
+    instrumented: bool,
 }
 
 /// The producer behind a mutex, so that tests and tools can read its counters while the
@@ -318,7 +321,21 @@ impl HostFs {
             host_is_root,
             producer,
             notifier: None,
+            instrumented: true,
         })
+    }
+
+    /// Serves `root` under the scheme name `file` with no feed at all: a filesystem that
+    /// was not patched, for an interposer to stand in front of.
+    pub fn uninstrumented(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let mut fs = Self::with_options(root, DEFAULT_SCHEME_NAME, 0)?;
+        fs.instrumented = false;
+        Ok(fs)
+    }
+
+    /// Whether it has a feed (see [`HostFs::uninstrumented`]).
+    pub fn is_instrumented(&self) -> bool {
+        self.instrumented
     }
 
     /// The host directory served.

@@ -32,8 +32,9 @@ mod queue;
 mod socket;
 
 pub use process::{split_parent, split_path, Interrupt, Process};
+
 pub use queue::EventQueue;
-pub use socket::{FeventPoster, HostSocket};
+pub use socket::{FeventPoster, HostSocket, Responder};
 
 /// Redox's `O_CLOEXEC`: the kernel keeps it per fd and never sends it to the scheme.
 pub use inotify_abi::consts::O_CLOEXEC_REDOX as O_CLOEXEC;
@@ -383,13 +384,20 @@ pub(crate) struct KernelInner {
     next_pid: AtomicUsize,
     /// Next event queue / inbox owner number.
     next_owner: AtomicU64,
+    /// The namespaces made so far (their schemes are shut down with the kernel's).
+    namespaces: Mutex<Vec<Weak<NamespaceInner>>>,
 }
 
 impl KernelInner {
     /// Closes every scheme's inbox; daemons see the end of their request stream.
     fn shutdown(&self) {
         self.shut.store(true, Ordering::SeqCst);
-        let entries: Vec<Arc<SchemeEntry>> = lock(&self.schemes).drain().map(|(_, e)| e).collect();
+        let mut entries: Vec<Arc<SchemeEntry>> =
+            lock(&self.schemes).drain().map(|(_, e)| e).collect();
+        let namespaces: Vec<Weak<NamespaceInner>> = lock(&self.namespaces).drain(..).collect();
+        for ns in namespaces.iter().filter_map(Weak::upgrade) {
+            entries.extend(lock(&ns.schemes).drain().map(|(_, e)| e));
+        }
         for e in &entries {
             e.close_inbox();
         }
@@ -406,6 +414,64 @@ impl KernelInner {
     /// A fresh subscriber identity.
     fn next_owner(&self) -> u64 {
         self.next_owner.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The state of a [`Namespace`].
+pub(crate) struct NamespaceInner {
+    /// Names registered in this namespace.
+    schemes: Mutex<HashMap<String, Arc<SchemeEntry>>>,
+    /// The kernel.
+    kernel: Weak<KernelInner>,
+}
+
+/// A name-to-scheme map between a process and the kernel-wide registry (Redox: a namespace
+/// of the namespace manager). A name registered here hides the kernel-wide scheme of that
+/// name from every process made with [`Kernel::process_in`] on it; other names fall
+/// through. Cheap to clone.
+#[derive(Clone)]
+pub struct Namespace {
+    /// Shared state.
+    inner: Arc<NamespaceInner>,
+}
+
+impl Namespace {
+    /// The scheme registered here as `name`, while its daemon serves it.
+    fn get(&self, name: &str) -> Option<Arc<SchemeEntry>> {
+        lock(&self.inner.schemes)
+            .get(name)
+            .filter(|e| lock(&e.inbox).is_some())
+            .cloned()
+    }
+
+    /// Registers scheme `name` in this namespace, served by `daemon` (a process of any
+    /// namespace: the interposer reaches the scheme it hides through its own). `EEXIST`
+    /// when the name is registered here and served, `ENODEV` after the kernel shut down.
+    pub fn register(&self, name: &str, root_id: usize, daemon: Process) -> Result<HostSocket> {
+        let kernel = self.inner.kernel.upgrade().ok_or(Error::new(ENODEV))?;
+        if kernel.shut.load(Ordering::SeqCst) {
+            return Err(Error::new(ENODEV));
+        }
+        if self.get(name).is_some() {
+            return Err(Error::new(EEXIST));
+        }
+        let (entry, rx) = SchemeEntry::new(&kernel, name, root_id);
+        lock(&self.inner.schemes).insert(name.to_string(), entry.clone());
+        Ok(HostSocket {
+            entry,
+            inbox: rx,
+            process: daemon,
+        })
+    }
+
+    /// Ends the request stream of scheme `name` of this namespace and removes the name.
+    /// `ENODEV` when unknown.
+    pub fn shutdown_scheme(&self, name: &str) -> Result<()> {
+        let entry = lock(&self.inner.schemes)
+            .remove(name)
+            .ok_or(Error::new(ENODEV))?;
+        entry.close_inbox();
+        Ok(())
     }
 }
 
@@ -445,6 +511,7 @@ impl Kernel {
                     shut: AtomicBool::new(false),
                     next_pid: AtomicUsize::new(100),
                     next_owner: AtomicU64::new(1),
+                    namespaces: Mutex::new(Vec::new()),
                 }),
             }),
         }
@@ -457,15 +524,40 @@ impl Kernel {
 
     /// A process with the given credentials and an empty fd table.
     pub fn process(&self, pid: usize, uid: u32, gid: u32) -> Process {
-        Process::new(self.inner().clone(), pid, uid, gid)
+        Process::new(self.inner().clone(), None, pid, uid, gid)
+    }
+
+    /// A new namespace: a name-to-scheme map that processes made with
+    /// [`Kernel::process_in`] consult before the kernel-wide registry (Redox: a namespace
+    /// forked from the root one, in which some names were replaced).
+    pub fn namespace(&self) -> Namespace {
+        let ns = Namespace {
+            inner: Arc::new(NamespaceInner {
+                schemes: Mutex::new(HashMap::new()),
+                kernel: Arc::downgrade(self.inner()),
+            }),
+        };
+        lock(&self.inner().namespaces).push(Arc::downgrade(&ns.inner));
+        ns
+    }
+
+    /// A process that resolves scheme names in `ns` first, then kernel-wide.
+    pub fn process_in(&self, ns: &Namespace, pid: usize, uid: u32, gid: u32) -> Process {
+        Process::new(self.inner().clone(), Some(ns.clone()), pid, uid, gid)
     }
 
     /// Registers scheme `name` (the daemon side); `openat` on `/scheme/<name>` carries
     /// `root_id` as its `fd`. The daemon gets its own process (uid 0, gid 0, a fresh pid).
     /// `EEXIST` when the name is taken, `ENODEV` after shutdown.
     pub fn register(&self, name: &str, root_id: usize) -> Result<HostSocket> {
+        self.register_as(name, root_id, self.daemon_process())
+    }
+
+    /// A fresh root process (uid 0, gid 0, a new pid) in the kernel-wide namespace, as
+    /// [`Kernel::register`] gives each daemon.
+    pub fn daemon_process(&self) -> Process {
         let pid = self.inner().next_pid.fetch_add(1, Ordering::Relaxed);
-        self.register_as(name, root_id, self.process(pid, 0, 0))
+        self.process(pid, 0, 0)
     }
 
     /// Like [`Kernel::register`], with a given daemon process.

@@ -12,6 +12,7 @@
 //! - [`hostfs`]: a `file`-like scheme over a host directory, reporting feed facts.
 //! - [`harness`]: inotifyd on a thread of a kernel, and a served temporary directory.
 //! - [`subtree_load`]: a seeded subtree workload and the events a subtree watch must report.
+//! - [`interposed`]: the interposer in front of a scheme, in a [`Namespace`].
 //!
 //! See `docs/host-harness.md` for what is and is not emulated, and the ordering guarantees.
 
@@ -20,14 +21,15 @@
 pub mod fakefs;
 pub mod harness;
 mod hostsys;
+pub mod interposed;
 pub mod kernel;
 mod runner;
 pub mod subtree_load;
 
 pub use hostsys::HostSys;
 pub use kernel::{
-    split_path, EventQueue, FeventPoster, HostSocket, Interrupt, Kernel, Process, FD_CLOEXEC,
-    O_CLOEXEC, O_PATH,
+    split_path, EventQueue, FeventPoster, HostSocket, Interrupt, Kernel, Namespace, Process,
+    Responder, FD_CLOEXEC, O_CLOEXEC, O_PATH,
 };
 pub use runner::{dispatch_sync, spawn_request_loop, spawn_scheme_thread, SchemeThread};
 

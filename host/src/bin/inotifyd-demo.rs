@@ -8,6 +8,9 @@
 //! `<watched path> EVENT[,FLAGS] [name]`, with the cookie of moves. A separate non-root
 //! process makes the changes, through the same system calls a Redox program makes.
 //!
+//! With `INTERPOSE=1` in the environment (`make demo INTERPOSE=1`) the directory is served
+//! by a `HostFs` without a feed and the interposer stands in front of it as `file`.
+//!
 //! On Redox there is nothing to emulate: the binary says so and exits.
 
 #[cfg(target_os = "redox")]
@@ -38,6 +41,8 @@ mod host {
     use inotify_client::{format, Inotify, OwnedEvent, IN_NONBLOCK};
     use inotify_host::harness::Harness;
     use inotify_host::hostfs::HostFs;
+    use inotify_host::interposed::InterposerThread;
+    use inotify_host::Kernel;
     use inotify_host::Process;
     use syscall::flag::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
 
@@ -170,15 +175,39 @@ mod host {
         let (uid, gid) = workload_ids();
         make_demo_dir(&root.path, uid, gid)?;
 
-        let harness = Harness::start(Default::default()).map_err(err("starting inotifyd"))?;
-        let fs = HostFs::new(&root.path).map_err(|e| format!("{}: {e}", root.path.display()))?;
-        let producer = fs.producer();
-        let fs_thread = fs
-            .spawn(harness.kernel())
-            .map_err(err("serving the directory"))?;
+        // INTERPOSE=1: the directory is served by a HostFs without a feed, with the
+        // interposer in front of it as `file` for inotifyd and the two processes.
+        let interpose = std::env::var("INTERPOSE").is_ok_and(|v| !v.is_empty() && v != "0");
+        let bad_dir = |e: std::io::Error| format!("{}: {e}", root.path.display());
+        let (harness, fs_thread, producer, interposer) = if interpose {
+            let kernel = Kernel::new();
+            let fs_thread = HostFs::uninstrumented(&root.path)
+                .map_err(bad_dir)?
+                .spawn(&kernel)
+                .map_err(err("serving the directory"))?;
+            let ns = kernel.namespace();
+            let interposer = InterposerThread::spawn(&kernel, &ns, "file", "file")
+                .map_err(err("starting the interposer"))?;
+            let harness = Harness::start_in(kernel, Some(ns), Default::default(), &["file"])
+                .map_err(err("starting inotifyd"))?;
+            (harness, fs_thread, None, Some(interposer))
+        } else {
+            let harness = Harness::start(Default::default()).map_err(err("starting inotifyd"))?;
+            let fs = HostFs::new(&root.path).map_err(bad_dir)?;
+            let producer = fs.producer();
+            let fs_thread = fs
+                .spawn(harness.kernel())
+                .map_err(err("serving the directory"))?;
+            (harness, fs_thread, Some(producer), None)
+        };
         println!(
-            "inotifyd demo: {} served as /scheme/file",
-            root.path.display()
+            "inotifyd demo: {} served as /scheme/file{}",
+            root.path.display(),
+            if interpose {
+                " by a filesystem without a feed, through the interposer"
+            } else {
+                ""
+            }
         );
 
         let watcher_proc = harness.process(1000, uid, gid);
@@ -249,21 +278,35 @@ mod host {
         u.unlink(&p("greeting.txt")).map_err(err("unlink"))?;
         watcher.print_events()?;
 
-        let (recorded, dropped) = {
-            let p = producer
-                .lock()
-                .map_err(|_| "producer lock poisoned".to_string())?;
-            (p.recorded(), p.dropped())
+        let (recorded, dropped) = match (&producer, &interposer) {
+            (Some(producer), _) => {
+                let p = producer
+                    .lock()
+                    .map_err(|_| "producer lock poisoned".to_string())?;
+                (p.recorded(), p.dropped())
+            }
+            (None, Some(i)) => i.interposer().feed_counters(),
+            (None, None) => (0, 0),
         };
         println!(
-            "\n{} events; the filesystem recorded {recorded} facts for watched inodes \
+            "\n{} events; the {} recorded {recorded} facts for watched inodes \
              ({dropped} dropped)",
-            watcher.printed
+            watcher.printed,
+            if interpose {
+                "interposer"
+            } else {
+                "filesystem"
+            }
         );
 
         let kernel = harness.kernel().clone();
+        let ns = harness.namespace().cloned();
         drop(watcher);
         drop(harness);
+        if let (Some(ns), Some(i)) = (ns, interposer) {
+            let _ = ns.shutdown_scheme("file");
+            i.join();
+        }
         let _ = kernel.shutdown_scheme("file");
         fs_thread.join();
         Ok(())

@@ -11,7 +11,7 @@ use super::{Handle, HostFs, NodeFact};
 impl HostFs {
     /// Records a fact; on the empty -> non-empty edge, posts readiness on every feed handle.
     pub(super) fn report(&mut self, fact: &Fact<'_>) {
-        if self.feed.record(fact) {
+        if self.instrumented && self.feed.record(fact) {
             self.post_feeds();
         }
     }
@@ -35,7 +35,7 @@ impl HostFs {
         what: NameUse,
         make: impl for<'a> FnOnce(Subject<'a>) -> Fact<'a>,
     ) {
-        let Some(Handle::Node(node)) = self.handles.get(&id) else {
+        let Some(Handle::Node(node)) = self.handles.get(&id).filter(|_| self.instrumented) else {
             return;
         };
         let Some(at) = node.subject(what) else {

@@ -12,7 +12,7 @@ use inotifyd::scheme::copy_at;
 use redox_scheme::scheme::SchemeSync;
 use redox_scheme::{CallerCtx, OpenResult};
 use syscall::dirent::{DirEntry, DirentBuf, DirentKind};
-use syscall::error::{Error, Result, EACCES, EBADF, EINVAL, EISDIR, ENOTDIR, EPERM};
+use syscall::error::{Error, Result, EACCES, EBADF, EINVAL, EISDIR, ENOTDIR, EOPNOTSUPP, EPERM};
 use syscall::flag::{
     EventFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_PERM, MODE_SYMLINK,
     MODE_TYPE, O_APPEND, O_FCNTL_MASK, O_RDWR, O_STAT, O_SYMLINK,
@@ -152,6 +152,9 @@ impl SchemeSync for HostFs {
         if !self.handles.contains_key(&old_id) {
             return Err(Error::new(EBADF));
         }
+        if !self.instrumented {
+            return Err(Error::new(EOPNOTSUPP));
+        }
         check_feed_dup(buf, ctx.uid).map_err(|e| Error::new(e.errno()))?;
         let id = self.insert(Handle::Feed);
         self.feed.handles_mut().open(id);
@@ -281,6 +284,9 @@ impl SchemeSync for HostFs {
         metadata: &[u64],
         _ctx: &CallerCtx,
     ) -> Result<usize> {
+        if !self.instrumented {
+            return Err(Error::new(EOPNOTSUPP));
+        }
         let (id, call) = match identify_request(ids, metadata) {
             Err(FeedError::Unsupported) => {
                 // The subtree call: only through a feed handle (root only), so no one but

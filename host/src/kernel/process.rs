@@ -88,6 +88,8 @@ struct ProcessInner {
     gid: u32,
     /// The fd table.
     files: Mutex<BTreeMap<usize, FdSlot>>,
+    /// The namespace the process resolves scheme names in, before the kernel-wide one.
+    namespace: Option<Namespace>,
     /// Schemes registered in this process's own namespace: they hide the kernel-wide
     /// scheme of the same name for this process (and its clones) only, as a Redox process
     /// that registers a name in its own namespace.
@@ -102,6 +104,10 @@ struct ProcessInner {
 pub struct Process {
     /// Shared state.
     inner: Arc<ProcessInner>,
+    /// Effective user and group ids of this handle's requests: the process's own unless
+    /// [`Process::acting_as`] set others (a Redox context's `euid`/`egid`, which the kernel
+    /// copies into every request the context makes).
+    effective: (u32, u32),
 }
 
 /// A decoded response.
@@ -151,13 +157,21 @@ pub fn split_parent(path: &str) -> (&str, &str) {
 
 impl Process {
     /// A process of `kernel`.
-    pub(super) fn new(kernel: Arc<KernelInner>, pid: usize, uid: u32, gid: u32) -> Self {
+    pub(super) fn new(
+        kernel: Arc<KernelInner>,
+        namespace: Option<Namespace>,
+        pid: usize,
+        uid: u32,
+        gid: u32,
+    ) -> Self {
         Process {
+            effective: (uid, gid),
             inner: Arc::new(ProcessInner {
                 kernel,
                 pid,
                 uid,
                 gid,
+                namespace,
                 files: Mutex::new(BTreeMap::new()),
                 own_schemes: Mutex::new(HashMap::new()),
                 requests: AtomicU64::new(0),
@@ -186,11 +200,33 @@ impl Process {
         self.inner.gid
     }
 
+    /// The same process (fd table, pid) making its requests with effective user `uid` and
+    /// group `gid`, as a Redox context whose `euid`/`egid` were set: every request made
+    /// through the returned handle carries them, and the schemes decide permissions for
+    /// them. Only a process whose user id is 0 may act as another user (`EPERM`).
+    pub fn acting_as(&self, uid: u32, gid: u32) -> Result<Process> {
+        if self.inner.uid != 0 {
+            return Err(Error::new(syscall::error::EPERM));
+        }
+        Ok(Process {
+            inner: self.inner.clone(),
+            effective: (uid, gid),
+        })
+    }
+
+    /// The effective user and group ids this handle's requests carry.
+    pub fn effective(&self) -> (u32, u32) {
+        self.effective
+    }
+
     /// The scheme `name` as this process sees it: its own namespace first, then the
     /// kernel-wide registry. `ENODEV` when neither has it.
     pub(super) fn scheme(&self, name: &str) -> Result<Arc<SchemeEntry>> {
         if let Some(e) = lock(&self.inner.own_schemes).get(name) {
             return Ok(e.clone());
+        }
+        if let Some(e) = self.inner.namespace.as_ref().and_then(|ns| ns.get(name)) {
+            return Ok(e);
         }
         self.inner.kernel.scheme(name)
     }
@@ -272,7 +308,7 @@ impl Process {
                 args[2],
                 args[3],
                 args[4],
-                u64::from(self.inner.uid) | (u64::from(self.inner.gid) << 32),
+                u64::from(self.effective.0) | (u64::from(self.effective.1) << 32),
             ],
             caller: self.inner.pid as u64,
         }

@@ -24,6 +24,49 @@ impl FeventPoster {
     }
 }
 
+/// The answering half of a [`HostSocket`], for daemons that answer from several threads:
+/// responses and readiness posts, as [`HostSocket::write_response`].
+#[derive(Clone)]
+pub struct Responder {
+    /// The scheme.
+    entry: Arc<SchemeEntry>,
+    /// The daemon's process (fds it returns leave its table).
+    process: Process,
+}
+
+impl Responder {
+    /// Same as [`HostSocket::write_response`].
+    pub fn write_response(&self, resp: Response) -> Result<()> {
+        write_response(&self.entry, &self.process, resp)
+    }
+}
+
+/// Writes a response of scheme `entry` served by `process` (see
+/// [`HostSocket::write_response`]).
+fn write_response(entry: &SchemeEntry, process: &Process, resp: Response) -> Result<()> {
+    let cqe = raw::cqe(resp);
+    match CqeOpcode::try_from_raw(cqe.flags) {
+        Some(CqeOpcode::SendFevent) => {
+            let flags = EventFlags::from_bits_retain(cqe.tag as usize);
+            entry.post(cqe.result as usize, flags);
+            Ok(())
+        }
+        Some(CqeOpcode::RespondWithFd) => match process.take(cqe.result as usize) {
+            Ok(desc) => entry.complete(cqe, Some(desc)),
+            Err(e) => {
+                let failed = Cqe {
+                    flags: CqeOpcode::RespondRegular as u8,
+                    result: Error::mux(Err(e)) as u64,
+                    ..cqe
+                };
+                entry.complete(failed, None)
+            }
+        },
+        Some(_) => entry.complete(cqe, None),
+        None => Err(Error::new(EINVAL)),
+    }
+}
+
 /// The daemon side of a scheme: requests in, responses and readiness posts out. Dropping it
 /// unregisters the scheme, fails every caller still waiting (`EIO`) and closes fds in flight.
 pub struct HostSocket {
@@ -97,32 +140,14 @@ impl HostSocket {
     /// caller; `Response::post_fevent` is routed to every subscriber of (this scheme, id)
     /// before this call returns.
     pub fn write_response(&self, resp: Response) -> Result<()> {
-        let cqe = raw::cqe(resp);
-        match CqeOpcode::try_from_raw(cqe.flags) {
-            Some(CqeOpcode::SendFevent) => {
-                let flags = EventFlags::from_bits_retain(cqe.tag as usize);
-                self.entry.post(cqe.result as usize, flags);
-                Ok(())
-            }
-            Some(CqeOpcode::RespondWithFd) => {
-                let desc = self.process.take(cqe.result as usize);
-                match desc {
-                    Ok(desc) => self.entry.complete(cqe, Some(desc)),
-                    Err(e) => {
-                        let failed = Cqe {
-                            flags: CqeOpcode::RespondRegular as u8,
-                            ..cqe
-                        };
-                        let failed = Cqe {
-                            result: Error::mux(Err(e)) as u64,
-                            ..failed
-                        };
-                        self.entry.complete(failed, None)
-                    }
-                }
-            }
-            Some(_) => self.entry.complete(cqe, None),
-            None => Err(Error::new(EINVAL)),
+        write_response(&self.entry, &self.process, resp)
+    }
+
+    /// A [`Responder`] for this socket, usable from any thread.
+    pub fn responder(&self) -> Responder {
+        Responder {
+            entry: self.entry.clone(),
+            process: self.process.clone(),
         }
     }
 

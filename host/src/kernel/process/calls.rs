@@ -91,6 +91,38 @@ impl Process {
         Ok(n)
     }
 
+    /// `pread`: a read at `offset` with the description's flags plus `extra_flags`; the
+    /// kernel's offset of the description is neither used nor moved.
+    pub fn read_at(
+        &self,
+        fd: usize,
+        buf: &mut [u8],
+        offset: u64,
+        extra_flags: usize,
+    ) -> Result<usize> {
+        let desc = self.desc(fd)?;
+        let flags = desc.flags() | extra_flags;
+        let sqe = self.sqe(
+            Opcode::Read,
+            [
+                desc.id as u64,
+                buf.as_mut_ptr() as u64,
+                buf.len() as u64,
+                offset,
+                flags as u64,
+            ],
+        );
+        self.transact(&desc.scheme, sqe, None)?.result
+    }
+
+    /// `pwrite`: a write at `offset` with the description's flags; the kernel's offset of
+    /// the description is neither used nor moved.
+    pub fn write_at(&self, fd: usize, buf: &[u8], offset: u64) -> Result<usize> {
+        let desc = self.desc(fd)?;
+        let sqe = self.bytes_sqe(Opcode::Write, desc.id, buf, offset, desc.flags() as u64);
+        self.transact(&desc.scheme, sqe, None)?.result
+    }
+
     /// `close`: frees the slot; the scheme gets `OnClose` when this was the last reference
     /// to the description. Event subscriptions made through this fd end.
     pub fn close(&self, fd: usize) -> Result<()> {
