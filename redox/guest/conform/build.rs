@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
+
+include!("../commit.rs");
 
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
@@ -38,38 +39,7 @@ fn main() {
     table.push(']');
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("scenarios.rs");
     std::fs::write(dest, table).unwrap();
-    // The commit: INOTIFYD_COMMIT when the build sets it (a source tree without .git), else git.
-    let commit = std::env::var("INOTIFYD_COMMIT").ok().or_else(|| {
-        let out = Command::new("git")
-            .args([
-                "-C",
-                &repo.to_string_lossy(),
-                "rev-parse",
-                "--short",
-                "HEAD",
-            ])
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    });
-    let dirty = Command::new("git")
-        .args([
-            "-C",
-            &repo.to_string_lossy(),
-            "status",
-            "--porcelain",
-            "--untracked-files=no",
-        ])
-        .output()
-        .ok()
-        .is_some_and(|o| !o.stdout.is_empty());
-    let commit = match commit {
-        Some(c) if dirty && std::env::var("INOTIFYD_COMMIT").is_err() => format!("{c}-dirty"),
-        Some(c) => c,
-        None => "unknown".to_string(),
-    };
+    let commit = guest_commit(&repo);
     println!("cargo:rustc-env=GUEST_COMMIT={commit}");
     println!(
         "cargo:rerun-if-changed={}",

@@ -1,0 +1,480 @@
+//! `guest-bench [DIR] [--secs S] [--samples N]`: the benchmarks that matter on Redox, with
+//! every figure also given as a multiple of a baseline measured in the same run, because
+//! absolute times in an emulated guest mean nothing. Runs on Redox (inotifyd through the
+//! client library) and on Linux (the kernel's inotify), same workload, so both can be set side
+//! by side.
+//!
+//! Baselines: a 1-byte read of `/scheme/zero` (`/dev/zero` on Linux; on Redox one scheme round
+//! trip) and a 1-byte pipe ping-pong between two threads.
+//!
+//! Workloads, in a fresh directory under DIR (default `/tmp`):
+//! - `op`: create, write 16 bytes, close, unlink one file. Unwatched with nothing watched,
+//!   unwatched while another directory is watched, and watched (`IN_ALL_EVENTS`, one reader
+//!   blocked in `read`; the time runs until the reader has every event). The marginal cost per
+//!   event is (watched - unwatched) / events, in zero-read units.
+//! - bursts: k operations, then wait until the reader has their events; events per round trip
+//!   = events / ((time - k unwatched operations) / zero read).
+//! - latency: from the return of a `mkdir` in a watched directory to the return of the blocked
+//!   reader's `read` (p50/p99; 0 when the reader returned first), next to the same figure for
+//!   a pipe write and a blocked pipe reader. Samples in which the clock ran backwards are
+//!   dropped and counted.
+//!
+//! Each loop runs for S seconds (default 2) and the op loops alternate three times; the
+//! median is reported. The first line is `inotifyd guest run: commit C`, the last
+//! `guest-bench: done` (or `guest-bench: failed: why`).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use inotify_abi::consts::{IN_ALL_EVENTS, IN_CREATE, IN_Q_OVERFLOW};
+use inotify_abi::event::Events;
+
+/// Burst sizes of the burst curve.
+const BURSTS: [usize; 5] = [1, 4, 16, 64, 256];
+/// Operations per burst size.
+const BURST_OPS: usize = 256;
+/// How long a wait for the reader may take before the run counts events as lost.
+const CATCH_UP: Duration = Duration::from_secs(30);
+
+/// The inotify instance: inotifyd through the client library on Redox.
+#[cfg(target_os = "redox")]
+mod sys {
+    use std::io;
+
+    use inotify_client::{Inotify, RedoxOs, IN_CLOEXEC};
+
+    /// The trivial scheme whose 1-byte read is the unit.
+    pub const ZERO: &str = "/scheme/zero";
+
+    /// A blocking inotify instance.
+    pub struct Watcher(Inotify<RedoxOs>);
+
+    fn err(e: syscall::Error) -> io::Error {
+        io::Error::from_raw_os_error(e.errno)
+    }
+
+    impl Watcher {
+        pub fn new() -> io::Result<Self> {
+            Inotify::init1(RedoxOs, IN_CLOEXEC)
+                .map(Watcher)
+                .map_err(err)
+        }
+        pub fn add(&self, path: &str, mask: u32) -> io::Result<i32> {
+            self.0.add_watch(path, mask).map_err(err)
+        }
+        pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.read_raw(buf).map_err(err)
+        }
+    }
+}
+
+/// The inotify instance: the Linux kernel's.
+#[cfg(not(target_os = "redox"))]
+mod sys {
+    use std::ffi::CString;
+    use std::io;
+
+    /// The trivial device whose 1-byte read is the unit.
+    pub const ZERO: &str = "/dev/zero";
+
+    /// A blocking inotify instance.
+    pub struct Watcher(i32);
+
+    impl Watcher {
+        pub fn new() -> io::Result<Self> {
+            // SAFETY: no pointers.
+            let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Watcher(fd))
+        }
+        pub fn add(&self, path: &str, mask: u32) -> io::Result<i32> {
+            let path = CString::new(path)?;
+            // SAFETY: `path` is a NUL-terminated string that outlives the call.
+            let wd = unsafe { libc::inotify_add_watch(self.0, path.as_ptr(), mask) };
+            if wd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(wd)
+        }
+        pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+            // SAFETY: `buf` is valid for `buf.len()` bytes.
+            let n = unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(n as usize)
+        }
+    }
+}
+
+use sys::Watcher;
+
+/// What the reader thread has seen, shared with the timing thread.
+#[derive(Default)]
+struct Seen {
+    /// Events read.
+    events: AtomicU64,
+    /// `IN_Q_OVERFLOW` records read.
+    overflows: AtomicU64,
+    /// Reads that returned.
+    reads: AtomicU64,
+    /// When the last read returned, in ns since the run's epoch.
+    last_ns: AtomicU64,
+}
+
+/// Blocks in `read` forever, counting what arrives.
+fn read_forever(watcher: Arc<Watcher>, seen: Arc<Seen>, epoch: Instant) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match watcher.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                println!("guest-bench: reader stopped: {e}");
+                return;
+            }
+        };
+        seen.last_ns.store(since(epoch), SeqCst);
+        let mut events = 0;
+        for ev in Events::new(&buf[..n]) {
+            events += 1;
+            if ev.mask & IN_Q_OVERFLOW != 0 {
+                seen.overflows.fetch_add(1, SeqCst);
+            }
+        }
+        seen.reads.fetch_add(1, SeqCst);
+        seen.events.fetch_add(events, SeqCst);
+    }
+}
+
+/// One latency sample in µs from the clock readings before and after the operation and at the
+/// reader's return: 0 when the reader returned before the operation did (it was woken from
+/// inside it), `None` when the clock ran backwards.
+fn sample(before: u64, after: u64, woke: u64) -> Option<f64> {
+    if after < before || woke < before {
+        return None;
+    }
+    Some(woke.saturating_sub(after) as f64 / 1e3)
+}
+
+/// Nanoseconds since `epoch`.
+fn since(epoch: Instant) -> u64 {
+    epoch.elapsed().as_nanos() as u64
+}
+
+/// Waits, yielding, until the reader has read `target` events; false at [`CATCH_UP`].
+fn catch_up(seen: &Seen, target: u64) -> bool {
+    let start = Instant::now();
+    while seen.events.load(SeqCst) < target {
+        if start.elapsed() > CATCH_UP {
+            return false;
+        }
+        thread::yield_now();
+    }
+    true
+}
+
+/// Runs `step` repeatedly for `secs` and returns the mean time of one step in µs.
+fn per_step_us(secs: f64, mut step: impl FnMut() -> io::Result<()>) -> io::Result<f64> {
+    let start = Instant::now();
+    let mut steps = 0u64;
+    while steps < 4 || start.elapsed().as_secs_f64() < secs {
+        step()?;
+        steps += 1;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / steps as f64)
+}
+
+/// The median of `v` (sorted in place); 0 when empty.
+fn median(v: &mut [f64]) -> f64 {
+    percentile(v, 50.0)
+}
+
+/// The `p`th percentile of `v` (nearest rank, sorted in place); 0 when empty.
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// One operation of the loop: create, write 16 bytes, close, unlink.
+fn op(path: &str) -> io::Result<()> {
+    File::create(path)?.write_all(&[b'x'; 16])?;
+    fs::remove_file(path)
+}
+
+/// The mean time of a 1-byte read of [`sys::ZERO`], in µs.
+fn zero_read_us(secs: f64) -> io::Result<f64> {
+    let mut zero = File::open(sys::ZERO)?;
+    let mut b = [0u8; 1];
+    per_step_us(secs, || zero.read_exact(&mut b))
+}
+
+/// The mean time of a 1-byte pipe ping-pong between two threads, in µs.
+fn pipe_round_trip_us(secs: f64) -> io::Result<f64> {
+    let (mut ping_r, mut ping_w) = io::pipe()?;
+    let (mut pong_r, mut pong_w) = io::pipe()?;
+    let echo = thread::spawn(move || {
+        let mut b = [0u8; 1];
+        while ping_r.read_exact(&mut b).is_ok() && b[0] != 0 {
+            if pong_w.write_all(&b).is_err() {
+                break;
+            }
+        }
+    });
+    let mut b = [1u8; 1];
+    let us = per_step_us(secs, || {
+        ping_w.write_all(&[1])?;
+        pong_r.read_exact(&mut b)
+    });
+    ping_w.write_all(&[0])?;
+    let _ = echo.join();
+    us
+}
+
+/// One-way latencies (µs) from the return of a pipe write to the return of a blocked read
+/// on the other end, and the number of samples dropped because the clock ran backwards.
+fn pipe_latency_us(samples: usize, epoch: Instant) -> io::Result<(Vec<f64>, usize)> {
+    let (mut rd, mut wr) = io::pipe()?;
+    let seen = Arc::new(Seen::default());
+    let seen2 = seen.clone();
+    let reader = thread::spawn(move || {
+        let mut b = [0u8; 1];
+        while rd.read_exact(&mut b).is_ok() && b[0] != 0 {
+            seen2.last_ns.store(since(epoch), SeqCst);
+            seen2.events.fetch_add(1, SeqCst);
+        }
+    });
+    let (mut lat, mut dropped) = (Vec::with_capacity(samples), 0);
+    for i in 0..samples as u64 {
+        // Let the reader block in read first.
+        thread::yield_now();
+        let before = since(epoch);
+        wr.write_all(&[1])?;
+        let after = since(epoch);
+        if !catch_up(&seen, i + 1) {
+            return Err(io::Error::other("pipe reader never woke"));
+        }
+        match sample(before, after, seen.last_ns.load(SeqCst)) {
+            Some(us) => lat.push(us),
+            None => dropped += 1,
+        }
+    }
+    wr.write_all(&[0])?;
+    let _ = reader.join();
+    Ok((lat, dropped))
+}
+
+/// Command-line settings.
+struct Args {
+    base: String,
+    secs: f64,
+    samples: usize,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        base: "/tmp".into(),
+        secs: 2.0,
+        samples: 300,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |what: &str| it.next().ok_or(format!("{arg} needs {what}"));
+        match arg.as_str() {
+            "--secs" => a.secs = value("seconds")?.parse().map_err(|e| format!("{e}"))?,
+            "--samples" => a.samples = value("a count")?.parse().map_err(|e| format!("{e}"))?,
+            s if !s.starts_with('-') => a.base = s.to_string(),
+            s => return Err(format!("unknown option {s}")),
+        }
+    }
+    Ok(a)
+}
+
+/// The baselines figures are given in: the zero read and the pipe round trip, in µs.
+type Units = [(&'static str, f64)];
+
+/// Prints one figure: `bench NAME VALUE` and its ratio to each unit.
+fn figure(name: &str, value: f64, units: &Units) {
+    let mut line = format!("bench {name} {value:.2}");
+    for (unit, u) in units.iter().filter(|(_, u)| *u > 0.0) {
+        line += &format!(" ({:.3} {unit})", value / u);
+    }
+    println!("{line}");
+}
+
+fn main() -> std::process::ExitCode {
+    println!("inotifyd guest run: commit {}", env!("GUEST_COMMIT"));
+    let result = args().map_err(io::Error::other).and_then(|a| run(&a));
+    // Without a flush the reader thread, still blocked, may keep the output.
+    let _ = io::stdout().flush();
+    match result {
+        Ok(()) => {
+            println!("guest-bench: done");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("guest-bench: failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(a: &Args) -> io::Result<()> {
+    let epoch = Instant::now();
+    let root = format!("{}/guest-bench-{}", a.base, std::process::id());
+    let (unwatched, watched, latency) = (
+        format!("{root}/unwatched"),
+        format!("{root}/watched"),
+        format!("{root}/latency"),
+    );
+    let _ = fs::remove_dir_all(&root);
+    for d in [&root, &unwatched, &watched, &latency] {
+        fs::create_dir(d)?;
+    }
+    println!(
+        "guest-bench: os {}, dir {root}, {} s per loop, {} latency samples",
+        std::env::consts::OS,
+        a.secs,
+        a.samples
+    );
+
+    // Baselines and the unwatched loop before any watch exists, three rounds each.
+    let (mut zero, mut nothing) = (Vec::new(), Vec::new());
+    let f = format!("{unwatched}/f");
+    for _ in 0..3 {
+        zero.push(zero_read_us(a.secs)?);
+        nothing.push(per_step_us(a.secs, || op(&f))?);
+    }
+    let zero = median(&mut zero);
+    figure("zero_read_us", zero, &[]);
+    let pipe = pipe_round_trip_us(a.secs)?;
+    figure("pipe_round_trip_us", pipe, &[("zero reads", zero)]);
+    let z: &Units = &[("zero reads", zero), ("pipe round trips", pipe)];
+    let nothing = median(&mut nothing);
+    figure("op_unwatched_nothing_watched_us", nothing, z);
+
+    let watcher = match Watcher::new() {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            println!("guest-bench: no inotify instance ({e}): unwatched figures only");
+            return Ok(());
+        }
+    };
+    watcher.add(&watched, IN_ALL_EVENTS)?;
+    watcher.add(&latency, IN_CREATE)?;
+    let seen = Arc::new(Seen::default());
+    {
+        let (w, s) = (watcher.clone(), seen.clone());
+        thread::spawn(move || read_forever(w, s, epoch));
+    }
+
+    // Events per operation, from a few operations.
+    let g = format!("{watched}/f");
+    for _ in 0..8 {
+        op(&g)?;
+    }
+    thread::sleep(Duration::from_millis(500));
+    let per_op = seen.events.load(SeqCst) as f64 / 8.0;
+    figure("events_per_op", per_op, &[]);
+    if per_op < 1.0 {
+        return Err(io::Error::other("the watched loop reports no events"));
+    }
+
+    // Unwatched (another directory watched) and watched, alternating.
+    let (mut other, mut hot, mut lost) = (Vec::new(), Vec::new(), 0u64);
+    let (mut events_total, mut hot_secs) = (0u64, 0f64);
+    for _ in 0..3 {
+        other.push(per_step_us(a.secs, || op(&f))?);
+        let before = seen.events.load(SeqCst);
+        let start = Instant::now();
+        let mut ops = 0u64;
+        while ops < 4 || start.elapsed().as_secs_f64() < a.secs {
+            op(&g)?;
+            ops += 1;
+        }
+        let target = before + (ops as f64 * per_op).round() as u64;
+        if !catch_up(&seen, target) {
+            lost += target - seen.events.load(SeqCst).min(target);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        hot.push(secs * 1e6 / ops as f64);
+        events_total += seen.events.load(SeqCst) - before;
+        hot_secs += secs;
+    }
+    let other = median(&mut other);
+    let hot = median(&mut hot);
+    figure("op_unwatched_other_watched_us", other, z);
+    figure("op_watched_us", hot, z);
+    figure("watched_slowdown", hot / other, &[]);
+    figure("marginal_us_per_event", (hot - other) / per_op, z);
+    figure("events_per_s", events_total as f64 / hot_secs, &[]);
+    println!(
+        "bench delivery: {events_total} events read, {lost} missing, {} overflows",
+        seen.overflows.load(SeqCst)
+    );
+
+    // Bursts.
+    for k in BURSTS {
+        let start = Instant::now();
+        let before = seen.events.load(SeqCst);
+        for _ in 0..BURST_OPS / k {
+            let target = seen.events.load(SeqCst) + (k as f64 * per_op).round() as u64;
+            for _ in 0..k {
+                op(&g)?;
+            }
+            if !catch_up(&seen, target) {
+                return Err(io::Error::other(format!("burst {k}: events missing")));
+            }
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6;
+        let events = (seen.events.load(SeqCst) - before) as f64;
+        let marginal = us - BURST_OPS as f64 * other;
+        println!(
+            "bench burst {k}: {:.2} us per op, {:.2} events per zero read, {:.2} events per pipe round trip",
+            us / BURST_OPS as f64,
+            events / (marginal / zero),
+            events / (marginal / pipe),
+        );
+    }
+
+    // Latency: mkdir to the blocked reader's return, then the same for a pipe.
+    let (mut lat, mut dropped) = (Vec::with_capacity(a.samples), 0);
+    for i in 0..a.samples {
+        let d = format!("{latency}/d{i}");
+        thread::yield_now();
+        let target = seen.events.load(SeqCst) + 1;
+        let before = since(epoch);
+        fs::create_dir(&d)?;
+        let after = since(epoch);
+        if !catch_up(&seen, target) {
+            return Err(io::Error::other("latency: the reader never woke"));
+        }
+        match sample(before, after, seen.last_ns.load(SeqCst)) {
+            Some(us) => lat.push(us),
+            None => dropped += 1,
+        }
+        fs::remove_dir(&d)?;
+    }
+    let (mut plat, pdropped) = pipe_latency_us(a.samples, epoch)?;
+    for (name, v, dropped) in [
+        ("latency_mkdir", &mut lat, dropped),
+        ("latency_pipe", &mut plat, pdropped),
+    ] {
+        let (p50, p99) = (percentile(v, 50.0), percentile(v, 99.0));
+        figure(&format!("{name}_p50_us"), p50, z);
+        figure(&format!("{name}_p99_us"), p99, z);
+        println!("bench {name}: {} samples, {dropped} dropped", v.len());
+    }
+    let _ = fs::remove_dir_all(&root);
+    Ok(())
+}
