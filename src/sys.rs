@@ -18,6 +18,25 @@ pub enum Wake {
     Shutdown,
 }
 
+/// What the daemon asked of the operating system since it started, for the status view
+/// (docs/protocols.md, "Status"): the conversation per event, counted where the host's
+/// in-process kernel cannot count it (on Redox).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SysCounts {
+    /// Requests taken from the scheme socket.
+    pub requests: u64,
+    /// [`Wake::Readable`] returned (feed turns).
+    pub readable: u64,
+    /// Responses and readiness posts written to the scheme socket.
+    pub responses: u64,
+    /// Reads of the daemon's own fds (feed reads), `EAGAIN` included.
+    pub reads: u64,
+    /// Times the daemon blocked waiting for readiness (event queue reads).
+    pub blocks: u64,
+    /// Reads of the scheme socket that found it empty.
+    pub empty_polls: u64,
+}
+
 /// The daemon's view of the operating system. Fds are the daemon's own file descriptors.
 ///
 /// The daemon asks nothing of a client's fd except through [`Sys::call2`] with one of its own
@@ -59,6 +78,10 @@ pub trait Sys {
     /// Reports [`Wake::Readable`] for `fd` (a watched fd) once more, after the requests that
     /// are already waiting: the daemon left data in it to keep its turn short.
     fn readable_again(&mut self, fd: usize);
+    /// What was asked of the system so far, where the system counts it.
+    fn counts(&self) -> Option<SysCounts> {
+        None
+    }
 }
 
 /// The clock loss reports are stamped with, in nanoseconds: `CLOCK_MONOTONIC` on Redox

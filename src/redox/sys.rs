@@ -10,7 +10,7 @@ use syscall::error::ENODEV;
 use syscall::error::{Error, Result, EAGAIN, EBADF, EINTR, EPIPE, EWOULDBLOCK};
 use syscall::flag::{CallFlags, FobtainFdFlags, F_GETFL, F_SETFL, O_NONBLOCK, O_STAT};
 
-use crate::sys::{Sys, Wake};
+use crate::sys::{Sys, SysCounts, Wake};
 
 /// Requests served in a row before the registered fds are offered as readable again even
 /// without a readiness event, so a steady stream of requests cannot starve the feeds (the
@@ -46,6 +46,8 @@ pub struct RedoxSys {
     fds2_only: bool,
     /// The last wake was a readable fd: a waiting request goes next.
     requests_turn: bool,
+    /// What was asked of the kernel so far.
+    counts: SysCounts,
 }
 
 impl RedoxSys {
@@ -68,6 +70,7 @@ impl RedoxSys {
             anchors: Vec::new(),
             fds2_only: false,
             requests_turn: false,
+            counts: SysCounts::default(),
         })
     }
 
@@ -101,9 +104,13 @@ impl RedoxSys {
     /// Reads one request from the drained-until-`EAGAIN` socket. `None` once it is empty.
     fn try_request(&mut self) -> Result<Option<Wake>> {
         match self.socket.next_request(SignalBehavior::Restart) {
-            Ok(Some(req)) => Ok(Some(Wake::Request(req))),
+            Ok(Some(req)) => {
+                self.counts.requests += 1;
+                Ok(Some(Wake::Request(req)))
+            }
             Ok(None) => Ok(Some(Wake::Shutdown)),
             Err(err) if err.errno == EAGAIN || err.errno == EWOULDBLOCK => {
+                self.counts.empty_polls += 1;
                 self.socket_ready = false;
                 Ok(None)
             }
@@ -113,6 +120,7 @@ impl RedoxSys {
 
     /// Blocks until the queue reports something and records what it reported.
     fn block_on_queue(&mut self) -> Result<()> {
+        self.counts.blocks += 1;
         let event = loop {
             match self.queue.next_event() {
                 Ok(event) => break event,
@@ -147,6 +155,7 @@ impl Sys for RedoxSys {
                 }
             }
             if let Some(fd) = self.readable.pop_front() {
+                self.counts.readable += 1;
                 self.requests_turn = true;
                 return Ok(Wake::Readable(fd));
             }
@@ -162,6 +171,7 @@ impl Sys for RedoxSys {
     }
 
     fn respond(&mut self, resp: Response) -> Result<()> {
+        self.counts.responses += 1;
         if self.socket.write_response(resp, SignalBehavior::Restart)? {
             Ok(())
         } else {
@@ -210,6 +220,7 @@ impl Sys for RedoxSys {
     }
 
     fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        self.counts.reads += 1;
         Ok(libredox::call::read(fd, buf)?)
     }
 
@@ -231,6 +242,10 @@ impl Sys for RedoxSys {
             let _ = self.queue.unsubscribe(fd);
         }
         Ok(libredox::call::close(fd)?)
+    }
+
+    fn counts(&self) -> Option<SysCounts> {
+        Some(self.counts)
     }
 
     fn watch_readable(&mut self, fd: usize) -> Result<()> {

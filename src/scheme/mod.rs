@@ -393,6 +393,13 @@ impl<S: Sys> InotifyScheme<S> {
                 i.id, i.uid, i.watches, i.queued_bytes, i.queue_storage, i.unreported
             );
         }
+        if let Some(c) = self.sys.counts() {
+            let _ = writeln!(
+                s,
+                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {}",
+                c.requests, c.readable, c.responses, c.reads, c.blocks, c.empty_polls
+            );
+        }
         for f in self.feeds.status() {
             let next = f.next_seq.map_or("-".to_string(), |n| n.to_string());
             let _ = writeln!(

@@ -274,6 +274,30 @@ fn pipe_latency_us(samples: usize, epoch: Instant) -> io::Result<(Vec<f64>, usiz
     Ok((lat, dropped))
 }
 
+/// The daemon's system-call counts from its status view (`sys` line; inotifyd on Redox,
+/// root only), by name.
+fn daemon_counts() -> Option<Vec<(String, u64)>> {
+    let text = fs::read_to_string("/scheme/inotify/status").ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("sys "))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .chunks(2)
+        .map(|kv| Some((kv[0].to_string(), kv.get(1)?.parse().ok()?)))
+        .collect()
+}
+
+/// Prints what the daemon did per event between two [`daemon_counts`] snapshots.
+fn print_counts_per_event(before: &Option<Vec<(String, u64)>>, events: u64) {
+    let (Some(before), Some(after)) = (before, daemon_counts()) else {
+        return;
+    };
+    let mut line = String::from("bench daemon calls per event:");
+    for ((name, b), (_, a)) in before.iter().zip(&after) {
+        line += &format!(" {name} {:.3}", (a - b) as f64 / events.max(1) as f64);
+    }
+    println!("{line}");
+}
+
 /// Command-line settings.
 struct Args {
     base: String,
@@ -393,6 +417,7 @@ fn run(a: &Args) -> io::Result<()> {
     // Unwatched (another directory watched) and watched, alternating.
     let (mut other, mut hot, mut lost) = (Vec::new(), Vec::new(), 0u64);
     let (mut events_total, mut hot_secs) = (0u64, 0f64);
+    let counts = daemon_counts();
     for _ in 0..3 {
         other.push(per_step_us(a.secs, || op(&f))?);
         let before = seen.events.load(SeqCst);
@@ -411,6 +436,7 @@ fn run(a: &Args) -> io::Result<()> {
         events_total += seen.events.load(SeqCst) - before;
         hot_secs += secs;
     }
+    print_counts_per_event(&counts, events_total);
     let other = median(&mut other);
     let hot = median(&mut hot);
     figure("op_unwatched_other_watched_us", other, z);
@@ -425,6 +451,7 @@ fn run(a: &Args) -> io::Result<()> {
 
     // Bursts.
     for k in BURSTS {
+        let counts = daemon_counts();
         let start = Instant::now();
         let before = seen.events.load(SeqCst);
         for _ in 0..BURST_OPS / k {
@@ -445,10 +472,12 @@ fn run(a: &Args) -> io::Result<()> {
             events / (marginal / zero),
             events / (marginal / pipe),
         );
+        print_counts_per_event(&counts, events as u64);
     }
 
     // Latency: mkdir to the blocked reader's return, then the same for a pipe.
     let (mut lat, mut dropped) = (Vec::with_capacity(a.samples), 0);
+    let counts = daemon_counts();
     for i in 0..a.samples {
         let d = format!("{latency}/d{i}");
         thread::yield_now();
@@ -465,6 +494,7 @@ fn run(a: &Args) -> io::Result<()> {
         }
         fs::remove_dir(&d)?;
     }
+    print_counts_per_event(&counts, a.samples as u64);
     let (mut plat, pdropped) = pipe_latency_us(a.samples, epoch)?;
     for (name, v, dropped) in [
         ("latency_mkdir", &mut lat, dropped),

@@ -4,4 +4,4 @@
 
 src/main.rs:
 
-# env-dep:GUEST_COMMIT=7c85adb-dirty
+# env-dep:GUEST_COMMIT=9d7af8f-dirty
