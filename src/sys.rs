@@ -35,6 +35,8 @@ pub struct SysCounts {
     pub blocks: u64,
     /// Reads of the scheme socket that found it empty.
     pub empty_polls: u64,
+    /// Microseconds spent blocked waiting for readiness.
+    pub blocked_us: u64,
 }
 
 /// The daemon's view of the operating system. Fds are the daemon's own file descriptors.

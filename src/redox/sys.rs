@@ -121,6 +121,7 @@ impl RedoxSys {
     /// Blocks until the queue reports something and records what it reported.
     fn block_on_queue(&mut self) -> Result<()> {
         self.counts.blocks += 1;
+        let since = crate::sys::monotonic_ns();
         let event = loop {
             match self.queue.next_event() {
                 Ok(event) => break event,
@@ -128,6 +129,8 @@ impl RedoxSys {
                 Err(err) => return Err(err.into()),
             }
         };
+        let blocked = crate::sys::monotonic_ns().saturating_sub(since);
+        self.counts.blocked_us += blocked / 1000;
         if event.user_data == self.socket.inner().raw() {
             self.socket_ready = true;
         } else if self.watched.contains(&event.user_data) {

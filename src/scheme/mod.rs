@@ -396,8 +396,8 @@ impl<S: Sys> InotifyScheme<S> {
         if let Some(c) = self.sys.counts() {
             let _ = writeln!(
                 s,
-                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {}",
-                c.requests, c.readable, c.responses, c.reads, c.blocks, c.empty_polls
+                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {} blocked_us {}",
+                c.requests, c.readable, c.responses, c.reads, c.blocks, c.empty_polls, c.blocked_us
             );
         }
         for f in self.feeds.status() {

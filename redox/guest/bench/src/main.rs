@@ -286,15 +286,31 @@ fn daemon_counts() -> Option<Vec<(String, u64)>> {
         .collect()
 }
 
-/// Prints what the daemon did per event between two [`daemon_counts`] snapshots.
-fn print_counts_per_event(before: &Option<Vec<(String, u64)>>, events: u64) {
-    let (Some(before), Some(after)) = (before, daemon_counts()) else {
+/// A snapshot of the daemon's counts and the time it was taken.
+type Snapshot = (Instant, Option<Vec<(String, u64)>>);
+
+/// Takes a [`Snapshot`].
+fn snapshot() -> Snapshot {
+    (Instant::now(), daemon_counts())
+}
+
+/// Prints what the daemon did per event since a [`Snapshot`], and the time it was not
+/// blocked (busy or waiting for the CPU) per event.
+fn print_counts_per_event(before: &Snapshot, events: u64) {
+    let (Some(counts), Some(after)) = (&before.1, daemon_counts()) else {
         return;
     };
+    let per = |d: u64| d as f64 / events.max(1) as f64;
     let mut line = String::from("bench daemon calls per event:");
-    for ((name, b), (_, a)) in before.iter().zip(&after) {
-        line += &format!(" {name} {:.3}", (a - b) as f64 / events.max(1) as f64);
+    let mut blocked = 0;
+    for ((name, b), (_, a)) in counts.iter().zip(&after) {
+        line += &format!(" {name} {:.3}", per(a - b));
+        if name == "blocked_us" {
+            blocked = a - b;
+        }
     }
+    let wall = before.0.elapsed().as_micros() as u64;
+    line += &format!(" unblocked_us {:.1}", per(wall.saturating_sub(blocked)));
     println!("{line}");
 }
 
@@ -417,7 +433,7 @@ fn run(a: &Args) -> io::Result<()> {
     // Unwatched (another directory watched) and watched, alternating.
     let (mut other, mut hot, mut lost) = (Vec::new(), Vec::new(), 0u64);
     let (mut events_total, mut hot_secs) = (0u64, 0f64);
-    let counts = daemon_counts();
+    let counts = snapshot();
     for _ in 0..3 {
         other.push(per_step_us(a.secs, || op(&f))?);
         let before = seen.events.load(SeqCst);
@@ -449,9 +465,33 @@ fn run(a: &Args) -> io::Result<()> {
         seen.overflows.load(SeqCst)
     );
 
+    // Watched by an instance that is never read: the filesystem's and the daemon's share
+    // without the reader's (few enough operations that the queue cannot overflow).
+    let unread = format!("{root}/unread");
+    fs::create_dir(&unread)?;
+    let idle = Watcher::new()?;
+    idle.add(&unread, IN_ALL_EVENTS)?;
+    let h = format!("{unread}/f");
+    let counts = snapshot();
+    let start = Instant::now();
+    let mut ops = 0u64;
+    while ops < 4 || (start.elapsed().as_secs_f64() < a.secs && ops < 2000) {
+        op(&h)?;
+        ops += 1;
+    }
+    let unread_us = start.elapsed().as_secs_f64() * 1e6 / ops as f64;
+    figure("op_watched_unread_us", unread_us, z);
+    figure(
+        "marginal_unread_us_per_event",
+        (unread_us - other) / per_op,
+        z,
+    );
+    print_counts_per_event(&counts, (ops as f64 * per_op) as u64);
+    drop(idle);
+
     // Bursts.
     for k in BURSTS {
-        let counts = daemon_counts();
+        let counts = snapshot();
         let start = Instant::now();
         let before = seen.events.load(SeqCst);
         for _ in 0..BURST_OPS / k {
@@ -477,7 +517,7 @@ fn run(a: &Args) -> io::Result<()> {
 
     // Latency: mkdir to the blocked reader's return, then the same for a pipe.
     let (mut lat, mut dropped) = (Vec::with_capacity(a.samples), 0);
-    let counts = daemon_counts();
+    let counts = snapshot();
     for i in 0..a.samples {
         let d = format!("{latency}/d{i}");
         thread::yield_now();

@@ -4,4 +4,4 @@
 
 src/main.rs:
 
-# env-dep:GUEST_COMMIT=9d7af8f-dirty
+# env-dep:GUEST_COMMIT=e27bada-dirty
