@@ -19,8 +19,8 @@
 //!   a pipe write and a blocked pipe reader. Samples in which the clock ran backwards are
 //!   dropped and counted.
 //!
-//! Each loop runs for S seconds (default 2) and the op loops alternate three times; the
-//! median is reported. The first line is `inotifyd guest run: commit C`, the last
+//! Each loop runs for S seconds (default 1); the op loops alternate in five rounds and the
+//! medians (of each figure, and of the ratios within a round) are reported. The first line is `inotifyd guest run: commit C`, the last
 //! `guest-bench: done` (or `guest-bench: failed: why`).
 
 use std::fs::{self, File};
@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 use inotify_abi::consts::{IN_ALL_EVENTS, IN_CREATE, IN_Q_OVERFLOW};
 use inotify_abi::event::Events;
 
+/// Rounds of each alternating comparison (medians are reported).
+const ROUNDS: usize = 5;
 /// Burst sizes of the burst curve.
 const BURSTS: [usize; 5] = [1, 4, 16, 64, 256];
 /// Operations per burst size.
@@ -65,6 +67,9 @@ mod sys {
         }
         pub fn add(&self, path: &str, mask: u32) -> io::Result<i32> {
             self.0.add_watch(path, mask).map_err(err)
+        }
+        pub fn rm(&self, wd: i32) -> io::Result<()> {
+            self.0.rm_watch(wd).map_err(err)
         }
         pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
             self.0.read_raw(buf).map_err(err)
@@ -101,6 +106,13 @@ mod sys {
                 return Err(io::Error::last_os_error());
             }
             Ok(wd)
+        }
+        pub fn rm(&self, wd: i32) -> io::Result<()> {
+            // SAFETY: no pointers.
+            if unsafe { libc::inotify_rm_watch(self.0, wd) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
         }
         pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
             // SAFETY: `buf` is valid for `buf.len()` bytes.
@@ -324,7 +336,7 @@ struct Args {
 fn args() -> Result<Args, String> {
     let mut a = Args {
         base: "/tmp".into(),
-        secs: 2.0,
+        secs: 1.0,
         samples: 300,
     };
     let mut it = std::env::args().skip(1);
@@ -388,10 +400,11 @@ fn run(a: &Args) -> io::Result<()> {
         a.samples
     );
 
-    // Baselines and the unwatched loop before any watch exists, three rounds each.
+    // Baselines and the unwatched loop before any watch exists (so before inotifyd opens the
+    // filesystem's feed), alternating.
     let (mut zero, mut nothing) = (Vec::new(), Vec::new());
     let f = format!("{unwatched}/f");
-    for _ in 0..3 {
+    for _ in 0..ROUNDS {
         zero.push(zero_read_us(a.secs)?);
         nothing.push(per_step_us(a.secs, || op(&f))?);
     }
@@ -400,8 +413,7 @@ fn run(a: &Args) -> io::Result<()> {
     let pipe = pipe_round_trip_us(a.secs)?;
     figure("pipe_round_trip_us", pipe, &[("zero reads", zero)]);
     let z: &Units = &[("zero reads", zero), ("pipe round trips", pipe)];
-    let nothing = median(&mut nothing);
-    figure("op_unwatched_nothing_watched_us", nothing, z);
+    figure("op_unwatched_nothing_watched_us", median(&mut nothing), z);
 
     let watcher = match Watcher::new() {
         Ok(w) => Arc::new(w),
@@ -410,8 +422,7 @@ fn run(a: &Args) -> io::Result<()> {
             return Ok(());
         }
     };
-    watcher.add(&watched, IN_ALL_EVENTS)?;
-    watcher.add(&latency, IN_CREATE)?;
+    let mut wd = watcher.add(&watched, IN_ALL_EVENTS)?;
     let seen = Arc::new(Seen::default());
     {
         let (w, s) = (watcher.clone(), seen.clone());
@@ -430,11 +441,19 @@ fn run(a: &Args) -> io::Result<()> {
         return Err(io::Error::other("the watched loop reports no events"));
     }
 
-    // Unwatched (another directory watched) and watched, alternating.
-    let (mut other, mut hot, mut lost) = (Vec::new(), Vec::new(), 0u64);
-    let (mut events_total, mut hot_secs) = (0u64, 0f64);
+    // Rounds of three: nothing watched with the feed open, another directory watched, and
+    // the watched directory; each compared with the others of its round.
+    let (mut idle, mut other, mut hot) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut lost, mut events_total, mut hot_secs) = (0u64, 0u64, 0f64);
     let counts = snapshot();
-    for _ in 0..3 {
+    for _ in 0..ROUNDS {
+        let before = seen.events.load(SeqCst);
+        watcher.rm(wd)?;
+        if !catch_up(&seen, before + 1) {
+            return Err(io::Error::other("rm_watch: no IN_IGNORED"));
+        }
+        idle.push(per_step_us(a.secs, || op(&f))?);
+        wd = watcher.add(&watched, IN_ALL_EVENTS)?;
         other.push(per_step_us(a.secs, || op(&f))?);
         let before = seen.events.load(SeqCst);
         let start = Instant::now();
@@ -452,13 +471,22 @@ fn run(a: &Args) -> io::Result<()> {
         events_total += seen.events.load(SeqCst) - before;
         hot_secs += secs;
     }
+    // Counted over whole rounds: the unwatched loops add nothing, the rm_watch one event.
     print_counts_per_event(&counts, events_total);
+    let mut feed_cost: Vec<f64> = other.iter().zip(&idle).map(|(o, i)| o / i).collect();
+    let mut slowdown: Vec<f64> = hot.iter().zip(&other).map(|(h, o)| h / o).collect();
+    let mut marginal: Vec<f64> = hot
+        .iter()
+        .zip(&other)
+        .map(|(h, o)| (h - o) / per_op)
+        .collect();
+    figure("op_unwatched_feed_open_us", median(&mut idle), z);
     let other = median(&mut other);
-    let hot = median(&mut hot);
     figure("op_unwatched_other_watched_us", other, z);
-    figure("op_watched_us", hot, z);
-    figure("watched_slowdown", hot / other, &[]);
-    figure("marginal_us_per_event", (hot - other) / per_op, z);
+    figure("op_watched_us", median(&mut hot), z);
+    figure("other_watched_over_feed_open", median(&mut feed_cost), &[]);
+    figure("watched_slowdown", median(&mut slowdown), &[]);
+    figure("marginal_us_per_event", median(&mut marginal), z);
     figure("events_per_s", events_total as f64 / hot_secs, &[]);
     println!(
         "bench delivery: {events_total} events read, {lost} missing, {} overflows",
@@ -515,6 +543,7 @@ fn run(a: &Args) -> io::Result<()> {
         print_counts_per_event(&counts, events as u64);
     }
 
+    watcher.add(&latency, IN_CREATE)?;
     // Latency: mkdir to the blocked reader's return, then the same for a pipe.
     let (mut lat, mut dropped) = (Vec::with_capacity(a.samples), 0);
     let counts = snapshot();
