@@ -266,6 +266,62 @@ fn root_reads_the_daemon_wide_status_and_others_get_eacces() {
     );
 }
 
+/// The counts of the status text's `sys` line, by name.
+fn sys_counts(text: &str) -> Vec<(String, u64)> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sys "))
+        .unwrap_or_else(|| panic!("no sys line in {text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .chunks(2)
+        .map(|kv| (kv[0].to_string(), kv[1].parse().unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_status_counts_the_feed_turn_and_feed_read_an_event_took() {
+    let env = Env::start();
+    let p = env.user(10, USER);
+    let a = Inotify::init1(&p, IN_NONBLOCK).unwrap();
+    a.add_watch("/d", IN_CREATE).unwrap();
+    let root = env.root();
+    let before = sys_counts(&status(&root));
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "requests",
+            "readable",
+            "responses",
+            "reads",
+            "blocks",
+            "empty_polls",
+            "blocked_us"
+        ]
+    );
+    env.push(&[created(ino::D, b"x", 50)]);
+    sync(&p);
+    assert_eq!(drain(&a).len(), 1);
+    let after = sys_counts(&status(&root));
+    let delta = |name: &str| {
+        let at = names.iter().position(|n| *n == name).unwrap();
+        after[at].1 - before[at].1
+    };
+    assert!(delta("readable") >= 1, "{before:?} {after:?}");
+    assert!(delta("reads") >= 1, "{before:?} {after:?}");
+    // The status read itself: an open, reads and a close (closes get no answer).
+    assert!(delta("requests") >= 3, "{before:?} {after:?}");
+    assert!(delta("responses") >= 2, "{before:?} {after:?}");
+    // The host rig's waits are all blocking receives, each returning one wake.
+    assert_eq!(
+        delta("blocks"),
+        delta("requests") + delta("readable"),
+        "{before:?} {after:?}"
+    );
+    assert_eq!(delta("empty_polls"), 0);
+}
+
 /// add_watch by hand: open `path`, send it, collect the wd with `payload` as the path.
 fn add_watch_with_payload(
     p: &inotify_host::Process,

@@ -15,18 +15,24 @@ use syscall::error::{Error, Result, EINVAL};
 use syscall::flag::O_STAT;
 
 use super::kernel::{HostSocket, Inbound, Process};
-use inotifyd::sys::{Sys, Wake};
+use inotifyd::sys::{Sys, SysCounts, Wake};
 
 /// The daemon's view of the host kernel.
 pub struct HostSys {
     /// The daemon's scheme socket; its inbox also carries readiness notices.
     socket: HostSocket,
+    /// What the daemon asked so far (every wait is one blocking receive, counted in
+    /// `blocks`; the inbox is never polled empty).
+    counts: SysCounts,
 }
 
 impl HostSys {
     /// Wraps the daemon's socket.
     pub fn new(socket: HostSocket) -> Self {
-        HostSys { socket }
+        HostSys {
+            socket,
+            counts: SysCounts::default(),
+        }
     }
 
     /// The socket.
@@ -59,9 +65,20 @@ impl HostSys {
 
 impl Sys for HostSys {
     fn wait(&mut self) -> Result<Wake> {
-        Ok(Self::wake(self.socket.next_inbound(true)?))
+        let since = std::time::Instant::now();
+        let wake = Self::wake(self.socket.next_inbound(true)?);
+        let c = &mut self.counts;
+        c.blocks += 1;
+        c.blocked_us += since.elapsed().as_micros() as u64;
+        match wake {
+            Wake::Request(_) => c.requests += 1,
+            Wake::Readable(_) => c.readable += 1,
+            Wake::Shutdown => {}
+        }
+        Ok(wake)
     }
     fn respond(&mut self, resp: Response) -> Result<()> {
+        self.counts.responses += 1;
         self.socket.write_response(resp)
     }
     fn obtain_fd(&mut self, req: &SendFdRequest) -> Result<usize> {
@@ -90,6 +107,7 @@ impl Sys for HostSys {
         self.process().dup(fd, name)
     }
     fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
+        self.counts.reads += 1;
         self.process().read_nonblock(fd, buf)
     }
     fn write(&mut self, fd: usize, buf: &[u8]) -> Result<usize> {
@@ -105,5 +123,8 @@ impl Sys for HostSys {
     fn readable_again(&mut self, fd: usize) {
         // Behind every request already in the inbox.
         self.socket.entry().notify_readable(fd);
+    }
+    fn counts(&self) -> Option<SysCounts> {
+        Some(self.counts)
     }
 }
