@@ -4,4 +4,4 @@
 
 src/main.rs:
 
-# env-dep:GUEST_COMMIT=ff6132e-dirty
+# env-dep:GUEST_COMMIT=ba95586-dirty
