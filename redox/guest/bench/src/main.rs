@@ -326,6 +326,39 @@ fn print_counts_per_event(before: &Snapshot, events: u64) {
     println!("{line}");
 }
 
+/// Prints what the reader saw and the daemon's status view, when events did not arrive.
+/// The view's text is taken at `open`, which pulls no feed: the first one shows the daemon's
+/// state as the reader waited; it is read after two seconds in which that `open` (a request)
+/// has woken the daemon. The second is taken after everything that followed.
+fn diagnose(seen: &Seen) {
+    println!(
+        "guest-bench: reader saw {} events in {} reads",
+        seen.events.load(SeqCst),
+        seen.reads.load(SeqCst)
+    );
+    let first = File::open("/scheme/inotify/status");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        thread::yield_now();
+    }
+    println!(
+        "guest-bench: two seconds after a request: {} events in {} reads",
+        seen.events.load(SeqCst),
+        seen.reads.load(SeqCst)
+    );
+    let mut text = String::new();
+    if first.and_then(|mut f| f.read_to_string(&mut text)).is_ok() {
+        for line in text.lines() {
+            println!("guest-bench: status as the reader waited: {line}");
+        }
+    }
+    if let Ok(text) = fs::read_to_string("/scheme/inotify/status") {
+        for line in text.lines() {
+            println!("guest-bench: status after: {line}");
+        }
+    }
+}
+
 /// Command-line settings.
 struct Args {
     base: String,
@@ -446,11 +479,14 @@ fn run(a: &Args) -> io::Result<()> {
     let (mut idle, mut other, mut hot) = (Vec::new(), Vec::new(), Vec::new());
     let (mut lost, mut events_total, mut hot_secs) = (0u64, 0u64, 0f64);
     let counts = snapshot();
-    for _ in 0..ROUNDS {
+    for round in 0..ROUNDS {
         let before = seen.events.load(SeqCst);
         watcher.rm(wd)?;
         if !catch_up(&seen, before + 1) {
-            return Err(io::Error::other("rm_watch: no IN_IGNORED"));
+            diagnose(&seen);
+            return Err(io::Error::other(format!(
+                "round {round}: rm_watch {wd}: no IN_IGNORED after {before} events"
+            )));
         }
         idle.push(per_step_us(a.secs, || op(&f))?);
         wd = watcher.add(&watched, IN_ALL_EVENTS)?;
@@ -464,8 +500,13 @@ fn run(a: &Args) -> io::Result<()> {
         }
         let target = before + (ops as f64 * per_op).round() as u64;
         if !catch_up(&seen, target) {
+            diagnose(&seen);
             lost += target - seen.events.load(SeqCst).min(target);
         }
+        println!(
+            "guest-bench: round {round}: {ops} ops, {} events",
+            seen.events.load(SeqCst) - before
+        );
         let secs = start.elapsed().as_secs_f64();
         hot.push(secs * 1e6 / ops as f64);
         events_total += seen.events.load(SeqCst) - before;
@@ -528,7 +569,11 @@ fn run(a: &Args) -> io::Result<()> {
                 op(&g)?;
             }
             if !catch_up(&seen, target) {
-                return Err(io::Error::other(format!("burst {k}: events missing")));
+                diagnose(&seen);
+                return Err(io::Error::other(format!(
+                    "burst {k}: {} of {target} events",
+                    seen.events.load(SeqCst)
+                )));
             }
         }
         let us = start.elapsed().as_secs_f64() * 1e6;
@@ -555,6 +600,7 @@ fn run(a: &Args) -> io::Result<()> {
         fs::create_dir(&d)?;
         let after = since(epoch);
         if !catch_up(&seen, target) {
+            diagnose(&seen);
             return Err(io::Error::other("latency: the reader never woke"));
         }
         match sample(before, after, seen.last_ns.load(SeqCst)) {
