@@ -329,12 +329,13 @@ fn inotifyctl_shows_root_the_daemon_wide_status() {
         )),
         "{out}"
     );
+    assert!(lines[3].starts_with("sys requests "), "{out}");
     assert!(
-        lines[3].starts_with("feed file fs 0 open 1 next_seq "),
+        lines[4].starts_with("feed file fs 0 open 1 next_seq "),
         "{out}"
     );
-    assert!(lines[3].ends_with(" lost 0"), "{out}");
-    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[4].ends_with(" lost 0"), "{out}");
+    assert_eq!(lines.len(), 5, "{out}");
     // Anyone else: EACCES, and nothing of the daemon's state.
     let (code, out, err) = inotifyctl(user, "");
     assert_eq!(code, EXIT_ERROR);
