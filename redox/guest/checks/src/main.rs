@@ -20,7 +20,9 @@ mod checks {
     use std::process::ExitCode;
     use std::time::{Duration, Instant};
 
-    use inotify_abi::consts::IN_ALL_EVENTS;
+    use inotify_abi::consts::{
+        IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_MOVED_FROM, IN_MOVED_TO,
+    };
     use inotify_client::{format, Inotify, OwnedEvent, RedoxOs, IN_NONBLOCK};
     use syscall::error::EAGAIN;
 
@@ -55,6 +57,14 @@ mod checks {
             (
                 "a user cannot watch a directory only root may read",
                 unreadable_dir,
+            ),
+            (
+                "a subtree watch reports what is made in brand-new and moved-in directories",
+                subtree_watch,
+            ),
+            (
+                "inotifywait -r reports files made in directories made after it started",
+                inotifywait_recursive,
             ),
         ] {
             let _ = fs::remove_dir_all(&dir);
@@ -301,8 +311,106 @@ mod checks {
 
     /// Waits (blocking, with the client's timed wait) until `want` events have arrived or
     /// [`WAIT`] has passed, then takes whatever else is already queued.
+    /// One `IN_SUBTREE` watch (docs/semantics.md, "Beyond Linux"): a tree that existed before
+    /// the watch, directories made after it (`mkdir -p`), a directory moved within the tree
+    /// and one moved out; every event below the root carries its path from the root.
+    fn subtree_watch(dir: &str) -> Result<(), String> {
+        let io = |what: &str, r: std::io::Result<()>| r.map_err(|e| format!("{what}: {e}"));
+        io("mkdir x/y", fs::create_dir_all(format!("{dir}/x/y")))?;
+        let ino = Inotify::init1(RedoxOs, IN_NONBLOCK).map_err(|e| format!("init1: {e}"))?;
+        let mask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO;
+        let wd = ino
+            .add_subtree_watch(dir, mask)
+            .map_err(|e| format!("add_subtree_watch: {e}"))?;
+        io("mkdir -p a/b/c", fs::create_dir_all(format!("{dir}/a/b/c")))?;
+        io("write a/b/c/f", fs::write(format!("{dir}/a/b/c/f"), b"f"))?;
+        io("write x/y/g", fs::write(format!("{dir}/x/y/g"), b"g"))?;
+        io(
+            "rename a/b x/b2",
+            fs::rename(format!("{dir}/a/b"), format!("{dir}/x/b2")),
+        )?;
+        io("write x/b2/c/h", fs::write(format!("{dir}/x/b2/c/h"), b"h"))?;
+        let out = format!("{dir}-out");
+        io("rename x/b2 out", fs::rename(format!("{dir}/x/b2"), &out))?;
+        io("write out/c/i", fs::write(format!("{out}/c/i"), b"i"))?;
+        let _ = fs::remove_dir_all(&out);
+        let expect = [
+            "d/ CREATE,ISDIR a",
+            "d/ CREATE,ISDIR a/b",
+            "d/ CREATE,ISDIR a/b/c",
+            "d/ CREATE a/b/c/f",
+            "d/ CLOSE_WRITE a/b/c/f",
+            "d/ CREATE x/y/g",
+            "d/ CLOSE_WRITE x/y/g",
+            "d/ MOVED_FROM,ISDIR a/b",
+            "d/ MOVED_TO,ISDIR x/b2",
+            "d/ CREATE x/b2/c/h",
+            "d/ CLOSE_WRITE x/b2/c/h",
+            "d/ MOVED_FROM,ISDIR x/b2",
+        ];
+        let events = collect(&ino, expect.len() + 1)?;
+        let got: Vec<String> = events
+            .iter()
+            .map(|ev| format::event(if ev.wd == wd { "d/" } else { "?" }, ev))
+            .collect();
+        if got != expect {
+            return Err(format!("expected {expect:?}, got {got:?}"));
+        }
+        let (from, to) = (&events[7], &events[8]);
+        if from.cookie == 0 || from.cookie != to.cookie {
+            return Err(format!("move cookies {} and {}", from.cookie, to.cookie));
+        }
+        Ok(())
+    }
+
+    /// `inotifywait -r` on Redox takes one subtree watch: a file made in a directory made
+    /// (with its parents) after the watches were established is reported, from its own
+    /// directory, as inotify-tools prints it.
+    fn inotifywait_recursive(dir: &str) -> Result<(), String> {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("inotifywait")
+            .args(["-r", "-m", "-e", "create", dir])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn inotifywait: {e}"))?;
+        let mut err = BufReader::new(child.stderr.take().ok_or("no stderr")?);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match err.read_line(&mut line) {
+                Ok(0) => return Err("inotifywait exited before its watches were up".into()),
+                Ok(_) if line.contains("Watches established") => break,
+                Ok(_) => {}
+                Err(e) => return Err(format!("read stderr: {e}")),
+            }
+        }
+        let r = fs::create_dir_all(format!("{dir}/a/b/c"))
+            .and_then(|()| fs::write(format!("{dir}/a/b/c/f"), b"f"));
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = child.kill();
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        let _ = child.wait();
+        r.map_err(|e| format!("operation: {e}"))?;
+        let got: Vec<String> = out.lines().map(|l| l.replace(dir, "DIR")).collect();
+        let expect = [
+            "DIR/ CREATE,ISDIR a",
+            "DIR/a/ CREATE,ISDIR b",
+            "DIR/a/b/ CREATE,ISDIR c",
+            "DIR/a/b/c/ CREATE f",
+        ];
+        if got != expect {
+            return Err(format!("expected {expect:?}, got {got:?}"));
+        }
+        Ok(())
+    }
+
     fn collect(ino: &Inotify<RedoxOs>, want: usize) -> Result<Vec<OwnedEvent>, String> {
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; 8192];
         let mut events = Vec::new();
         let deadline = Instant::now() + WAIT;
         while events.len() < want {
