@@ -28,11 +28,14 @@ mod checks {
 
     /// How long a check waits for its events.
     const WAIT: Duration = Duration::from_secs(2);
+    /// How long a check may make no progress before the watchdog reports it.
+    const STALL: Duration = Duration::from_secs(20);
 
     pub fn main() -> ExitCode {
         let base = std::env::args().nth(1).unwrap_or_else(|| "/tmp".into());
         let dir = format!("{base}/guest-checks-{}", std::process::id());
         let (mut passed, mut failed) = (0, 0);
+        let progress = watchdog();
         for (name, check) in [
             (
                 "unlink while open, then close",
@@ -67,6 +70,7 @@ mod checks {
                 inotifywait_recursive,
             ),
         ] {
+            progress.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let _ = fs::remove_dir_all(&dir);
             let r = fs::create_dir(&dir)
                 .map_err(|e| format!("mkdir {dir}: {e}"))
@@ -89,6 +93,36 @@ mod checks {
         } else {
             ExitCode::FAILURE
         }
+    }
+
+    /// A thread that reports a check making no progress for [`STALL`]: the check's number, a
+    /// `/scheme/zero` read (the kernel and a trivial scheme answer), then inotifyd's status
+    /// view (inotifyd answers). Returns the counter the checks advance.
+    fn watchdog() -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let progress = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = progress.clone();
+        std::thread::spawn(move || {
+            let mut last = usize::MAX;
+            loop {
+                std::thread::sleep(STALL);
+                let now = seen.load(SeqCst);
+                if now != last {
+                    last = now;
+                    continue;
+                }
+                println!("# check {now} made no progress in {STALL:?}");
+                let mut b = [0u8; 1];
+                let zero = fs::File::open("/scheme/zero").and_then(|mut f| f.read_exact(&mut b));
+                println!("# /scheme/zero read: {zero:?}");
+                match fs::read_to_string("/scheme/inotify/status") {
+                    Ok(text) => text.lines().for_each(|l| println!("# status: {l}")),
+                    Err(e) => println!("# status: {e}"),
+                }
+            }
+        });
+        progress
     }
 
     fn watch_dir_and_file(dir: &str) -> Result<(Inotify<RedoxOs>, i32, i32), String> {
