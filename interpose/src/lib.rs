@@ -78,7 +78,8 @@ pub trait Target: Send + Sync + 'static {
     fn close(&self, fd: usize);
     /// `dup(fd, name)` with a non-empty name.
     fn dup(&self, who: Creds, fd: usize, name: &[u8]) -> Result<usize>;
-    /// A read at `offset` (`flags`: the description's flags as the caller's request had them).
+    /// A read at `offset`; `flags` are `RwFlags` bits (the caller's `O_NONBLOCK` and
+    /// `O_APPEND` for this read), as Redox's `SYS_READ2` takes them.
     fn read(
         &self,
         who: Creds,

@@ -15,9 +15,9 @@ use redox_scheme::scheme::{Op, SchemeState, SchemeSync};
 use redox_scheme::{CallRequest, CallerCtx, OpenResult, Response};
 use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{
-    EventFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_SYMLINK, MODE_TYPE,
-    O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_STAT, O_SYMLINK,
-    O_TRUNC, O_WRONLY,
+    EventFlags, RwFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_SYMLINK,
+    MODE_TYPE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY,
+    O_RDWR, O_STAT, O_SYMLINK, O_TRUNC, O_WRONLY,
 };
 use syscall::schemev2::{NewFdFlags, Opcode, Sqe};
 use syscall::{Stat, StdFsCallMeta, TimeSpec};
@@ -79,6 +79,17 @@ pub(crate) fn refused_before_decoding(call: &CallRequest) -> bool {
         Some(Opcode::Futimens) => len > 2 * size_of::<TimeSpec>(),
         _ => false,
     }
+}
+
+/// The `RwFlags` bits of a read for a caller whose description has `fcntl_flags`: only
+/// `O_NONBLOCK` and `O_APPEND` carry over (Redox's `SYS_READ2` refuses any other bit with
+/// `EINVAL`; the description's other flags are the interposer's own fd's).
+pub(crate) fn rw_flags(fcntl_flags: u32) -> usize {
+    let fl = fcntl_flags as usize;
+    let mut rw = RwFlags::empty();
+    rw.set(RwFlags::NONBLOCK, fl & O_NONBLOCK != 0);
+    rw.set(RwFlags::APPEND, fl & O_APPEND != 0);
+    rw.bits() as usize
 }
 
 /// Handles one request on a serving thread.
@@ -549,7 +560,7 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         };
         let n = me
             .target
-            .read(creds(ctx), real.fd, buf, offset, fcntl_flags as usize)?;
+            .read(creds(ctx), real.fd, buf, offset, rw_flags(fcntl_flags))?;
         if n > 0 {
             let mut st = me.lock();
             if st.node(id).is_some_and(|n| !n.is_symlink) {

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use syscall::error::{Error, Result, EBADF, EINVAL, EIO, EXDEV};
 use syscall::flag::{
-    EventFlags, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL, MODE_PERM, O_ACCMODE, O_CREAT,
-    O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_SYMLINK, O_WRONLY,
-    SEEK_CUR, SEEK_END, SEEK_SET,
+    EventFlags, RwFlags, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL, MODE_PERM, O_ACCMODE,
+    O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW, O_NONBLOCK, O_RDONLY,
+    O_SYMLINK, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
 use syscall::schemev2::{Opcode, SqeFlags};
 use syscall::{Stat, TimeSpec};
@@ -91,17 +91,28 @@ impl Process {
         Ok(n)
     }
 
-    /// `pread`: a read at `offset` with the description's flags plus `extra_flags`; the
-    /// kernel's offset of the description is neither used nor moved.
-    pub fn read_at(
-        &self,
-        fd: usize,
-        buf: &mut [u8],
-        offset: u64,
-        extra_flags: usize,
-    ) -> Result<usize> {
+    /// `pread` as Redox's `SYS_READ2`: a read at `offset`; `rw` is `usize::MAX` for the
+    /// description's flags, else [`RwFlags`] bits that replace its `O_NONBLOCK` and
+    /// `O_APPEND` for this read (any other bit: `EINVAL`). The kernel's offset of the
+    /// description is neither used nor moved.
+    pub fn read_at(&self, fd: usize, buf: &mut [u8], offset: u64, rw: usize) -> Result<usize> {
         let desc = self.desc(fd)?;
-        let flags = desc.flags() | extra_flags;
+        let flags = if rw == usize::MAX {
+            desc.flags()
+        } else {
+            let rw = u32::try_from(rw)
+                .ok()
+                .and_then(RwFlags::from_bits)
+                .ok_or(Error::new(EINVAL))?;
+            let mut f = desc.flags() & !(O_NONBLOCK | O_APPEND);
+            if rw.contains(RwFlags::NONBLOCK) {
+                f |= O_NONBLOCK;
+            }
+            if rw.contains(RwFlags::APPEND) {
+                f |= O_APPEND;
+            }
+            f
+        };
         let sqe = self.sqe(
             Opcode::Read,
             [
