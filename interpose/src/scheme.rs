@@ -27,6 +27,13 @@ use super::{Creds, Handle, Interposer, Node, RealFd, Target};
 /// `timespec.tv_nsec` meaning "leave this time alone" (relibc and Linux share the value).
 const UTIME_OMIT: i32 = (1 << 30) - 2;
 
+/// The fd flags of every forwarded handle: positioned, so that the kernel puts the
+/// description's offset in each read and write and the forward (`SYS_READ2`/`SYS_WRITE2`,
+/// explicit offsets) never carries "no offset" (`u64::MAX`) to a target that keeps none of
+/// its own: redoxfs marks all its handles positioned and takes the offset as it comes (a
+/// write at `u64::MAX` panics redoxfs 0.9.1).
+const FORWARDED_FLAGS: NewFdFlags = NewFdFlags::POSITIONED;
+
 /// Longest `fpath` answer taken from the target.
 const PATH_BUF: usize = 4096;
 
@@ -473,14 +480,9 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         if all & O_TRUNC != 0 && !created && is_file && !stat_only {
             me.report_through(&mut st, id, NameUse::Truncate, |at| Fact::Modified(at));
         }
-        let positioned = (is_file || is_symlink) && !pending_symlink;
         Ok(OpenResult::ThisScheme {
             number: id,
-            flags: if positioned {
-                NewFdFlags::POSITIONED
-            } else {
-                NewFdFlags::empty()
-            },
+            flags: FORWARDED_FLAGS,
         })
     }
 
@@ -541,7 +543,7 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         let id = st.insert(Handle::Node(node));
         Ok(OpenResult::ThisScheme {
             number: id,
-            flags: NewFdFlags::empty(),
+            flags: FORWARDED_FLAGS,
         })
     }
 

@@ -13,6 +13,16 @@ use syscall::{Stat, TimeSpec};
 
 use super::*;
 
+/// The offset the kernel puts in a read or write request: the description's for a positioned
+/// one, else `u64::MAX` (no offset), as Redox's `sys_read`/`sys_write` do.
+fn kernel_offset(desc: &Description) -> u64 {
+    if desc.positioned {
+        *lock(&desc.offset)
+    } else {
+        u64::MAX
+    }
+}
+
 impl Process {
     /// `open(path, flags)`; see [`split_path`] for the path forms. The low 16 bits of
     /// `flags` carry the mode for `O_CREAT`, as on Redox. `ENODEV` when no such scheme.
@@ -39,7 +49,7 @@ impl Process {
         interrupt: Option<&Interrupt>,
     ) -> Result<usize> {
         let desc = self.desc(fd)?;
-        let offset = *lock(&desc.offset);
+        let offset = kernel_offset(&desc);
         let flags = desc.flags() | extra_flags;
         let sqe = self.sqe(
             Opcode::Read,
@@ -82,7 +92,7 @@ impl Process {
     /// `write`.
     pub fn write(&self, fd: usize, buf: &[u8]) -> Result<usize> {
         let desc = self.desc(fd)?;
-        let offset = *lock(&desc.offset);
+        let offset = kernel_offset(&desc);
         let sqe = self.bytes_sqe(Opcode::Write, desc.id, buf, offset, desc.flags() as u64);
         let n = self.transact(&desc.scheme, sqe, None)?.result?;
         if desc.positioned {
