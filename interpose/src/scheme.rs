@@ -117,11 +117,23 @@ pub(crate) fn handle<T: Target>(
         caller.uid = who.uid;
         caller.gid = who.gid;
     }
+    // Listings are forwarded raw: the target's entries go to the caller as they are. Redox's
+    // kernel sends getdents as a `StdFsCall` (kind, offset, header size in the metadata),
+    // which redox-scheme would hand to `SchemeSync::getdents` as a `DirentBuf`.
     if let Op::Getdents(ref mut g) = op {
-        // Forwarded raw: the target's entries go to the caller as they are.
         let (fd, header, opaque) = (g.fd, g.header_size, g.opaque_offset);
         let res = me.getdents(fd, g.raw_buf(), header, opaque, &caller);
         return Response::new(res, op);
+    }
+    if let Op::StdFsCall(ref mut call) = op {
+        let (fds, payload, meta) = call.fds_and_payload_and_metadata();
+        if let ([fd], [kind, opaque, header]) = (fds, meta) {
+            if StdFsCallKind::try_from_raw(*kind as u8) == Some(StdFsCallKind::Getdents) {
+                let header = u16::try_from(*header).unwrap_or(u16::MAX);
+                let res = me.getdents(*fd, payload, header, *opaque, &caller);
+                return Response::new(res, op);
+            }
+        }
     }
     op.handle_sync(caller, &mut Worker(me), state)
 }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use syscall::error::{Error, Result, EBADF, EINVAL, EIO, EXDEV};
 use syscall::flag::{
-    EventFlags, RwFlags, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL, MODE_PERM, O_ACCMODE,
-    O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW, O_NONBLOCK, O_RDONLY,
-    O_SYMLINK, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
+    EventFlags, RwFlags, StdFsCallKind, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL,
+    MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW,
+    O_NONBLOCK, O_RDONLY, O_SYMLINK, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
 use syscall::schemev2::{Opcode, SqeFlags};
 use syscall::{Stat, TimeSpec};
@@ -325,12 +325,22 @@ impl Process {
         header_size: u16,
         opaque_offset: u64,
     ) -> Result<usize> {
-        let ptr = buf.as_mut_ptr() as u64;
-        self.fd_call(
-            fd,
-            Opcode::Getdents,
-            [ptr, buf.len() as u64, u64::from(header_size), opaque_offset],
-        )
+        // As Redox's kernel sends it to a user scheme: a `StdFsCall` of kind `Getdents`,
+        // the kind, the offset and the header size in `args[3..6]` (where other requests
+        // carry the caller's ids).
+        let desc = self.desc(fd)?;
+        let mut sqe = self.sqe(
+            Opcode::StdFsCall,
+            [
+                desc.id as u64,
+                buf.as_mut_ptr() as u64,
+                buf.len() as u64,
+                StdFsCallKind::Getdents as u64,
+                opaque_offset,
+            ],
+        );
+        sqe.args[5] = u64::from(header_size);
+        self.transact(&desc.scheme, sqe, None)?.result
     }
 
     /// The path inside `fd`'s scheme for `path`; `EXDEV` when `path` names another scheme.
