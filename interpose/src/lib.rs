@@ -194,6 +194,10 @@ struct Node<T: Target> {
     unlinked: bool,
     /// Which removal detached it (0 while attached).
     detach_id: u64,
+    /// A removal forwarded through the interposer left its inode without links: it is freed
+    /// at its last close whatever the target's `fstat` says (redoxfs 0.9.1 keeps reporting
+    /// the old link count on fds open on a file whose last name was removed).
+    no_links: bool,
     /// An `O_CREAT | O_SYMLINK` handle whose link the first write makes.
     pending_symlink: bool,
     /// The credentials it was opened with: those of the requests that carry none.
@@ -264,6 +268,7 @@ impl<T: Target> Interposer<T> {
             silent: true,
             unlinked: false,
             detach_id: 0,
+            no_links: false,
             pending_symlink: false,
             opener: Creds::OWN,
         };

@@ -118,6 +118,9 @@ impl Target for RedoxTarget {
         offset: u64,
         flags: usize,
     ) -> Result<usize> {
+        // As in `write`: an empty buffer of our own.
+        let mut none = [0u8; 1];
+        let buf = if buf.is_empty() { &mut none[..0] } else { buf };
         let (ptr, len) = (buf.as_mut_ptr() as usize, buf.len());
         // SAFETY: `buf` is valid for writes of `len` bytes for the whole call.
         self.as_(who, || unsafe {
@@ -125,6 +128,10 @@ impl Target for RedoxTarget {
         })
     }
     fn write(&self, who: Creds, fd: usize, buf: &[u8], offset: u64) -> Result<usize> {
+        // An empty request buffer may come at an address the kernel refuses in a request of
+        // ours (a zero-byte write was answered EFAULT): forward one of our own.
+        let none = [0u8; 1];
+        let buf = if buf.is_empty() { &none[..0] } else { buf };
         let (ptr, len) = (buf.as_ptr() as usize, buf.len());
         // SAFETY: `buf` is valid for reads of `len` bytes for the whole call.
         self.as_(who, || unsafe {

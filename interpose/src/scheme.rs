@@ -470,6 +470,7 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
             silent: !known || stat_only || (created && all & (O_DIRECTORY | O_SYMLINK) != 0),
             unlinked: false,
             detach_id: 0,
+            no_links: false,
             pending_symlink,
             opener: creds(ctx),
         };
