@@ -18,7 +18,8 @@ use redox_scheme::scheme::{SchemeState, SchemeSync};
 use redox_scheme::{CallerCtx, OpenResult, RequestKind};
 use syscall::error::{Error, Result, EBADF, ENOENT};
 use syscall::flag::{
-    MODE_DIR, MODE_FILE, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+    MODE_DIR, MODE_FILE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR,
+    O_SYMLINK, O_TRUNC, O_WRONLY, SEEK_CUR,
 };
 use syscall::schemev2::NewFdFlags;
 use syscall::{Stat, TimeSpec};
@@ -80,6 +81,53 @@ fn a_watch_through_the_interposer_sees_what_a_client_does_on_a_filesystem_withou
 
 /// One operation a caller tries, by its shape on Redox.
 type Attempt = fn(&Process) -> Result<()>;
+
+#[test]
+fn reads_through_the_interposer_return_the_files_bytes_whatever_flags_the_description_has() {
+    // Redox's read with flags (`SYS_READ2`, which the interposer forwards with) takes only
+    // the nonblocking and append bits and refuses any other; the caller's description
+    // carries its access mode too.
+    let dir = fresh("read-flags");
+    std::fs::write(dir.join("f"), b"contents").unwrap();
+    let served = ServedFs::start_interposed(&dir, Default::default()).unwrap();
+    let p = served.harness().process(200, 0, 0);
+    for flags in [O_RDONLY, O_RDWR, O_RDONLY | O_NONBLOCK, O_RDWR | O_APPEND] {
+        let fd = p.open("/scheme/file/f", flags).unwrap();
+        let mut buf = [0u8; 64];
+        let n = p.read(fd, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"contents", "flags {flags:#x}");
+        p.close(fd).unwrap();
+    }
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_handle_through_the_interposer_has_kernel_kept_offsets_so_no_forward_lacks_one() {
+    // Without them the kernel sends reads and writes with no offset (`u64::MAX`), which the
+    // interposer would forward to a target that keeps no offsets of its own (redoxfs 0.9.1
+    // panics on a write at `u64::MAX`, e.g. the one that makes a symlink).
+    let dir = fresh("positioned");
+    std::fs::create_dir(dir.join("d")).unwrap();
+    std::fs::write(dir.join("f"), b"x").unwrap();
+    let served = ServedFs::start_interposed(&dir, Default::default()).unwrap();
+    let p = served.harness().process(200, 0, 0);
+    for (path, flags) in [
+        ("/scheme/file/f", O_RDONLY),
+        ("/scheme/file/d", O_RDONLY | O_DIRECTORY),
+        ("/scheme/file/l", O_CREAT | O_SYMLINK | O_WRONLY | 0o777),
+    ] {
+        let fd = p.open(path, flags).unwrap();
+        assert_eq!(p.lseek(fd, 0, SEEK_CUR), Ok(0), "{path}");
+        if flags & O_SYMLINK != 0 {
+            assert_eq!(p.write(fd, b"f").unwrap(), 1);
+        }
+        p.close(fd).unwrap();
+    }
+    assert_eq!(std::fs::read_link(dir.join("l")).unwrap(), Path::new("f"));
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
 /// Opens `path` with `flags`, then closes it.
 fn open_close(p: &Process, path: &str, flags: usize) -> Result<()> {

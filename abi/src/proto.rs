@@ -25,6 +25,10 @@ pub const SCHEME_NAME: &str = "inotify";
 /// The path clients open for an instance (and `fpath` reports for one).
 pub const SCHEME_PATH: &str = "/scheme/inotify";
 
+/// The environment variable through which Redox's init passes a service its readiness fd
+/// (inotifyd and the interposer read it).
+pub const INIT_NOTIFY_ENV: &str = "INIT_NOTIFY";
+
 /// Name passed to `dup` on a filesystem fd to open that filesystem's feed (root only).
 pub const FEED_DUP_NAME: &[u8] = b"inotify-feed";
 

@@ -78,7 +78,8 @@ pub trait Target: Send + Sync + 'static {
     fn close(&self, fd: usize);
     /// `dup(fd, name)` with a non-empty name.
     fn dup(&self, who: Creds, fd: usize, name: &[u8]) -> Result<usize>;
-    /// A read at `offset` (`flags`: the description's flags as the caller's request had them).
+    /// A read at `offset`; `flags` are `RwFlags` bits (the caller's `O_NONBLOCK` and
+    /// `O_APPEND` for this read), as Redox's `SYS_READ2` takes them.
     fn read(
         &self,
         who: Creds,
@@ -193,6 +194,10 @@ struct Node<T: Target> {
     unlinked: bool,
     /// Which removal detached it (0 while attached).
     detach_id: u64,
+    /// A removal forwarded through the interposer left its inode without links: it is freed
+    /// at its last close whatever the target's `fstat` says (redoxfs 0.9.1 keeps reporting
+    /// the old link count on fds open on a file whose last name was removed).
+    no_links: bool,
     /// An `O_CREAT | O_SYMLINK` handle whose link the first write makes.
     pending_symlink: bool,
     /// The credentials it was opened with: those of the requests that carry none.
@@ -263,6 +268,7 @@ impl<T: Target> Interposer<T> {
             silent: true,
             unlinked: false,
             detach_id: 0,
+            no_links: false,
             pending_symlink: false,
             opener: Creds::OWN,
         };

@@ -83,6 +83,15 @@ impl<T: Target> State<T> {
     ) -> bool {
         let detach_id = self.mark_unlinked(comps, ino);
         if !is_dir {
+            if links_left == 0 {
+                for h in self.handles.values_mut() {
+                    if let Handle::Node(n) = h {
+                        if n.unlinked && n.ino == ino && !n.is_dir {
+                            n.no_links = true;
+                        }
+                    }
+                }
+            }
             return links_left == 0 && !self.detached_held(detach_id, None);
         }
         let dir = RemovedDir {
@@ -216,8 +225,11 @@ impl<T: Target> Interposer<T> {
             }
             None => return,
         };
-        // Whether the inode has links left decides `Freed`; only a detached handle asks.
-        let nlink = if node.unlinked {
+        // Whether the inode has links left decides `Freed`; only a detached handle asks, and
+        // only when no removal seen here left the inode without links.
+        let nlink = if node.no_links {
+            0
+        } else if node.unlinked {
             self.target
                 .fstat(super::Creds::OWN, node.real.fd)
                 .map(|s| u64::from(s.st_nlink))

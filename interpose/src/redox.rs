@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use inotify_abi::proto::INIT_NOTIFY_ENV;
 use libredox::call as rc;
 use libredox::flag;
 use libredox::protocol::NsDup;
@@ -117,6 +118,9 @@ impl Target for RedoxTarget {
         offset: u64,
         flags: usize,
     ) -> Result<usize> {
+        // As in `write`: an empty buffer of our own.
+        let mut none = [0u8; 1];
+        let buf = if buf.is_empty() { &mut none[..0] } else { buf };
         let (ptr, len) = (buf.as_mut_ptr() as usize, buf.len());
         // SAFETY: `buf` is valid for writes of `len` bytes for the whole call.
         self.as_(who, || unsafe {
@@ -124,6 +128,10 @@ impl Target for RedoxTarget {
         })
     }
     fn write(&self, who: Creds, fd: usize, buf: &[u8], offset: u64) -> Result<usize> {
+        // An empty request buffer may come at an address the kernel refuses in a request of
+        // ours (a zero-byte write was answered EFAULT): forward one of our own.
+        let none = [0u8; 1];
+        let buf = if buf.is_empty() { &none[..0] } else { buf };
         let (ptr, len) = (buf.as_ptr() as usize, buf.len());
         // SAFETY: `buf` is valid for reads of `len` bytes for the whole call.
         self.as_(who, || unsafe {
@@ -285,15 +293,31 @@ impl Respond for SocketRespond {
     }
 }
 
+/// Tells init that the name is taken, when started as a service of `type = "notify"`: init
+/// waits for one byte on the fd it passes in `INIT_NOTIFY` before it starts the next
+/// service, so every later service opens `name` through the interposer. Started by hand
+/// (no `INIT_NOTIFY`), nothing to do.
+fn notify_init() -> Result<()> {
+    let Ok(value) = std::env::var(INIT_NOTIFY_ENV) else {
+        return Ok(());
+    };
+    let fd: usize = value.trim().parse().map_err(|_| Error::new(EINVAL))?;
+    let sent = lr(rc::write(fd, &[1]));
+    let _ = rc::close(fd);
+    sent.map(drop)
+}
+
 /// The whole service: opens the real `name` (its root), creates the scheme socket, takes
-/// `name` in the current namespace and serves until the socket closes. Run as root, in the
-/// namespace whose processes are to see the interposer, before they open `name`.
+/// `name` in the current namespace, tells init (service `type = "notify"`) and serves until
+/// the socket closes. Run as root, in the namespace whose processes are to see the
+/// interposer, before they open `name`.
 pub fn run(name: &str) -> Result<()> {
     let target = RedoxTarget::open(name)?;
     let socket = Arc::new(Socket::create()?);
     let interposer = Interposer::new(target, name, DEFAULT_FEED_CAPACITY)?;
     let cap_fd = socket.create_this_scheme_fd(0, ROOT_ID, 0, 0)?;
     take_name(name, cap_fd)?;
+    notify_init()?;
     let requests = Arc::clone(&socket);
     let next = move || {
         requests

@@ -15,9 +15,9 @@ use redox_scheme::scheme::{Op, SchemeState, SchemeSync};
 use redox_scheme::{CallRequest, CallerCtx, OpenResult, Response};
 use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{
-    EventFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_SYMLINK, MODE_TYPE,
-    O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_STAT, O_SYMLINK,
-    O_TRUNC, O_WRONLY,
+    EventFlags, RwFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_SYMLINK,
+    MODE_TYPE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY,
+    O_RDWR, O_STAT, O_SYMLINK, O_TRUNC, O_WRONLY,
 };
 use syscall::schemev2::{NewFdFlags, Opcode, Sqe};
 use syscall::{Stat, StdFsCallMeta, TimeSpec};
@@ -26,6 +26,13 @@ use super::{Creds, Handle, Interposer, Node, RealFd, Target};
 
 /// `timespec.tv_nsec` meaning "leave this time alone" (relibc and Linux share the value).
 const UTIME_OMIT: i32 = (1 << 30) - 2;
+
+/// The fd flags of every forwarded handle: positioned, so that the kernel puts the
+/// description's offset in each read and write and the forward (`SYS_READ2`/`SYS_WRITE2`,
+/// explicit offsets) never carries "no offset" (`u64::MAX`) to a target that keeps none of
+/// its own: redoxfs marks all its handles positioned and takes the offset as it comes (a
+/// write at `u64::MAX` panics redoxfs 0.9.1).
+const FORWARDED_FLAGS: NewFdFlags = NewFdFlags::POSITIONED;
 
 /// Longest `fpath` answer taken from the target.
 const PATH_BUF: usize = 4096;
@@ -81,6 +88,17 @@ pub(crate) fn refused_before_decoding(call: &CallRequest) -> bool {
     }
 }
 
+/// The `RwFlags` bits of a read for a caller whose description has `fcntl_flags`: only
+/// `O_NONBLOCK` and `O_APPEND` carry over (Redox's `SYS_READ2` refuses any other bit with
+/// `EINVAL`; the description's other flags are the interposer's own fd's).
+pub(crate) fn rw_flags(fcntl_flags: u32) -> usize {
+    let fl = fcntl_flags as usize;
+    let mut rw = RwFlags::empty();
+    rw.set(RwFlags::NONBLOCK, fl & O_NONBLOCK != 0);
+    rw.set(RwFlags::APPEND, fl & O_APPEND != 0);
+    rw.bits() as usize
+}
+
 /// Handles one request on a serving thread.
 pub(crate) fn handle<T: Target>(
     me: &Arc<Interposer<T>>,
@@ -99,11 +117,23 @@ pub(crate) fn handle<T: Target>(
         caller.uid = who.uid;
         caller.gid = who.gid;
     }
+    // Listings are forwarded raw: the target's entries go to the caller as they are. Redox's
+    // kernel sends getdents as a `StdFsCall` (kind, offset, header size in the metadata),
+    // which redox-scheme would hand to `SchemeSync::getdents` as a `DirentBuf`.
     if let Op::Getdents(ref mut g) = op {
-        // Forwarded raw: the target's entries go to the caller as they are.
         let (fd, header, opaque) = (g.fd, g.header_size, g.opaque_offset);
         let res = me.getdents(fd, g.raw_buf(), header, opaque, &caller);
         return Response::new(res, op);
+    }
+    if let Op::StdFsCall(ref mut call) = op {
+        let (fds, payload, meta) = call.fds_and_payload_and_metadata();
+        if let ([fd], [kind, opaque, header]) = (fds, meta) {
+            if StdFsCallKind::try_from_raw(*kind as u8) == Some(StdFsCallKind::Getdents) {
+                let header = u16::try_from(*header).unwrap_or(u16::MAX);
+                let res = me.getdents(*fd, payload, header, *opaque, &caller);
+                return Response::new(res, op);
+            }
+        }
     }
     op.handle_sync(caller, &mut Worker(me), state)
 }
@@ -440,6 +470,7 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
             silent: !known || stat_only || (created && all & (O_DIRECTORY | O_SYMLINK) != 0),
             unlinked: false,
             detach_id: 0,
+            no_links: false,
             pending_symlink,
             opener: creds(ctx),
         };
@@ -462,14 +493,9 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         if all & O_TRUNC != 0 && !created && is_file && !stat_only {
             me.report_through(&mut st, id, NameUse::Truncate, |at| Fact::Modified(at));
         }
-        let positioned = (is_file || is_symlink) && !pending_symlink;
         Ok(OpenResult::ThisScheme {
             number: id,
-            flags: if positioned {
-                NewFdFlags::POSITIONED
-            } else {
-                NewFdFlags::empty()
-            },
+            flags: FORWARDED_FLAGS,
         })
     }
 
@@ -530,7 +556,7 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         let id = st.insert(Handle::Node(node));
         Ok(OpenResult::ThisScheme {
             number: id,
-            flags: NewFdFlags::empty(),
+            flags: FORWARDED_FLAGS,
         })
     }
 
@@ -549,7 +575,7 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         };
         let n = me
             .target
-            .read(creds(ctx), real.fd, buf, offset, fcntl_flags as usize)?;
+            .read(creds(ctx), real.fd, buf, offset, rw_flags(fcntl_flags))?;
         if n > 0 {
             let mut st = me.lock();
             if st.node(id).is_some_and(|n| !n.is_symlink) {

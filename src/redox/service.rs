@@ -14,10 +14,7 @@ use redox_scheme::Socket;
 use syscall::error::{Error, Result, EINVAL};
 use syscall::flag::{CallFlags, F_SETFD};
 
-pub use inotify_abi::proto::SCHEME_NAME;
-
-/// The environment variable through which init passes its notification fd.
-pub const INIT_NOTIFY_ENV: &str = "INIT_NOTIFY";
+pub use inotify_abi::proto::{INIT_NOTIFY_ENV, SCHEME_NAME};
 
 /// How [`publish`] made the scheme reachable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

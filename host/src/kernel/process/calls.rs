@@ -4,14 +4,24 @@ use std::sync::Arc;
 
 use syscall::error::{Error, Result, EBADF, EINVAL, EIO, EXDEV};
 use syscall::flag::{
-    EventFlags, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL, MODE_PERM, O_ACCMODE, O_CREAT,
-    O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_SYMLINK, O_WRONLY,
-    SEEK_CUR, SEEK_END, SEEK_SET,
+    EventFlags, RwFlags, StdFsCallKind, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL,
+    MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW,
+    O_NONBLOCK, O_RDONLY, O_SYMLINK, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
 use syscall::schemev2::{Opcode, SqeFlags};
 use syscall::{Stat, TimeSpec};
 
 use super::*;
+
+/// The offset the kernel puts in a read or write request: the description's for a positioned
+/// one, else `u64::MAX` (no offset), as Redox's `sys_read`/`sys_write` do.
+fn kernel_offset(desc: &Description) -> u64 {
+    if desc.positioned {
+        *lock(&desc.offset)
+    } else {
+        u64::MAX
+    }
+}
 
 impl Process {
     /// `open(path, flags)`; see [`split_path`] for the path forms. The low 16 bits of
@@ -39,7 +49,7 @@ impl Process {
         interrupt: Option<&Interrupt>,
     ) -> Result<usize> {
         let desc = self.desc(fd)?;
-        let offset = *lock(&desc.offset);
+        let offset = kernel_offset(&desc);
         let flags = desc.flags() | extra_flags;
         let sqe = self.sqe(
             Opcode::Read,
@@ -82,7 +92,7 @@ impl Process {
     /// `write`.
     pub fn write(&self, fd: usize, buf: &[u8]) -> Result<usize> {
         let desc = self.desc(fd)?;
-        let offset = *lock(&desc.offset);
+        let offset = kernel_offset(&desc);
         let sqe = self.bytes_sqe(Opcode::Write, desc.id, buf, offset, desc.flags() as u64);
         let n = self.transact(&desc.scheme, sqe, None)?.result?;
         if desc.positioned {
@@ -91,17 +101,28 @@ impl Process {
         Ok(n)
     }
 
-    /// `pread`: a read at `offset` with the description's flags plus `extra_flags`; the
-    /// kernel's offset of the description is neither used nor moved.
-    pub fn read_at(
-        &self,
-        fd: usize,
-        buf: &mut [u8],
-        offset: u64,
-        extra_flags: usize,
-    ) -> Result<usize> {
+    /// `pread` as Redox's `SYS_READ2`: a read at `offset`; `rw` is `usize::MAX` for the
+    /// description's flags, else [`RwFlags`] bits that replace its `O_NONBLOCK` and
+    /// `O_APPEND` for this read (any other bit: `EINVAL`). The kernel's offset of the
+    /// description is neither used nor moved.
+    pub fn read_at(&self, fd: usize, buf: &mut [u8], offset: u64, rw: usize) -> Result<usize> {
         let desc = self.desc(fd)?;
-        let flags = desc.flags() | extra_flags;
+        let flags = if rw == usize::MAX {
+            desc.flags()
+        } else {
+            let rw = u32::try_from(rw)
+                .ok()
+                .and_then(RwFlags::from_bits)
+                .ok_or(Error::new(EINVAL))?;
+            let mut f = desc.flags() & !(O_NONBLOCK | O_APPEND);
+            if rw.contains(RwFlags::NONBLOCK) {
+                f |= O_NONBLOCK;
+            }
+            if rw.contains(RwFlags::APPEND) {
+                f |= O_APPEND;
+            }
+            f
+        };
         let sqe = self.sqe(
             Opcode::Read,
             [
@@ -304,12 +325,22 @@ impl Process {
         header_size: u16,
         opaque_offset: u64,
     ) -> Result<usize> {
-        let ptr = buf.as_mut_ptr() as u64;
-        self.fd_call(
-            fd,
-            Opcode::Getdents,
-            [ptr, buf.len() as u64, u64::from(header_size), opaque_offset],
-        )
+        // As Redox's kernel sends it to a user scheme: a `StdFsCall` of kind `Getdents`,
+        // the kind, the offset and the header size in `args[3..6]` (where other requests
+        // carry the caller's ids).
+        let desc = self.desc(fd)?;
+        let mut sqe = self.sqe(
+            Opcode::StdFsCall,
+            [
+                desc.id as u64,
+                buf.as_mut_ptr() as u64,
+                buf.len() as u64,
+                StdFsCallKind::Getdents as u64,
+                opaque_offset,
+            ],
+        );
+        sqe.args[5] = u64::from(header_size);
+        self.transact(&desc.scheme, sqe, None)?.result
     }
 
     /// The path inside `fd`'s scheme for `path`; `EXDEV` when `path` names another scheme.
