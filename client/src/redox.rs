@@ -58,13 +58,18 @@ impl Os for RedoxOs {
     fn wait_readable(&self, fd: usize, timeout: Option<Duration>) -> Result<bool> {
         let queue = EventQueue::<usize>::new()?;
         queue.subscribe(fd, fd, EventFlags::READ)?;
+        // The timer is subscribed before it is set: the time scheme reports a timer only
+        // when it fires (its `fevent` never says "already fired"), so a timer that fired
+        // before the subscription would be lost and the wait would never end.
         let timer = match timeout {
-            Some(t) => Some(Timer::arm(t)?),
+            Some(t) => {
+                let timer = Timer::open()?;
+                queue.subscribe(timer.fd, timer.fd, EventFlags::READ)?;
+                timer.set(t)?;
+                Some(timer)
+            }
             None => None,
         };
-        if let Some(timer) = &timer {
-            queue.subscribe(timer.fd, timer.fd, EventFlags::READ)?;
-        }
         loop {
             let ev = queue.next_event()?;
             if ev.user_data == fd {
@@ -88,13 +93,17 @@ struct Timer {
 }
 
 impl Timer {
-    /// A timer that fires `after` from now.
-    fn arm(after: Duration) -> Result<Timer> {
-        let timer = Timer {
+    /// A timer that is not set yet.
+    fn open() -> Result<Timer> {
+        Ok(Timer {
             fd: libredox::call::open(MONOTONIC_TIMER, (O_RDWR | O_CLOEXEC) as i32, 0)?,
-        };
+        })
+    }
+
+    /// Sets the timer to fire `after` from now.
+    fn set(&self, after: Duration) -> Result<()> {
         let mut now = TimeSpec::default();
-        let n = libredox::call::read(timer.fd, &mut now)?;
+        let n = libredox::call::read(self.fd, &mut now)?;
         if n != core::mem::size_of::<TimeSpec>() {
             return Err(Error::new(EINVAL));
         }
@@ -105,8 +114,8 @@ impl Timer {
             tv_sec: secs,
             tv_nsec: (nanos % 1_000_000_000) as i32,
         };
-        libredox::call::write(timer.fd, &deadline)?;
-        Ok(timer)
+        libredox::call::write(self.fd, &deadline)?;
+        Ok(())
     }
 }
 

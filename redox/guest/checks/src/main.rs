@@ -1,4 +1,4 @@
-//! `guest-checks DIR`: inotify behaviours checked inside Redox that `inotify-smoke` leaves out.
+//! `guest-checks DIR` (or `guest-checks --observe SECS`, see `observe`): inotify behaviours checked inside Redox that `inotify-smoke` leaves out.
 //! Each check prints `ok`/`FAIL` with the events received; the last line is
 //! `guest-checks: N passed, M failed`. The expected sequences are Linux 6.18's for the same
 //! operations.
@@ -33,6 +33,9 @@ mod checks {
 
     pub fn main() -> ExitCode {
         let base = std::env::args().nth(1).unwrap_or_else(|| "/tmp".into());
+        if base == "--observe" {
+            return observe(std::env::args().nth(2));
+        }
         let dir = format!("{base}/guest-checks-{}", std::process::id());
         let (mut passed, mut failed) = (0, 0);
         let progress = watchdog();
@@ -95,11 +98,33 @@ mod checks {
         }
     }
 
+    /// `guest-checks --observe SECS` (started before other programs, asynchronously): after
+    /// SECS seconds, reports what the watchdog reports, for whatever runs then.
+    fn observe(secs: Option<String>) -> ExitCode {
+        let secs = secs.and_then(|s| s.parse().ok()).unwrap_or(30);
+        std::thread::sleep(Duration::from_secs(secs));
+        println!("# observer after {secs} s");
+        report();
+        ExitCode::SUCCESS
+    }
+
+    /// Prints a `/scheme/zero` read (the kernel and a trivial scheme answer) and inotifyd's
+    /// status view (inotifyd answers).
+    fn report() {
+        use std::io::Read;
+        let mut b = [0u8; 1];
+        let zero = fs::File::open("/scheme/zero").and_then(|mut f| f.read_exact(&mut b));
+        println!("# /scheme/zero read: {zero:?}");
+        match fs::read_to_string("/scheme/inotify/status") {
+            Ok(text) => text.lines().for_each(|l| println!("# status: {l}")),
+            Err(e) => println!("# status: {e}"),
+        }
+    }
+
     /// A thread that reports a check making no progress for [`STALL`]: the check's number, a
     /// `/scheme/zero` read (the kernel and a trivial scheme answer), then inotifyd's status
     /// view (inotifyd answers). Returns the counter the checks advance.
     fn watchdog() -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-        use std::io::Read;
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         let progress = std::sync::Arc::new(AtomicUsize::new(0));
         let seen = progress.clone();
@@ -113,13 +138,7 @@ mod checks {
                     continue;
                 }
                 println!("# check {now} made no progress in {STALL:?}");
-                let mut b = [0u8; 1];
-                let zero = fs::File::open("/scheme/zero").and_then(|mut f| f.read_exact(&mut b));
-                println!("# /scheme/zero read: {zero:?}");
-                match fs::read_to_string("/scheme/inotify/status") {
-                    Ok(text) => text.lines().for_each(|l| println!("# status: {l}")),
-                    Err(e) => println!("# status: {e}"),
-                }
+                report();
             }
         });
         progress
