@@ -19,8 +19,8 @@ pub enum Wake {
 }
 
 /// What the daemon asked of the operating system since it started, for the status view
-/// (docs/protocols.md, "Status"): the conversation per event, counted where the host's
-/// in-process kernel cannot count it (on Redox).
+/// (docs/protocols.md, "Status"): the conversation per event, counted by the `Sys`
+/// (`RedoxSys` on Redox, `HostSys` in the host rig).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SysCounts {
     /// Requests taken from the scheme socket.
