@@ -111,7 +111,7 @@ pub mod record_field {
 
 /// Byte offsets of an interest entry's fields (sizes in [`Interest`]'s table).
 pub mod interest_field {
-    /// `u32`: `INTEREST_ADD`, `INTEREST_REMOVE` or `INTEREST_CLEAR`.
+    /// `u32`: `INTEREST_ADD`, `INTEREST_REMOVE`, `INTEREST_CLEAR` or `INTEREST_REMOVE_SUBTREE`.
     pub const OP: usize = 0;
     /// `u32`: 0.
     pub const RESERVED: usize = 4;
