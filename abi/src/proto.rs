@@ -455,7 +455,7 @@ pub const WATCH_INFO_HEADER_LEN: usize = 24;
 pub mod watch_field {
     /// `i32`: the wd.
     pub const WD: usize = 0;
-    /// `u32`: the watch's mask (events, `IN_ONESHOT`, `IN_EXCL_UNLINK`).
+    /// `u32`: the watch's mask (events, `IN_ONESHOT`, `IN_EXCL_UNLINK`, `IN_SUBTREE`).
     pub const MASK: usize = 4;
     /// `u64`: the inode number.
     pub const INO: usize = 8;
@@ -474,7 +474,7 @@ pub mod watch_field {
 /// ```text
 /// offset size field
 ///      0    4 wd
-///      4    4 mask      IN_* events, IN_ONESHOT, IN_EXCL_UNLINK as the watch keeps them
+///      4    4 mask      IN_* events, IN_ONESHOT, IN_EXCL_UNLINK, IN_SUBTREE as kept
 ///      8    8 ino       inode number
 ///     16    2 fs_len    bytes of fs
 ///     18    2 path_len  bytes of path (0: not known, e.g. added by an older client)

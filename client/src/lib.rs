@@ -147,7 +147,7 @@ const LARGEST_WATCH_INFO: usize = inotify_abi::proto::WATCH_INFO_HEADER_LEN + 2 
 pub struct Watch {
     /// The wd.
     pub wd: i32,
-    /// Its mask: events, `IN_ONESHOT`, `IN_EXCL_UNLINK`.
+    /// Its mask: events, `IN_ONESHOT`, `IN_EXCL_UNLINK`, `IN_SUBTREE`.
     pub mask: u32,
     /// The watched inode's number.
     pub ino: u64,
