@@ -217,42 +217,13 @@ mod checks {
     /// `inotifywait -m DIR` while a file is created, written, renamed and removed and a
     /// directory made and removed; the lines inotify-tools 3.22.6 prints on Linux 6.18.
     fn inotifywait_lines(dir: &str) -> Result<(), String> {
-        use std::io::{BufRead, BufReader, Read};
-        use std::process::{Command, Stdio};
-        let mut child = Command::new("inotifywait")
-            .args(["-m", dir])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("spawn inotifywait: {e}"))?;
-        let mut err = BufReader::new(child.stderr.take().ok_or("no stderr")?);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match err.read_line(&mut line) {
-                Ok(0) => return Err("inotifywait exited before its watches were up".into()),
-                Ok(_) if line.contains("Watches established") => break,
-                Ok(_) => {}
-                Err(e) => return Err(format!("read stderr: {e}")),
-            }
-        }
-        let ops = || -> std::io::Result<()> {
+        let got = inotifywait_around(&["-m", dir], dir, || {
             fs::write(format!("{dir}/f"), b"hello")?;
             fs::create_dir(format!("{dir}/sub"))?;
             fs::remove_dir(format!("{dir}/sub"))?;
             fs::rename(format!("{dir}/f"), format!("{dir}/g"))?;
             fs::remove_file(format!("{dir}/g"))
-        };
-        let r = ops();
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = child.kill();
-        let mut out = String::new();
-        if let Some(mut stdout) = child.stdout.take() {
-            let _ = stdout.read_to_string(&mut out);
-        }
-        let _ = child.wait();
-        r.map_err(|e| format!("operation: {e}"))?;
-        let got: Vec<String> = out.lines().map(|l| l.replace(dir, "DIR")).collect();
+        })?;
         let expect = [
             "DIR/ CREATE f",
             "DIR/ OPEN f",
@@ -420,10 +391,34 @@ mod checks {
     /// (with its parents) after the watches were established is reported, from its own
     /// directory, as inotify-tools prints it.
     fn inotifywait_recursive(dir: &str) -> Result<(), String> {
+        let got = inotifywait_around(&["-r", "-m", "-e", "create", dir], dir, || {
+            fs::create_dir_all(format!("{dir}/a/b/c"))?;
+            fs::write(format!("{dir}/a/b/c/f"), b"f")
+        })?;
+        let expect = [
+            "DIR/ CREATE,ISDIR a",
+            "DIR/a/ CREATE,ISDIR b",
+            "DIR/a/b/ CREATE,ISDIR c",
+            "DIR/a/b/c/ CREATE f",
+        ];
+        if got != expect {
+            return Err(format!("expected {expect:?}, got {got:?}"));
+        }
+        Ok(())
+    }
+
+    /// Runs `inotifywait ARGS` (a monitor), waits until it says its watches are established,
+    /// runs `ops`, gives it half a second, stops it, and returns its standard output lines
+    /// with `dir` written `DIR`.
+    fn inotifywait_around(
+        args: &[&str],
+        dir: &str,
+        ops: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<Vec<String>, String> {
         use std::io::{BufRead, BufReader, Read};
         use std::process::{Command, Stdio};
         let mut child = Command::new("inotifywait")
-            .args(["-r", "-m", "-e", "create", dir])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -439,8 +434,7 @@ mod checks {
                 Err(e) => return Err(format!("read stderr: {e}")),
             }
         }
-        let r = fs::create_dir_all(format!("{dir}/a/b/c"))
-            .and_then(|()| fs::write(format!("{dir}/a/b/c/f"), b"f"));
+        let r = ops();
         std::thread::sleep(Duration::from_millis(500));
         let _ = child.kill();
         let mut out = String::new();
@@ -449,17 +443,7 @@ mod checks {
         }
         let _ = child.wait();
         r.map_err(|e| format!("operation: {e}"))?;
-        let got: Vec<String> = out.lines().map(|l| l.replace(dir, "DIR")).collect();
-        let expect = [
-            "DIR/ CREATE,ISDIR a",
-            "DIR/a/ CREATE,ISDIR b",
-            "DIR/a/b/ CREATE,ISDIR c",
-            "DIR/a/b/c/ CREATE f",
-        ];
-        if got != expect {
-            return Err(format!("expected {expect:?}, got {got:?}"));
-        }
-        Ok(())
+        Ok(out.lines().map(|l| l.replace(dir, "DIR")).collect())
     }
 
     fn collect(ino: &Inotify<RedoxOs>, want: usize) -> Result<Vec<OwnedEvent>, String> {
