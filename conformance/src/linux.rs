@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::{Backend, Res, StatInfo};
+use crate::backend::{Backend, Res};
 use crate::names::linux_errno_name;
 use crate::posix::Posix;
-use crate::script::{InitFlags, OpenFlags, Times};
+use crate::script::InitFlags;
 
 /// Where Linux keeps the queue limit.
 const MAX_QUEUED_PROC: &str = "/proc/sys/fs/inotify/max_queued_events";
@@ -103,73 +103,7 @@ impl Backend for Linux {
         "linux"
     }
 
-    fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {
-        self.fs.mkdir(path, mode)
-    }
-
-    fn rmdir(&mut self, path: &str) -> Res<()> {
-        self.fs.rmdir(path)
-    }
-
-    fn open(&mut self, path: &str, f: OpenFlags, mode: u32) -> Res<u64> {
-        self.fs.open(path, f, mode)
-    }
-
-    fn write(&mut self, fd: u64, data: &[u8]) -> Res<usize> {
-        self.fs.write(fd, data)
-    }
-
-    fn read(&mut self, fd: u64, len: usize) -> Res<usize> {
-        self.fs.read(fd, len)
-    }
-
-    fn close(&mut self, fd: u64) -> Res<()> {
-        self.fs.close(fd)
-    }
-
-    fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
-        self.fs.truncate(path, len)
-    }
-
-    fn ftruncate(&mut self, fd: u64, len: u64) -> Res<()> {
-        self.fs.ftruncate(fd, len)
-    }
-
-    fn chmod(&mut self, path: &str, mode: u32) -> Res<()> {
-        self.fs.chmod(path, mode)
-    }
-
-    fn chown(&mut self, path: &str, uid: u32, gid: u32) -> Res<()> {
-        self.fs.chown(path, uid, gid)
-    }
-
-    fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
-        self.fs.utimes(path, times)
-    }
-
-    fn link(&mut self, old: &str, new: &str) -> Res<()> {
-        self.fs.link(old, new)
-    }
-
-    fn symlink(&mut self, target: &str, path: &str) -> Res<()> {
-        self.fs.symlink(target, path)
-    }
-
-    fn unlink(&mut self, path: &str) -> Res<()> {
-        self.fs.unlink(path)
-    }
-
-    fn rename(&mut self, old: &str, new: &str) -> Res<()> {
-        self.fs.rename(old, new)
-    }
-
-    fn listdir(&mut self, path: &str) -> Res<Vec<String>> {
-        self.fs.listdir(path)
-    }
-
-    fn stat(&mut self, path: &str) -> Res<StatInfo> {
-        self.fs.stat(path)
-    }
+    crate::posix_file_ops!(fs);
 
     fn init(&mut self, flags: InitFlags) -> Res<u64> {
         let mut f = flags.extra as i32;

@@ -10,6 +10,72 @@ use std::path::{Path, PathBuf};
 use crate::backend::{Errno, Kind, Res, StatInfo};
 use crate::script::{OpenFlags, Times};
 
+/// The file operations of [`crate::backend::Backend`], each handed to the [`Posix`] in field
+/// `$fs` of the implementing type: `impl Backend for X { posix_file_ops!(fs); ... }`. The
+/// backends that do their file operations through the C library (the Linux oracle, the Redox
+/// guest runner) differ only in their inotify calls.
+#[macro_export]
+macro_rules! posix_file_ops {
+    ($fs:ident) => {
+        fn mkdir(&mut self, path: &str, mode: u32) -> $crate::backend::Res<()> {
+            self.$fs.mkdir(path, mode)
+        }
+        fn rmdir(&mut self, path: &str) -> $crate::backend::Res<()> {
+            self.$fs.rmdir(path)
+        }
+        fn open(
+            &mut self,
+            path: &str,
+            f: $crate::script::OpenFlags,
+            mode: u32,
+        ) -> $crate::backend::Res<u64> {
+            self.$fs.open(path, f, mode)
+        }
+        fn write(&mut self, fd: u64, data: &[u8]) -> $crate::backend::Res<usize> {
+            self.$fs.write(fd, data)
+        }
+        fn read(&mut self, fd: u64, len: usize) -> $crate::backend::Res<usize> {
+            self.$fs.read(fd, len)
+        }
+        fn close(&mut self, fd: u64) -> $crate::backend::Res<()> {
+            self.$fs.close(fd)
+        }
+        fn truncate(&mut self, path: &str, len: u64) -> $crate::backend::Res<()> {
+            self.$fs.truncate(path, len)
+        }
+        fn ftruncate(&mut self, fd: u64, len: u64) -> $crate::backend::Res<()> {
+            self.$fs.ftruncate(fd, len)
+        }
+        fn chmod(&mut self, path: &str, mode: u32) -> $crate::backend::Res<()> {
+            self.$fs.chmod(path, mode)
+        }
+        fn chown(&mut self, path: &str, uid: u32, gid: u32) -> $crate::backend::Res<()> {
+            self.$fs.chown(path, uid, gid)
+        }
+        fn utimes(&mut self, path: &str, times: $crate::script::Times) -> $crate::backend::Res<()> {
+            self.$fs.utimes(path, times)
+        }
+        fn link(&mut self, old: &str, new: &str) -> $crate::backend::Res<()> {
+            self.$fs.link(old, new)
+        }
+        fn symlink(&mut self, target: &str, path: &str) -> $crate::backend::Res<()> {
+            self.$fs.symlink(target, path)
+        }
+        fn unlink(&mut self, path: &str) -> $crate::backend::Res<()> {
+            self.$fs.unlink(path)
+        }
+        fn rename(&mut self, old: &str, new: &str) -> $crate::backend::Res<()> {
+            self.$fs.rename(old, new)
+        }
+        fn listdir(&mut self, path: &str) -> $crate::backend::Res<Vec<String>> {
+            self.$fs.listdir(path)
+        }
+        fn stat(&mut self, path: &str) -> $crate::backend::Res<$crate::backend::StatInfo> {
+            self.$fs.stat(path)
+        }
+    };
+}
+
 /// A scenario directory and the C library's file calls on paths below it.
 #[derive(Debug)]
 pub struct Posix {

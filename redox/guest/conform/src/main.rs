@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use inotify_client::{Inotify, RedoxOs, IN_CLOEXEC, IN_NONBLOCK};
-use inotify_conformance::backend::{Backend, Errno, Res, StatInfo};
+use inotify_conformance::backend::{Backend, Errno, Res};
 use inotify_conformance::exec::{self, Verdict};
 use inotify_conformance::names::redox_errno_name;
 use inotify_conformance::posix::Posix;
 use inotify_conformance::redox;
-use inotify_conformance::script::{self, InitFlags, Op, OpenFlags, Scenario, Times};
+use inotify_conformance::script::{self, InitFlags, Op, Scenario};
 
 /// (name, scenario text, recorded Linux outputs) for every scenario file.
 const SCENARIOS: &[(&str, &str, Option<&str>)] =
@@ -118,73 +118,7 @@ impl Backend for Redox {
         "redox"
     }
 
-    fn mkdir(&mut self, path: &str, mode: u32) -> Res<()> {
-        self.fs.mkdir(path, mode)
-    }
-
-    fn rmdir(&mut self, path: &str) -> Res<()> {
-        self.fs.rmdir(path)
-    }
-
-    fn open(&mut self, path: &str, f: OpenFlags, mode: u32) -> Res<u64> {
-        self.fs.open(path, f, mode)
-    }
-
-    fn write(&mut self, fd: u64, data: &[u8]) -> Res<usize> {
-        self.fs.write(fd, data)
-    }
-
-    fn read(&mut self, fd: u64, len: usize) -> Res<usize> {
-        self.fs.read(fd, len)
-    }
-
-    fn close(&mut self, fd: u64) -> Res<()> {
-        self.fs.close(fd)
-    }
-
-    fn truncate(&mut self, path: &str, len: u64) -> Res<()> {
-        self.fs.truncate(path, len)
-    }
-
-    fn ftruncate(&mut self, fd: u64, len: u64) -> Res<()> {
-        self.fs.ftruncate(fd, len)
-    }
-
-    fn chmod(&mut self, path: &str, mode: u32) -> Res<()> {
-        self.fs.chmod(path, mode)
-    }
-
-    fn chown(&mut self, path: &str, uid: u32, gid: u32) -> Res<()> {
-        self.fs.chown(path, uid, gid)
-    }
-
-    fn utimes(&mut self, path: &str, times: Times) -> Res<()> {
-        self.fs.utimes(path, times)
-    }
-
-    fn link(&mut self, old: &str, new: &str) -> Res<()> {
-        self.fs.link(old, new)
-    }
-
-    fn symlink(&mut self, target: &str, path: &str) -> Res<()> {
-        self.fs.symlink(target, path)
-    }
-
-    fn unlink(&mut self, path: &str) -> Res<()> {
-        self.fs.unlink(path)
-    }
-
-    fn rename(&mut self, old: &str, new: &str) -> Res<()> {
-        self.fs.rename(old, new)
-    }
-
-    fn listdir(&mut self, path: &str) -> Res<Vec<String>> {
-        self.fs.listdir(path)
-    }
-
-    fn stat(&mut self, path: &str) -> Res<StatInfo> {
-        self.fs.stat(path)
-    }
+    inotify_conformance::posix_file_ops!(fs);
 
     fn init(&mut self, flags: InitFlags) -> Res<u64> {
         let mut f = flags.extra;
