@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -94,8 +94,9 @@ struct Pending {
 struct Conn {
     /// Its ids.
     who: Creds,
-    /// Requests to it (`None` once ended).
-    to: Mutex<Option<Box<dyn Write + Send>>>,
+    /// Frames for its writer thread (`None` once ended): sending never blocks, whatever the
+    /// worker does with its input.
+    to: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     /// Requests in flight.
     pending: Mutex<Pending>,
     /// Its fds the interposer holds.
@@ -171,8 +172,8 @@ impl Conn {
         let req = RequestRepr::new(id, op, fd, args, split, p).map_err(|_| Error::new(EINVAL))?;
         let mut frame = Vec::with_capacity(64 + p.len());
         req.emit(&mut frame);
-        let sent = match lock(&self.to).as_mut() {
-            Some(to) => to.write_all(&frame).and_then(|_| to.flush()).is_ok(),
+        let sent = match lock(&self.to).as_ref() {
+            Some(to) => to.send(frame).is_ok(),
             None => false,
         };
         if !sent {
@@ -180,6 +181,17 @@ impl Conn {
             return Err(Error::new(EIO));
         }
         Ok(())
+    }
+
+    /// Writes the frames sent through `to` to the worker until it is ended; a failed write
+    /// ends it.
+    fn write_requests(&self, frames: mpsc::Receiver<Vec<u8>>, mut to: Box<dyn Write + Send>) {
+        for frame in frames {
+            if to.write_all(&frame).and_then(|_| to.flush()).is_err() {
+                break;
+            }
+        }
+        self.kill();
     }
 
     /// Reads replies until the worker ends or breaks the protocol (a frame out of bounds,
@@ -347,9 +359,10 @@ impl<T: Target, S: Spawn> Workers<T, S> {
         };
         drop(failed);
         self.started.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = mpsc::channel();
         let conn = Arc::new(Conn {
             who,
-            to: Mutex::new(Some(link.to)),
+            to: Mutex::new(Some(tx)),
             pending: Mutex::new(Pending {
                 slots: HashMap::new(),
                 next_id: 1,
@@ -358,11 +371,16 @@ impl<T: Target, S: Spawn> Workers<T, S> {
             fds: AtomicUsize::new(0),
             end: Mutex::new(Some(link.end)),
         });
-        let reader = Arc::clone(&conn);
-        let from = link.from;
+        let (reader, writer) = (Arc::clone(&conn), Arc::clone(&conn));
+        let (from, to) = (link.from, link.to);
         let spawned = thread::Builder::new()
             .name("interpose-replies".into())
-            .spawn(move || reader.read_replies(from));
+            .spawn(move || reader.read_replies(from))
+            .and_then(|_| {
+                thread::Builder::new()
+                    .name("interpose-requests".into())
+                    .spawn(move || writer.write_requests(rx, to))
+            });
         if spawned.is_err() {
             conn.kill();
             return None;
