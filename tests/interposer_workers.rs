@@ -90,16 +90,19 @@ impl SchemeSync for IdFs {
     }
 }
 
-/// A kernel with `IdFs` as `ids` (kernel-wide), whose reads of `stuck` are kept unanswered,
-/// and a namespace in which to put the interposer.
-fn id_kernel() -> (Kernel, inotify_host::Namespace) {
+/// A kernel with `IdFs` as `ids` (kernel-wide), whose reads of `stuck` are kept unanswered
+/// (each one, once kept, is told on the channel), and a namespace in which to put the
+/// interposer.
+fn id_kernel() -> (Kernel, inotify_host::Namespace, mpsc::Receiver<()>) {
     let kernel = Kernel::new();
     let socket = kernel.register("ids", 1).unwrap();
     let mut kept = Vec::new();
+    let (tx, rx) = mpsc::channel();
     let _fs = spawn_request_loop(socket, IdFs, move |fs, socket, req| {
         let s = inotify_host::kernel::sqe_of(&req);
         if s.opcode == Opcode::Read as u8 && s.args[0] == 2 {
             kept.push(req); // never answered
+            let _ = tx.send(());
             return;
         }
         if let RequestKind::Call(c) = req.kind() {
@@ -107,7 +110,7 @@ fn id_kernel() -> (Kernel, inotify_host::Namespace) {
         }
     });
     let ns = kernel.namespace();
-    (kernel, ns)
+    (kernel, ns, rx)
 }
 
 /// Opens `ok` as `p`, reads it and closes it: the user id the target saw.
@@ -119,9 +122,9 @@ fn uid_seen(p: &Process) -> Result<String> {
     Ok(String::from_utf8_lossy(&buf[..n?]).into_owned())
 }
 
-/// Starts a read of `stuck` as `p` on a thread of its own: its result arrives on the
-/// channel once the target answers.
-fn stuck_read(p: &Process) -> mpsc::Receiver<Result<usize>> {
+/// Starts a read of `stuck` as `p` on a thread of its own and returns once the target holds
+/// it (`kept` tells): its result arrives on the channel once the target answers.
+fn stuck_read(p: &Process, kept: &mpsc::Receiver<()>) -> mpsc::Receiver<Result<usize>> {
     let fd = p.open("/scheme/ids/stuck", O_RDONLY).unwrap();
     let (tx, rx) = mpsc::channel();
     let p = p.clone();
@@ -129,6 +132,8 @@ fn stuck_read(p: &Process) -> mpsc::Receiver<Result<usize>> {
         let mut buf = [0u8; 8];
         let _ = tx.send(p.read(fd, &mut buf));
     });
+    kept.recv_timeout(Duration::from_secs(10))
+        .expect("the target holds the read");
     rx
 }
 
@@ -143,12 +148,12 @@ fn within<R: Send + 'static>(wait: Duration, f: impl FnOnce() -> R + Send + 'sta
 
 #[test]
 fn a_target_that_never_answers_a_forward_as_one_user_keeps_serving_callers_with_other_ids() {
-    let (kernel, ns) = id_kernel();
+    let (kernel, ns, kept) = id_kernel();
     let interposer = InterposerThread::spawn(&kernel, &ns, "ids", "ids").unwrap();
     let a = kernel.process_in(&ns, 500, 1000, 1000);
     let b = kernel.process_in(&ns, 501, 1001, 1001);
     let root = kernel.process_in(&ns, 502, 0, 0);
-    let stuck = stuck_read(&a);
+    let stuck = stuck_read(&a, &kept);
     // Other users, root, and another thread of the stuck user are served meanwhile, each
     // forward carrying exactly its caller's ids.
     for (p, uid) in [(&b, "1001"), (&root, "0"), (&a, "1000")] {
@@ -177,12 +182,12 @@ impl Spawn for NoWorkers {
 
 #[test]
 fn without_workers_a_forward_stuck_as_one_user_holds_callers_with_other_ids_at_the_gate() {
-    let (kernel, ns) = id_kernel();
+    let (kernel, ns, kept) = id_kernel();
     let _interposer =
         InterposerThread::spawn_with(&kernel, &ns, "ids", "ids", Box::new(NoWorkers)).unwrap();
     let a = kernel.process_in(&ns, 500, 1000, 1000);
     let b = kernel.process_in(&ns, 501, 1001, 1001);
-    let stuck = stuck_read(&a);
+    let stuck = stuck_read(&a, &kept);
     // Other ids wait for the switch, which waits for the stuck forward (so do the
     // interposer's own probes: with the gate, only the stuck ids could go on).
     let b2 = b.clone();
@@ -288,7 +293,7 @@ impl Spawn for Liars {
 
 #[test]
 fn a_worker_reply_that_lies_is_refused_and_ends_only_that_worker() {
-    let (kernel, ns) = id_kernel();
+    let (kernel, ns, _kept) = id_kernel();
     let lies = vec![
         Lie::HugeLength,
         Lie::CutShort,
