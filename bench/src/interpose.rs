@@ -1,16 +1,19 @@
 //! The interposer's forwarding cost: a 16-byte `pwrite` through the host kernel, directly to
 //! an instrumented `HostFs` and through the interposer in front of a `HostFs` without a feed,
-//! each with the file unwatched and watched.
+//! each with the file unwatched and watched; and through the interposer as a user other
+//! than root, whose forwards go through that user's credential worker (one more hand-off
+//! each way over a socket pair to the worker's thread, and the frames of the link).
 //!
 //! Each rig serves a fresh directory (in /dev/shm when it exists) with inotifyd running; a
 //! process writes 16 bytes at offset 0 of one open file 2,000 times and the mean per write is
-//! one sample; 70 rounds alternate between the four cases and the median is reported. Watched:
+//! one sample; 70 rounds alternate between the five cases and the median is reported. Watched:
 //! an instance watches the file with `IN_MODIFY` (the events coalesce into one queued
 //! record, so the queue does not grow). The difference between a case through the
 //! interposer and the direct one is what the interposer adds per operation on the host: one
 //! more request and answer through the host kernel (two thread hand-offs), the interest
 //! probe, and the fact when watched.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -60,19 +63,31 @@ struct Rig {
 }
 
 impl Rig {
-    /// A rig, interposed or direct, with the file watched or not.
-    fn new(interposed: bool, watched: bool) -> Rig {
-        let dir = scratch(&format!("{interposed}-{watched}"));
+    /// A rig, interposed or direct, with the file watched or not, written by user `uid`.
+    fn new(interposed: bool, watched: bool, uid: u32) -> Rig {
+        let dir = scratch(&format!("{interposed}-{watched}-{uid}"));
         let served = if interposed {
             ServedFs::start_interposed(&dir.0, Default::default())
         } else {
             ServedFs::start(&dir.0, Default::default())
         }
         .expect("serve the directory");
-        let p = served.harness().process(900, 0, 0);
-        let fd = p
+        let root = served.harness().process(900, 0, 0);
+        let fd = root
             .open("/scheme/file/f", O_CREAT | O_WRONLY | 0o644)
             .expect("open the file");
+        let (p, fd) = if uid == 0 {
+            (root, fd)
+        } else {
+            root.close(fd).expect("close");
+            let f = dir.0.join("f");
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+            let p = served.harness().process(902, uid, uid);
+            let fd = p
+                .open("/scheme/file/f", O_WRONLY)
+                .expect("open as the user");
+            (p, fd)
+        };
         let watch = watched.then(|| {
             let w = Inotify::init(served.harness().process(901, 0, 0)).expect("inotify_init");
             w.add_watch("/scheme/file/f", IN_MODIFY).expect("add_watch");
@@ -104,8 +119,14 @@ pub fn run(effort: Effort) -> Vec<Figure> {
     // from other work hits them alike.
     let n = effort.n(2_000);
     let rounds = 10 * effort.rounds;
-    let cases = [(false, false), (true, false), (false, true), (true, true)];
-    let rigs: Vec<Rig> = cases.iter().map(|&(i, w)| Rig::new(i, w)).collect();
+    let cases = [
+        (false, false, 0),
+        (true, false, 0),
+        (false, true, 0),
+        (true, true, 0),
+        (true, false, 1000),
+    ];
+    let rigs: Vec<Rig> = cases.iter().map(|&(i, w, u)| Rig::new(i, w, u)).collect();
     let mut samples = vec![Vec::new(); rigs.len()];
     for rig in &rigs {
         rig.sample(n / 10 + 1); // warm up
@@ -116,7 +137,7 @@ pub fn run(effort: Effort) -> Vec<Figure> {
         }
     }
     let m: Vec<f64> = samples.iter().map(|s| median(s)).collect();
-    let (direct, interposed, direct_w, interposed_w) = (m[0], m[1], m[2], m[3]);
+    let (direct, interposed, direct_w, interposed_w, worker) = (m[0], m[1], m[2], m[3], m[4]);
     drop(rigs);
     vec![
         Figure::new("interposer_ns_per_forwarded_op", interposed, "ns")
@@ -135,6 +156,14 @@ pub fn run(effort: Effort) -> Vec<Figure> {
                 fmt_num(interposed_w),
                 fmt_num(interposed_w - direct_w),
                 fmt_num(interposed_w / direct_w)
+            ))
+            .detail(format!(
+                "unwatched, written by uid 1000 (through its credential worker): {} ns \
+             (+{} ns over root's forwards in-process, {} x; +{} ns over direct)",
+                fmt_num(worker),
+                fmt_num(worker - interposed),
+                fmt_num(worker / interposed),
+                fmt_num(worker - direct)
             ))
             .detail(format!(
                 "{} writes per sample, median of {} rounds",

@@ -560,6 +560,13 @@ impl Kernel {
         self.process(pid, 0, 0)
     }
 
+    /// A fresh process (a new pid) with user `uid` and group `gid` in the kernel-wide
+    /// namespace.
+    pub fn fresh_process(&self, uid: u32, gid: u32) -> Process {
+        let pid = self.inner().next_pid.fetch_add(1, Ordering::Relaxed);
+        self.process(pid, uid, gid)
+    }
+
     /// Like [`Kernel::register`], with a given daemon process.
     pub fn register_as(&self, name: &str, root_id: usize, daemon: Process) -> Result<HostSocket> {
         let inner = self.inner();

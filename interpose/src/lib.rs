@@ -17,8 +17,10 @@
 //! Requests run on several threads ([`crew`]), each taking the next request itself, so a
 //! target that stops answering holds only the threads whose requests wait on it. Layout of the crate: `scheme` (the `SchemeSync` implementation: forwarding and the
 //! facts of each request), `names` (which handles hold which names, as `HostFs` keeps them),
-//! `crew` (the serving threads), `gate` (forwarding as callers with per-process ids),
-//! `redox` (the Redox [`Target`] and installation, Redox only).
+//! `crew` (the serving threads), `workers` (forwarding as callers with per-process ids: one
+//! worker process per credential pair, `worker` its side, `link` the frames between them),
+//! `gate` (the in-process fallback: switching the process's ids), `redox` (the Redox
+//! [`Target`], workers and installation, Redox only).
 
 #![warn(missing_docs)]
 
@@ -34,8 +36,11 @@ use syscall::{Stat, TimeSpec};
 
 pub mod crew;
 pub mod gate;
+pub mod link;
 mod names;
 mod scheme;
+pub mod worker;
+pub mod workers;
 
 #[cfg(target_os = "redox")]
 pub mod redox;

@@ -1,12 +1,18 @@
 //! `inotify-interposer NAME`: the interposer in front of the filesystem scheme `NAME`
 //! (default `file`) for the processes of the namespace it is started in (docs/redox.md,
 //! "The interposer"). Redox only; on a host the interposer runs inside the test rig.
+//! `inotify-interposer --worker ROOT_FD NAME UID GID` is a credential worker, started by the
+//! interposer itself.
 
 #[cfg(target_os = "redox")]
 fn main() {
-    let name = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "file".to_string());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(inotify_interpose::redox::WORKER_ARG) {
+        let Err(e) = inotify_interpose::redox::run_worker(&args[1..]);
+        eprintln!("inotify-interposer: worker: {e}");
+        std::process::exit(1);
+    }
+    let name = args.first().cloned().unwrap_or_else(|| "file".to_string());
     if let Err(e) = inotify_interpose::redox::run(&name) {
         eprintln!("inotify-interposer: {name}: {e}");
         std::process::exit(1);

@@ -1,13 +1,19 @@
-//! Redox: the target reached through the interposer's own fds, and installation in a
-//! namespace (docs/redox.md, "The interposer").
+//! Redox: the target reached through the interposer's own fds, credential workers, and
+//! installation in a namespace (docs/redox.md, "The interposer").
 //!
 //! Credentials: the kernel copies the calling context's `euid`/`egid` into every request,
-//! and the process manager sets them for all threads of a process at once. So a forward as
-//! caller C runs with the process's effective ids set to C's (`setresuid`/`setresgid`, only
-//! when they differ from the current ones; the interposer keeps uid 0 as real and saved id
-//! to switch back), through a [`CredGate`]: forwards with the same ids run together, a
-//! switch waits until none is in flight.
+//! and the process manager sets them for all threads of a process at once. So forwards as
+//! callers other than the interposer go to a worker process per credential pair
+//! ([`Workers`]): the interposer's own binary, started with [`WORKER_ARG`], which drops to
+//! the caller's ids for good (real, effective and saved) before it serves, and reaches the
+//! target only through the root fd it inherits. The interposer's own process forwards as
+//! itself (root), and as a caller only in the fallback cases of [`Workers`], through a
+//! [`CredGate`] that switches its ids (`setresuid`/`setresgid`; uid 0 stays the saved id to
+//! switch back): forwards with the same ids run together, a switch waits until none is in
+//! flight.
 
+use std::io;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use inotify_abi::proto::INIT_NOTIFY_ENV;
@@ -22,14 +28,23 @@ use syscall::{Stat, TimeSpec};
 use redox_scheme::{Response, SignalBehavior, Socket};
 
 use super::gate::CredGate;
-use super::{Creds, Interposer, Respond, Target, DEFAULT_FEED_CAPACITY, ROOT_ID};
+use super::workers::{Link, Spawn, Workers};
+use super::{worker, Creds, Interposer, Respond, Target, DEFAULT_FEED_CAPACITY, ROOT_ID};
 
 extern "C" {
     /// relibc: sets real, effective and saved user ids (`-1`: unchanged).
     fn setresuid(ruid: u32, euid: u32, suid: u32) -> i32;
     /// relibc: sets real, effective and saved group ids (`-1`: unchanged).
     fn setresgid(rgid: u32, egid: u32, sgid: u32) -> i32;
+    /// relibc: the real, effective and saved user ids.
+    fn getresuid(ruid: *mut u32, euid: *mut u32, suid: *mut u32) -> i32;
+    /// relibc: the real, effective and saved group ids.
+    fn getresgid(rgid: *mut u32, egid: *mut u32, sgid: *mut u32) -> i32;
 }
+
+/// The first argument that makes the interposer's binary a worker:
+/// `inotify-interposer --worker ROOT_FD NAME UID GID`.
+pub const WORKER_ARG: &str = "--worker";
 
 /// Unchanged id for `setres*id`.
 const KEEP: u32 = u32::MAX;
@@ -60,8 +75,24 @@ impl RedoxTarget {
             root,
             name: name.to_string(),
             gate: CredGate::new(Creds::OWN),
-            proc_creds: rc::open("/scheme/proc/proc-creds-capability", flag::O_RDONLY, 0).ok(),
+            // Close-on-exec: no worker inherits it.
+            proc_creds: rc::open(
+                "/scheme/proc/proc-creds-capability",
+                flag::O_RDONLY | flag::O_CLOEXEC,
+                0,
+            )
+            .ok(),
         })
+    }
+
+    /// The target through root fd `root` (inherited), for a worker that runs as `who`.
+    fn inherited(root: usize, name: &str, who: Creds) -> Self {
+        RedoxTarget {
+            root,
+            name: name.to_string(),
+            gate: CredGate::new(who),
+            proc_creds: None,
+        }
     }
 
     /// Runs `f` with the process's effective ids set to `who`.
@@ -307,12 +338,101 @@ fn notify_init() -> Result<()> {
     sent.map(drop)
 }
 
+/// Starts workers: this program again, with [`WORKER_ARG`], the root fd (inherited: it is
+/// opened without `O_CLOEXEC`; the interposer's other fds are close-on-exec) and the ids;
+/// requests on its standard input, replies on its standard output.
+struct ExecSpawn {
+    /// This program.
+    exe: std::path::PathBuf,
+    /// The target's root fd.
+    root: usize,
+    /// The target's scheme name.
+    name: String,
+}
+
+impl Spawn for ExecSpawn {
+    fn spawn(&self, who: Creds) -> io::Result<Link> {
+        let mut child = Command::new(&self.exe)
+            .arg(WORKER_ARG)
+            .arg(self.root.to_string())
+            .arg(&self.name)
+            .arg(who.uid.to_string())
+            .arg(who.gid.to_string())
+            .env_remove(INIT_NOTIFY_ENV)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let (Some(to), Some(from)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other("worker pipes"));
+        };
+        Ok(Link {
+            to: Box::new(to),
+            from: Box::new(from),
+            end: Box::new(move || {
+                let _ = child.kill();
+                let _ = child.wait();
+            }),
+        })
+    }
+}
+
+/// Sets all of this process's ids (real, effective, saved) to `who`, for good, and checks
+/// that they are: a worker can never act as anyone else.
+fn become_for_good(who: Creds) -> Result<()> {
+    let (mut u, mut g) = ([0u32; 3], [0u32; 3]);
+    // SAFETY: libc calls with integer arguments and pointers to live locals.
+    let ok = unsafe {
+        setresgid(who.gid, who.gid, who.gid) == 0
+            && setresuid(who.uid, who.uid, who.uid) == 0
+            && getresuid(&mut u[0], &mut u[1], &mut u[2]) == 0
+            && getresgid(&mut g[0], &mut g[1], &mut g[2]) == 0
+    };
+    if ok && u == [who.uid; 3] && g == [who.gid; 3] {
+        Ok(())
+    } else {
+        Err(Error::new(EPERM))
+    }
+}
+
+/// The worker: `args` are what follows [`WORKER_ARG`] (root fd, scheme name, uid, gid). Drops
+/// to the ids for good, checks the inherited root fd, and serves requests from standard
+/// input until it ends, then exits. Returns only on a failure before serving.
+pub fn run_worker(args: &[String]) -> Result<std::convert::Infallible> {
+    let [root, name, uid, gid] = args else {
+        return Err(Error::new(EINVAL));
+    };
+    let num = |s: &String| s.parse::<u32>().map_err(|_| Error::new(EINVAL));
+    let root: usize = root.parse().map_err(|_| Error::new(EINVAL))?;
+    let who = Creds {
+        uid: num(uid)?,
+        gid: num(gid)?,
+    };
+    become_for_good(who)?;
+    let target = RedoxTarget::inherited(root, name, who);
+    target.fstat(who, root)?;
+    worker::serve(Arc::new(target), who, io::stdin(), io::stdout(), || {
+        std::process::exit(0)
+    });
+    std::process::exit(0)
+}
+
 /// The whole service: opens the real `name` (its root), creates the scheme socket, takes
 /// `name` in the current namespace, tells init (service `type = "notify"`) and serves until
 /// the socket closes. Run as root, in the namespace whose processes are to see the
 /// interposer, before they open `name`.
 pub fn run(name: &str) -> Result<()> {
-    let target = RedoxTarget::open(name)?;
+    let local = RedoxTarget::open(name)?;
+    // Without a path to this program, no worker starts: forwards fall back to the gate.
+    let exe = std::env::current_exe().unwrap_or_else(|_| "inotify-interposer".into());
+    let spawn = ExecSpawn {
+        exe,
+        root: local.root,
+        name: name.to_string(),
+    };
+    let target = Workers::new(local, spawn);
     let socket = Arc::new(Socket::create()?);
     let interposer = Interposer::new(target, name, DEFAULT_FEED_CAPACITY)?;
     let cap_fd = socket.create_this_scheme_fd(0, ROOT_ID, 0, 0)?;
