@@ -11,7 +11,7 @@
 fn main() {
     use inotify_engine::Limits;
     use inotifyd::feed::{Feeds, DEFAULT_FILESYSTEMS};
-    use inotifyd::redox::{publish, RedoxSys, StderrLog};
+    use inotifyd::redox::{install_logger, publish, RedoxSys};
     use inotifyd::scheme::InotifyScheme;
     use redox_scheme::scheme::SchemeSync;
     use redox_scheme::Socket;
@@ -30,7 +30,7 @@ fn main() {
         std::process::exit(1);
     }
 
-    StderrLog::install();
+    install_logger();
     let socket = Socket::create().unwrap_or_else(|e| fail("creating the scheme socket", e));
     let mut sys = RedoxSys::new(socket).unwrap_or_else(|e| fail("setting up the event queue", e));
     // The filesystems trusted: those this namespace (init's) calls by these names now.

@@ -4,8 +4,21 @@
 //! `inotify-interposer --worker ROOT_FD NAME UID GID` is a credential worker, started by the
 //! interposer itself.
 
+/// Logs `inotify-interposer: LEVEL message` lines to stderr, at the level
+/// `INOTIFY_INTERPOSER_LOG` names (default `info`).
+#[cfg(target_os = "redox")]
+fn install_logger() {
+    use std::io::Write;
+    env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .parse_env("INOTIFY_INTERPOSER_LOG")
+        .format(|out, r| writeln!(out, "inotify-interposer: {} {}", r.level(), r.args()))
+        .init();
+}
+
 #[cfg(target_os = "redox")]
 fn main() {
+    install_logger();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(inotify_interpose::redox::WORKER_ARG) {
         let Err(e) = inotify_interpose::redox::run_worker(&args[1..]);

@@ -368,6 +368,12 @@ impl Spawn for ExecSpawn {
             let _ = child.wait();
             return Err(io::Error::other("worker pipes"));
         };
+        log::info!(
+            "worker for uid {} gid {} started (pid {})",
+            who.uid,
+            who.gid,
+            child.id()
+        );
         Ok(Link {
             to: Box::new(to),
             from: Box::new(from),

@@ -6,7 +6,7 @@
 //! - [`publish`] makes the scheme reachable: it hands the scheme's capability fd to init over
 //!   `INIT_NOTIFY` (service `type = { scheme = "inotify" }`), or registers the name itself
 //!   when started by hand.
-//! - [`StderrLog`] is the daemon's logger.
+//! - [`install_logger`] sets up the daemon's logging.
 //!
 //! Nothing here is exercised by the host tests: it is compile-checked for
 //! `x86_64-unknown-redox` (`make check-redox`). Keep it free of logic that a test would need
@@ -15,5 +15,5 @@
 mod service;
 mod sys;
 
-pub use service::{publish, Publication, StderrLog, INIT_NOTIFY_ENV, SCHEME_NAME};
+pub use service::{install_logger, publish, Publication, INIT_NOTIFY_ENV, SCHEME_NAME};
 pub use sys::RedoxSys;

@@ -59,42 +59,13 @@ fn hand_capability_to_init<S: SchemeSync>(
     Ok(())
 }
 
-/// A `log` logger writing `inotifyd: LEVEL message` lines to stderr (init sends a service's
-/// stderr to the log).
-pub struct StderrLog {
-    /// Records above this level are discarded.
-    level: log::LevelFilter,
-}
-
-impl StderrLog {
-    /// Installs the logger for the whole process; `level` comes from `INOTIFYD_LOG`
-    /// (`error`, `warn`, `info`, `debug`, `trace`; default `info`).
-    pub fn install() {
-        let level = std::env::var("INOTIFYD_LOG")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(log::LevelFilter::Info);
-        if log::set_logger(Box::leak(Box::new(StderrLog { level }))).is_ok() {
-            log::set_max_level(level);
-        }
-    }
-}
-
-impl log::Log for StderrLog {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= self.level
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "inotifyd: {} {}",
-                record.level(),
-                record.args()
-            );
-        }
-    }
-
-    fn flush(&self) {}
+/// Logs `inotifyd: LEVEL message` lines to stderr (init sends a service's stderr to the
+/// log), at the level `INOTIFYD_LOG` names (`error`, `warn`, `info`, `debug`, `trace`;
+/// default `info`).
+pub fn install_logger() {
+    env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .parse_env("INOTIFYD_LOG")
+        .format(|out, record| writeln!(out, "inotifyd: {} {}", record.level(), record.args()))
+        .init();
 }
