@@ -395,6 +395,7 @@ mod tests {
         fn watch_readable(&mut self, _fd: usize) -> Result<()> {
             Err(Error::new(EBADF))
         }
+        fn yield_cpu(&mut self) {}
         fn readable_again(&mut self, _fd: usize) {}
     }
 
@@ -500,6 +501,8 @@ mod tests {
         sent: Vec<(Cqe, usize)>,
         /// Next sequence number of the scripted feed.
         next_seq: u64,
+        /// Each yield of the CPU, with the number of feed reads made before it.
+        yields: Vec<usize>,
     }
 
     /// The daemon's fd for the path a client sends, and for the feed.
@@ -518,6 +521,7 @@ mod tests {
                 reads: 0,
                 sent: Vec::new(),
                 next_seq: 0,
+                yields: Vec::new(),
             }
         }
 
@@ -619,6 +623,9 @@ mod tests {
         }
         fn close(&mut self, _fd: usize) -> Result<()> {
             Ok(())
+        }
+        fn yield_cpu(&mut self) {
+            self.yields.push(self.reads);
         }
         fn watch_readable(&mut self, fd: usize) -> Result<()> {
             self.readable_again(fd);
@@ -767,5 +774,37 @@ mod tests {
         assert_eq!(daemon.scheme().sys_mut().reads, 1);
         assert!(daemon.handle(call(32, CallRepr::RmWatch { wd: 1 }.emit())));
         assert_eq!(daemon.scheme().sys_mut().reads, 2);
+    }
+
+    #[test]
+    fn a_feed_turn_yields_the_cpu_before_its_read_and_a_request_that_pulls_does_not() {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        let id = watching(&mut daemon);
+        let sys = daemon.scheme().sys_mut();
+        sys.push_batch(2);
+        sys.wakes.push_back(Wake::Readable(FEED_FD));
+        run_out(&mut daemon);
+        let sys = daemon.scheme().sys_mut();
+        assert_eq!(sys.reads, 1);
+        let yields = crate::feed::FEED_TURN_YIELDS as usize;
+        assert_eq!(sys.yields, vec![0; yields], "yields before the turn's read");
+        // FIONREAD pulls every feed before it answers, and the program is waiting for it:
+        // no yield there.
+        sys.push_batch(1);
+        let mut none = [0u8; 0];
+        let meta = CallRepr::QueuedBytes.emit();
+        let args = [
+            id as u64,
+            none.as_mut_ptr() as u64,
+            0,
+            meta[0],
+            meta[1],
+            meta[2],
+        ];
+        assert!(daemon.handle(request(Opcode::Call, 40, args)));
+        let sys = daemon.scheme().sys_mut();
+        assert_eq!(sys.reads, 2);
+        assert_eq!(sys.yields.len(), yields);
     }
 }

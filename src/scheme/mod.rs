@@ -42,7 +42,7 @@ use syscall::flag::{
 use syscall::schemev2::NewFdFlags;
 use syscall::Stat;
 
-use crate::feed::Feeds;
+use crate::feed::{Feeds, FEED_TURN_YIELDS};
 use crate::sys::Sys;
 
 pub use handle::{
@@ -136,8 +136,12 @@ impl<S: Sys> InotifyScheme<S> {
         self.engine.new_turn();
     }
 
-    /// Pulls every available batch from feed `fd` into the engine.
+    /// Takes feed `fd`'s turn: lets other runnable threads run first (see
+    /// [`FEED_TURN_YIELDS`]), then pulls every available batch into the engine.
     pub fn pull_feed(&mut self, fd: usize) {
+        for _ in 0..FEED_TURN_YIELDS {
+            self.sys.yield_cpu();
+        }
         self.feeds.pull(&mut self.sys, &mut self.engine, fd);
     }
 
@@ -396,8 +400,15 @@ impl<S: Sys> InotifyScheme<S> {
         if let Some(c) = self.sys.counts() {
             let _ = writeln!(
                 s,
-                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {} blocked_us {}",
-                c.requests, c.readable, c.responses, c.reads, c.blocks, c.empty_polls, c.blocked_us
+                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {} yields {} blocked_us {}",
+                c.requests,
+                c.readable,
+                c.responses,
+                c.reads,
+                c.blocks,
+                c.empty_polls,
+                c.yields,
+                c.blocked_us
             );
         }
         for f in self.feeds.status() {

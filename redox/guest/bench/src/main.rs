@@ -17,7 +17,9 @@
 //! - latency: from the return of a `mkdir` in a watched directory to the return of the blocked
 //!   reader's `read` (p50/p99; 0 when the reader returned first), next to the same figure for
 //!   a pipe write and a blocked pipe reader. Samples in which the clock ran backwards are
-//!   dropped and counted.
+//!   dropped and counted. While a sample runs, the timing thread waits blocked in a read of a
+//!   pipe the reader writes once it has the event: nothing else is runnable, as for a lone
+//!   operation on an idle system (a waiter that spins would take the turns the daemon yields).
 //!
 //! Each loop runs for S seconds (default 1); the op loops alternate in three rounds and the
 //! medians (of each figure, and of the ratios within a round) are reported. The first line is `inotifyd guest run: commit C`, the last
@@ -26,7 +28,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -138,6 +140,40 @@ struct Seen {
     reads: AtomicU64,
     /// When the last read returned, in ns since the run's epoch.
     last_ns: AtomicU64,
+    /// Written one byte after each read while a latency sample waits on its other end.
+    done: Mutex<Option<io::PipeWriter>>,
+}
+
+impl Seen {
+    /// Tells a waiting timing thread that a read returned (if one waits).
+    fn tell_done(&self) {
+        if let Some(w) = self.done.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = w.write_all(&[1]);
+        }
+    }
+}
+
+/// The timing thread's end of [`Seen::done`].
+struct DoneWait(io::PipeReader);
+
+impl DoneWait {
+    /// Makes `seen`'s reader tell this end about each read from now on.
+    fn attach(seen: &Seen) -> io::Result<DoneWait> {
+        let (r, w) = io::pipe()?;
+        *seen.done.lock().unwrap_or_else(|e| e.into_inner()) = Some(w);
+        Ok(DoneWait(r))
+    }
+
+    /// Blocks until the reader has read `target` events; false if it stopped first.
+    fn until(&mut self, seen: &Seen, target: u64) -> bool {
+        let mut b = [0u8; 64];
+        while seen.events.load(SeqCst) < target {
+            if !matches!(self.0.read(&mut b), Ok(n) if n > 0) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// Blocks in `read` forever, counting what arrives.
@@ -162,6 +198,7 @@ fn read_forever(watcher: Arc<Watcher>, seen: Arc<Seen>, epoch: Instant) {
         }
         seen.reads.fetch_add(1, SeqCst);
         seen.events.fetch_add(events, SeqCst);
+        seen.tell_done();
     }
 }
 
@@ -264,8 +301,10 @@ fn pipe_latency_us(samples: usize, epoch: Instant) -> io::Result<(Vec<f64>, usiz
         while rd.read_exact(&mut b).is_ok() && b[0] != 0 {
             seen2.last_ns.store(since(epoch), SeqCst);
             seen2.events.fetch_add(1, SeqCst);
+            seen2.tell_done();
         }
     });
+    let mut done = DoneWait::attach(&seen)?;
     let (mut lat, mut dropped) = (Vec::with_capacity(samples), 0);
     for i in 0..samples as u64 {
         // Let the reader block in read first.
@@ -273,7 +312,7 @@ fn pipe_latency_us(samples: usize, epoch: Instant) -> io::Result<(Vec<f64>, usiz
         let before = since(epoch);
         wr.write_all(&[1])?;
         let after = since(epoch);
-        if !catch_up(&seen, i + 1) {
+        if !done.until(&seen, i + 1) {
             return Err(io::Error::other("pipe reader never woke"));
         }
         match sample(before, after, seen.last_ns.load(SeqCst)) {
@@ -592,6 +631,7 @@ fn run(a: &Args) -> io::Result<()> {
     // Latency: mkdir to the blocked reader's return, then the same for a pipe.
     let (mut lat, mut dropped) = (Vec::with_capacity(a.samples), 0);
     let counts = snapshot();
+    let mut done = DoneWait::attach(&seen)?;
     for i in 0..a.samples {
         let d = format!("{latency}/d{i}");
         thread::yield_now();
@@ -599,7 +639,7 @@ fn run(a: &Args) -> io::Result<()> {
         let before = since(epoch);
         fs::create_dir(&d)?;
         let after = since(epoch);
-        if !catch_up(&seen, target) {
+        if !done.until(&seen, target) {
             diagnose(&seen);
             return Err(io::Error::other("latency: the reader never woke"));
         }
@@ -609,6 +649,8 @@ fn run(a: &Args) -> io::Result<()> {
         }
         fs::remove_dir(&d)?;
     }
+    drop(done);
+    *seen.done.lock().unwrap_or_else(|e| e.into_inner()) = None;
     print_counts_per_event(&counts, a.samples as u64);
     let (mut plat, pdropped) = pipe_latency_us(a.samples, epoch)?;
     for (name, v, dropped) in [
