@@ -493,7 +493,8 @@ mod tests {
     struct Churny {
         /// Wakes still to come, in order.
         wakes: VecDeque<Wake>,
-        /// What each feed read returns, in order; `EAGAIN` when empty.
+        /// Batches waiting in the feed, in order; a read returns those that fit, `EAGAIN`
+        /// when there are none.
         feed: VecDeque<Vec<u8>>,
         /// Feed reads so far.
         reads: usize,
@@ -503,6 +504,8 @@ mod tests {
         next_seq: u64,
         /// Each yield of the CPU, with the number of feed reads made before it.
         yields: Vec<usize>,
+        /// Records a writer adds to the feed while the daemon yields.
+        on_yield: usize,
     }
 
     /// The daemon's fd for the path a client sends, and for the feed.
@@ -522,6 +525,7 @@ mod tests {
                 sent: Vec::new(),
                 next_seq: 0,
                 yields: Vec::new(),
+                on_yield: 0,
             }
         }
 
@@ -612,11 +616,20 @@ mod tests {
         fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
             assert_eq!(fd, FEED_FD);
             self.reads += 1;
-            let Some(batch) = self.feed.pop_front() else {
+            // Every waiting batch that fits, as a filesystem hands over what it holds.
+            let mut n = 0;
+            while let Some(batch) = self.feed.front() {
+                if n + batch.len() > buf.len() {
+                    break;
+                }
+                buf[n..n + batch.len()].copy_from_slice(batch);
+                n += batch.len();
+                self.feed.pop_front();
+            }
+            if n == 0 {
                 return Err(Error::new(EAGAIN));
-            };
-            buf[..batch.len()].copy_from_slice(&batch);
-            Ok(batch.len())
+            }
+            Ok(n)
         }
         fn write(&mut self, _fd: usize, buf: &[u8]) -> Result<usize> {
             Ok(buf.len())
@@ -626,6 +639,9 @@ mod tests {
         }
         fn yield_cpu(&mut self) {
             self.yields.push(self.reads);
+            if self.on_yield > 0 {
+                self.push_batch(self.on_yield);
+            }
         }
         fn watch_readable(&mut self, fd: usize) -> Result<()> {
             self.readable_again(fd);
@@ -776,22 +792,47 @@ mod tests {
         assert_eq!(daemon.scheme().sys_mut().reads, 2);
     }
 
+    /// Turns of the feed, `turns` times: one batch of `records` is waiting at each
+    /// readiness, and each yield lets a writer add a batch of `while_yielding` more.
+    /// Returns the turns that yielded.
+    fn turns(
+        daemon: &mut Daemon<'_, Churny>,
+        turns: usize,
+        records: usize,
+        while_yielding: usize,
+    ) -> usize {
+        let before = daemon.scheme().sys_mut().yields.len();
+        for _ in 0..turns {
+            let sys = daemon.scheme().sys_mut();
+            sys.push_batch(records);
+            sys.on_yield = while_yielding;
+            sys.wakes.push_back(Wake::Readable(FEED_FD));
+            run_out(daemon);
+        }
+        daemon.scheme().sys_mut().yields.len() - before
+    }
+
     #[test]
-    fn a_feed_turn_yields_the_cpu_before_its_read_and_a_request_that_pulls_does_not() {
+    fn turns_yield_while_a_writer_adds_facts_during_the_yield_and_stop_when_it_does_not() {
         let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
         let mut daemon = Daemon::new(&mut scheme);
         let id = watching(&mut daemon);
+        // A writer that keeps going whenever the daemon lets it: after learning, every
+        // turn but the probes yields.
+        turns(&mut daemon, 32, 1, 4);
+        let probe = crate::feed::TURN_PROBE_EVERY as usize;
+        let yielded = turns(&mut daemon, 32, 1, 4);
+        assert_eq!(yielded, 32 - 32 / probe);
+        // Each yield came before the read of its turn.
         let sys = daemon.scheme().sys_mut();
-        sys.push_batch(2);
-        sys.wakes.push_back(Wake::Readable(FEED_FD));
-        run_out(&mut daemon);
-        let sys = daemon.scheme().sys_mut();
-        assert_eq!(sys.reads, 1);
-        let yields = crate::feed::FEED_TURN_YIELDS as usize;
-        assert_eq!(sys.yields, vec![0; yields], "yields before the turn's read");
-        // FIONREAD pulls every feed before it answers, and the program is waiting for it:
-        // no yield there.
-        sys.push_batch(1);
+        let reads_at_yields: Vec<usize> = sys.yields.iter().rev().take(3).copied().collect();
+        assert!(reads_at_yields.windows(2).all(|w| w[0] > w[1]));
+        // Lone operations: yielding brings nothing, so only the probes yield.
+        turns(&mut daemon, 32, 1, 0);
+        assert_eq!(turns(&mut daemon, 32, 1, 0), 32 / probe);
+        // A request that pulls every feed first (FIONREAD) never yields: its program waits.
+        let before = daemon.scheme().sys_mut().yields.len();
+        daemon.scheme().sys_mut().push_batch(1);
         let mut none = [0u8; 0];
         let meta = CallRepr::QueuedBytes.emit();
         let args = [
@@ -803,8 +844,6 @@ mod tests {
             meta[2],
         ];
         assert!(daemon.handle(request(Opcode::Call, 40, args)));
-        let sys = daemon.scheme().sys_mut();
-        assert_eq!(sys.reads, 2);
-        assert_eq!(sys.yields.len(), yields);
+        assert_eq!(daemon.scheme().sys_mut().yields.len(), before);
     }
 }

@@ -48,18 +48,61 @@ pub const FEED_BUF_LEN: usize = 64 * 1024;
 /// buffer of the redoxfs patch or `HostFs` holds, 256 KiB, so a pull before a request still
 /// takes everything a filesystem recorded before it).
 pub const FEED_READS_PER_TURN: usize = 8;
-/// Times the daemon yields the CPU at the start of a feed's turn, before its first read.
+/// Every this many turns a feed's turn takes the choice its [`TurnPolicy`] does not prefer,
+/// to keep measuring it.
+pub const TURN_PROBE_EVERY: u32 = 8;
+
+/// Whether a feed's turn starts by yielding the CPU ([`Sys::yield_cpu`]), learned from the
+/// records turns took with and without.
 ///
-/// A filesystem posts readiness from inside the request that recorded the fact, and the
-/// program that made it is runnable again as soon as the answer is written. On one CPU the
-/// daemon would otherwise run first, read that one fact and answer the blocked reader, and
-/// the program's next operation would wake it again: every fact a wake-up of its own (1.25
-/// events per wake-up in the Redox guest). Yielding lets the program run on until it blocks,
-/// its facts join the feed without new posts (the feed is not empty, so no edge), and one
-/// read and one answer carry them all. When nothing else is runnable the yield returns at
-/// once. Measured in the Redox guest (docs/performance.md): 5.0 zero reads per event without
-/// the yield, 1.25 with one.
-pub const FEED_TURN_YIELDS: u32 = 1;
+/// A filesystem posts readiness from inside the request that recorded a fact, and the
+/// program that made the request is runnable again once the answer is written. On one CPU
+/// the daemon then often runs first: it reads that one request's facts and answers the
+/// blocked reader, and the program's next request wakes it again, so every request costs a
+/// wake-up, a feed read and a reader's round trip (1.25 events per wake-up in the Redox
+/// guest). A yield lets a program that is still runnable go on until it blocks; its facts
+/// join the feed without new posts (the feed is not empty, so there is no edge) and one read
+/// and one answer carry them all. But for a lone operation the yield only puts the rest of
+/// the program first and the reader later. So the policy keeps, per feed, the mean records
+/// per turn with and without a yield (moving averages, weight 1/4 to the newest) and yields
+/// when yielding took at least a quarter more; every [`TURN_PROBE_EVERY`]th turn tries the
+/// other choice. docs/performance.md has the figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TurnPolicy {
+    /// Mean records per turn that yielded first, times 16.
+    with_yield: u32,
+    /// Mean records per turn that did not, times 16.
+    without_yield: u32,
+    /// Turns since the last probe.
+    since_probe: u32,
+}
+
+impl TurnPolicy {
+    /// Whether the turn starting now yields first.
+    pub fn should_yield(&mut self) -> bool {
+        // A quarter more, and a quarter of a record (16 / 4) more, so that equal means
+        // (nothing known yet, or a yield that brings nothing) keep the reader first.
+        let prefer = self.with_yield * 4 >= self.without_yield * 5 + 16;
+        self.since_probe += 1;
+        if self.since_probe >= TURN_PROBE_EVERY {
+            self.since_probe = 0;
+            !prefer
+        } else {
+            prefer
+        }
+    }
+
+    /// Records that a turn (`yielded` first or not) took `records` records.
+    pub fn took(&mut self, yielded: bool, records: u64) {
+        let sample = u32::try_from(records).unwrap_or(u32::MAX).min(1 << 20) * 16;
+        let mean = if yielded {
+            &mut self.with_yield
+        } else {
+            &mut self.without_yield
+        };
+        *mean = (*mean * 3 + sample) / 4;
+    }
+}
 /// Interest entries written per `write`.
 const INTEREST_PER_WRITE: usize = 256;
 /// The filesystems the daemon serves unless told otherwise: Redox's root filesystem.
@@ -77,6 +120,8 @@ struct Feed {
     /// Records lost on this feed (gaps, steps back, malformed records, and the
     /// filesystem's own loss records), since it was opened.
     lost: u64,
+    /// Whether its turns start with a yield.
+    policy: TurnPolicy,
 }
 
 /// One feed as the daemon-wide status shows it.
@@ -255,6 +300,7 @@ impl Feeds {
             fd: Some(feed_fd),
             expected_seq: None,
             lost: 0,
+            policy: TurnPolicy::default(),
         });
         self.anchors[id.anchor].fs = Some(fs);
         self.by_fd.insert(feed_fd, fs);
@@ -306,6 +352,29 @@ impl Feeds {
     /// Whether `fd` is one of the feed fds.
     pub fn is_feed(&self, fd: usize) -> bool {
         self.by_fd.contains_key(&fd)
+    }
+
+    /// Feed `fd`'s turn at its readiness: yields the CPU first if its [`TurnPolicy`] says
+    /// so, then [`pull`](Self::pull)s, and tells the policy how many records the turn took.
+    pub fn take_turn(&mut self, sys: &mut impl Sys, engine: &mut Engine, fd: usize) {
+        let Some(&fs) = self.by_fd.get(&fd) else {
+            log::warn!("readiness on fd {fd}, which is not a feed");
+            return;
+        };
+        let feed = &mut self.feeds[fs as usize];
+        let yielded = feed.policy.should_yield();
+        if yielded {
+            sys.yield_cpu();
+        }
+        let before = self.feeds[fs as usize].expected_seq;
+        self.pull(sys, engine, fd);
+        let feed = &mut self.feeds[fs as usize];
+        let records = match (before, feed.expected_seq) {
+            (Some(b), Some(a)) => a.saturating_sub(b),
+            (None, Some(_)) => 1,
+            _ => 0,
+        };
+        feed.policy.took(yielded, records);
     }
 
     /// Reads what feed `fd` holds and applies its facts to `engine`: reads until one leaves
@@ -578,6 +647,7 @@ mod tests {
             fd: Some(9),
             expected_seq: None,
             lost: 0,
+            policy: TurnPolicy::default(),
         }
     }
 

@@ -42,7 +42,7 @@ use syscall::flag::{
 use syscall::schemev2::NewFdFlags;
 use syscall::Stat;
 
-use crate::feed::{Feeds, FEED_TURN_YIELDS};
+use crate::feed::Feeds;
 use crate::sys::Sys;
 
 pub use handle::{
@@ -136,13 +136,9 @@ impl<S: Sys> InotifyScheme<S> {
         self.engine.new_turn();
     }
 
-    /// Takes feed `fd`'s turn: lets other runnable threads run first (see
-    /// [`FEED_TURN_YIELDS`]), then pulls every available batch into the engine.
+    /// Takes feed `fd`'s turn at its readiness (see `Feeds::take_turn`).
     pub fn pull_feed(&mut self, fd: usize) {
-        for _ in 0..FEED_TURN_YIELDS {
-            self.sys.yield_cpu();
-        }
-        self.feeds.pull(&mut self.sys, &mut self.engine, fd);
+        self.feeds.take_turn(&mut self.sys, &mut self.engine, fd);
     }
 
     /// Pulls every feed into the engine (see `Feeds::pull_all`).
