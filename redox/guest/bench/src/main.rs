@@ -7,7 +7,9 @@
 //! Baselines: a 1-byte read of `/scheme/zero` (`/dev/zero` on Linux; on Redox one scheme round
 //! trip) and a 1-byte pipe ping-pong between two threads.
 //!
-//! Workloads, in a fresh directory under DIR (default `/tmp`):
+//! Workloads, in a fresh directory under DIR (default `/tmp`), after the baselines and two
+//! costs that explain the others (reading the monotonic clock, and yielding the CPU with
+//! nothing else runnable):
 //! - `op`: create, write 16 bytes, close, unlink one file. Unwatched with nothing watched,
 //!   unwatched while another directory is watched, and watched (`IN_ALL_EVENTS`, one reader
 //!   blocked in `read`; the time runs until the reader has every event). The marginal cost per
@@ -268,6 +270,22 @@ fn zero_read_us(secs: f64) -> io::Result<f64> {
     per_step_us(secs, || zero.read_exact(&mut b))
 }
 
+/// The mean time of reading the monotonic clock (a system call on Redox), in µs.
+fn clock_read_us(secs: f64) -> io::Result<f64> {
+    per_step_us(secs, || {
+        std::hint::black_box(Instant::now());
+        Ok(())
+    })
+}
+
+/// The mean time of yielding the CPU with nothing else runnable, in µs.
+fn yield_us(secs: f64) -> io::Result<f64> {
+    per_step_us(secs, || {
+        thread::yield_now();
+        Ok(())
+    })
+}
+
 /// The mean time of a 1-byte pipe ping-pong between two threads, in µs.
 fn pipe_round_trip_us(secs: f64) -> io::Result<f64> {
     let (mut ping_r, mut ping_w) = io::pipe()?;
@@ -485,6 +503,8 @@ fn run(a: &Args) -> io::Result<()> {
     let pipe = pipe_round_trip_us(a.secs)?;
     figure("pipe_round_trip_us", pipe, &[("zero reads", zero)]);
     let z: &Units = &[("zero reads", zero), ("pipe round trips", pipe)];
+    figure("clock_read_us", clock_read_us(a.secs)?, z);
+    figure("yield_us", yield_us(a.secs)?, z);
     figure("op_unwatched_nothing_watched_us", median(&mut nothing), z);
 
     let watcher = match Watcher::new() {
