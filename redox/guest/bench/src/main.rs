@@ -7,9 +7,9 @@
 //! Baselines: a 1-byte read of `/scheme/zero` (`/dev/zero` on Linux; on Redox one scheme round
 //! trip) and a 1-byte pipe ping-pong between two threads.
 //!
-//! Workloads, in a fresh directory under DIR (default `/tmp`), after the baselines and two
-//! costs that explain the others (reading the monotonic clock, and yielding the CPU with
-//! nothing else runnable):
+//! Workloads, in a fresh directory under DIR (default `/tmp`), after the baselines and the
+//! costs that explain the others (reading the monotonic clock, zero reads of 4 and 64 KiB,
+//! and yielding the CPU with nothing else runnable):
 //! - `op`: create, write 16 bytes, close, unlink one file. Unwatched with nothing watched,
 //!   unwatched while another directory is watched, and watched (`IN_ALL_EVENTS`, one reader
 //!   blocked in `read`; the time runs until the reader has every event). The marginal cost per
@@ -270,6 +270,13 @@ fn zero_read_us(secs: f64) -> io::Result<f64> {
     per_step_us(secs, || zero.read_exact(&mut b))
 }
 
+/// The mean time of a read of `len` bytes from [`sys::ZERO`], in µs.
+fn zero_read_len_us(secs: f64, len: usize) -> io::Result<f64> {
+    let mut zero = File::open(sys::ZERO)?;
+    let mut b = vec![0u8; len];
+    per_step_us(secs, || zero.read_exact(&mut b))
+}
+
 /// The mean time of reading the monotonic clock (a system call on Redox), in µs.
 fn clock_read_us(secs: f64) -> io::Result<f64> {
     per_step_us(secs, || {
@@ -504,6 +511,9 @@ fn run(a: &Args) -> io::Result<()> {
     figure("pipe_round_trip_us", pipe, &[("zero reads", zero)]);
     let z: &Units = &[("zero reads", zero), ("pipe round trips", pipe)];
     figure("clock_read_us", clock_read_us(a.secs)?, z);
+    for len in [4096, 65536] {
+        figure(&format!("zero_read_{len}_us"), zero_read_len_us(a.secs, len)?, z);
+    }
     figure("yield_us", yield_us(a.secs)?, z);
     figure("op_unwatched_nothing_watched_us", median(&mut nothing), z);
 
