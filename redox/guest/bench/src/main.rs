@@ -1,4 +1,4 @@
-//! `guest-bench [DIR] [--secs S] [--samples N]`: the benchmarks that matter on Redox, with
+//! `guest-bench [DIR] [--secs S] [--samples N] [--reader-buf BYTES]`: the benchmarks that matter on Redox, with
 //! every figure also given as a multiple of a baseline measured in the same run, because
 //! absolute times in an emulated guest mean nothing. Runs on Redox (inotifyd through the
 //! client library) and on Linux (the kernel's inotify), same workload, so both can be set side
@@ -179,8 +179,8 @@ impl DoneWait {
 }
 
 /// Blocks in `read` forever, counting what arrives.
-fn read_forever(watcher: Arc<Watcher>, seen: Arc<Seen>, epoch: Instant) {
-    let mut buf = vec![0u8; 64 * 1024];
+fn read_forever(watcher: Arc<Watcher>, seen: Arc<Seen>, epoch: Instant, len: usize) {
+    let mut buf = vec![0u8; len];
     loop {
         let n = match watcher.read(&mut buf) {
             Ok(n) => n,
@@ -428,6 +428,8 @@ struct Args {
     base: String,
     secs: f64,
     samples: usize,
+    /// The reader's buffer (default 64 KiB).
+    reader_buf: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -435,6 +437,7 @@ fn args() -> Result<Args, String> {
         base: "/tmp".into(),
         secs: 1.0,
         samples: 100,
+        reader_buf: 64 * 1024,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -442,6 +445,9 @@ fn args() -> Result<Args, String> {
         match arg.as_str() {
             "--secs" => a.secs = value("seconds")?.parse().map_err(|e| format!("{e}"))?,
             "--samples" => a.samples = value("a count")?.parse().map_err(|e| format!("{e}"))?,
+            "--reader-buf" => {
+                a.reader_buf = value("bytes")?.parse().map_err(|e| format!("{e}"))?;
+            }
             s if !s.starts_with('-') => a.base = s.to_string(),
             s => return Err(format!("unknown option {s}")),
         }
@@ -491,10 +497,11 @@ fn run(a: &Args) -> io::Result<()> {
         fs::create_dir(d)?;
     }
     println!(
-        "guest-bench: os {}, dir {root}, {} s per loop, {} latency samples",
+        "guest-bench: os {}, dir {root}, {} s per loop, {} latency samples, reader buffer {} bytes",
         std::env::consts::OS,
         a.secs,
-        a.samples
+        a.samples,
+        a.reader_buf
     );
 
     // Baselines and the unwatched loop before any watch exists (so before inotifyd opens the
@@ -512,7 +519,11 @@ fn run(a: &Args) -> io::Result<()> {
     let z: &Units = &[("zero reads", zero), ("pipe round trips", pipe)];
     figure("clock_read_us", clock_read_us(a.secs)?, z);
     for len in [4096, 65536] {
-        figure(&format!("zero_read_{len}_us"), zero_read_len_us(a.secs, len)?, z);
+        figure(
+            &format!("zero_read_{len}_us"),
+            zero_read_len_us(a.secs, len)?,
+            z,
+        );
     }
     figure("yield_us", yield_us(a.secs)?, z);
     figure("op_unwatched_nothing_watched_us", median(&mut nothing), z);
@@ -528,7 +539,8 @@ fn run(a: &Args) -> io::Result<()> {
     let seen = Arc::new(Seen::default());
     {
         let (w, s) = (watcher.clone(), seen.clone());
-        thread::spawn(move || read_forever(w, s, epoch));
+        let len = a.reader_buf;
+        thread::spawn(move || read_forever(w, s, epoch, len));
     }
 
     // Events per operation, from a few operations.
