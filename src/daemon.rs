@@ -395,6 +395,7 @@ mod tests {
         fn watch_readable(&mut self, _fd: usize) -> Result<()> {
             Err(Error::new(EBADF))
         }
+        fn yield_cpu(&mut self) {}
         fn readable_again(&mut self, _fd: usize) {}
     }
 
@@ -492,14 +493,21 @@ mod tests {
     struct Churny {
         /// Wakes still to come, in order.
         wakes: VecDeque<Wake>,
-        /// What each feed read returns, in order; `EAGAIN` when empty.
-        feed: VecDeque<Vec<u8>>,
+        /// Records the scripted filesystem holds: a read returns one batch of as many as
+        /// fit its buffer, as a producer does, `EAGAIN` when it holds none.
+        pending: usize,
         /// Feed reads so far.
         reads: usize,
         /// Responses so far, with the number of feed reads made before each.
         sent: Vec<(Cqe, usize)>,
         /// Next sequence number of the scripted feed.
         next_seq: u64,
+        /// Each yield of the CPU, with the number of feed reads made before it.
+        yields: Vec<usize>,
+        /// Records a writer adds to the feed while the daemon yields.
+        on_yield: usize,
+        /// Length of each feed read's buffer, and whether it started at a page boundary.
+        read_bufs: Vec<(usize, bool)>,
     }
 
     /// The daemon's fd for the path a client sends, and for the feed.
@@ -514,51 +522,61 @@ mod tests {
         fn new() -> Self {
             Churny {
                 wakes: VecDeque::new(),
-                feed: VecDeque::new(),
+                pending: 0,
                 reads: 0,
                 sent: Vec::new(),
                 next_seq: 0,
+                yields: Vec::new(),
+                on_yield: 0,
+                read_bufs: Vec::new(),
             }
         }
 
-        /// Queues one feed read's worth: `records` creations in the watched directory.
-        fn push_batch(&mut self, records: usize) {
-            let mut buf = vec![0u8; crate::feed::FEED_BUF_LEN];
-            let mut at = inotify_abi::feed::BATCH_HEADER_LEN;
-            for i in 0..records {
-                let fact = inotify_abi::feed::Fact::Created {
-                    dir: DIR_INO,
-                    name: b"churn",
-                    ino: 100 + i as u64,
-                    is_dir: false,
-                };
-                at += fact.emit(&mut buf[at..]).expect("the batch has room");
-            }
-            let header = inotify_abi::feed::BatchHeader {
-                first_seq: self.next_seq,
-                count: records as u32,
-                total_len: at as u32,
-            };
-            header.emit(&mut buf).unwrap();
-            buf.truncate(at);
-            self.next_seq += records as u64;
-            self.feed.push_back(buf);
-        }
-
-        /// Queues a feed read that fills the daemon's buffer (more may follow).
-        fn push_full_batch(&mut self) {
-            let fact = inotify_abi::feed::Fact::Created {
+        /// One recorded creation in the watched directory.
+        fn fact() -> inotify_abi::feed::Fact<'static> {
+            inotify_abi::feed::Fact::Created {
                 dir: DIR_INO,
                 name: b"churn",
                 ino: 100,
                 is_dir: false,
+            }
+        }
+
+        /// Records `records` creations.
+        fn push_batch(&mut self, records: usize) {
+            self.pending += records;
+        }
+
+        /// Records as many creations as fill one read of the daemon's largest buffer.
+        fn push_full_batch(&mut self) {
+            let per_record = Self::fact().buffer_len();
+            let header = inotify_abi::feed::BATCH_HEADER_LEN;
+            self.push_batch((crate::feed::FEED_BUF_LEN - header) / per_record);
+        }
+
+        /// A batch of as many waiting records as fit `buf`; its length.
+        fn take_batch(&mut self, buf: &mut [u8]) -> usize {
+            let fact = Self::fact();
+            let header = inotify_abi::feed::BATCH_HEADER_LEN;
+            let records = self
+                .pending
+                .min(buf.len().saturating_sub(header) / fact.buffer_len());
+            if records == 0 {
+                return 0;
+            }
+            let mut at = header;
+            for _ in 0..records {
+                at += fact.emit(&mut buf[at..]).expect("the batch has room");
+            }
+            let batch = inotify_abi::feed::BatchHeader {
+                first_seq: self.next_seq,
+                count: records as u32,
+                total_len: at as u32,
             };
-            let per_record = fact.buffer_len();
-            let records =
-                (crate::feed::FEED_BUF_LEN - inotify_abi::feed::BATCH_HEADER_LEN) / per_record;
-            self.push_batch(records);
-            let len = self.feed.back().unwrap().len();
-            assert!(len + inotify_abi::feed::MAX_RECORD_LEN > crate::feed::FEED_BUF_LEN);
+            batch.emit(buf).unwrap();
+            self.next_seq += records as u64;
+            self.pending -= records;
+            at
         }
 
         /// Feed reads made before the response to `tag`, if it was answered.
@@ -608,17 +626,24 @@ mod tests {
         fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
             assert_eq!(fd, FEED_FD);
             self.reads += 1;
-            let Some(batch) = self.feed.pop_front() else {
-                return Err(Error::new(EAGAIN));
-            };
-            buf[..batch.len()].copy_from_slice(&batch);
-            Ok(batch.len())
+            let aligned = (buf.as_ptr() as usize).is_multiple_of(crate::feed::PAGE_LEN);
+            self.read_bufs.push((buf.len(), aligned));
+            match self.take_batch(buf) {
+                0 => Err(Error::new(EAGAIN)),
+                n => Ok(n),
+            }
         }
         fn write(&mut self, _fd: usize, buf: &[u8]) -> Result<usize> {
             Ok(buf.len())
         }
         fn close(&mut self, _fd: usize) -> Result<()> {
             Ok(())
+        }
+        fn yield_cpu(&mut self) {
+            self.yields.push(self.reads);
+            if self.on_yield > 0 {
+                self.push_batch(self.on_yield);
+            }
         }
         fn watch_readable(&mut self, fd: usize) -> Result<()> {
             self.readable_again(fd);
@@ -692,7 +717,7 @@ mod tests {
         );
         // Nothing was left behind: every batch was read, and one read more (the last batch
         // filled the buffer, so only a read could tell the feed was empty).
-        assert!(sys.feed.is_empty());
+        assert_eq!(sys.pending, 0);
         assert_eq!(sys.reads, backlog + 1);
     }
 
@@ -767,5 +792,97 @@ mod tests {
         assert_eq!(daemon.scheme().sys_mut().reads, 1);
         assert!(daemon.handle(call(32, CallRepr::RmWatch { wd: 1 }.emit())));
         assert_eq!(daemon.scheme().sys_mut().reads, 2);
+    }
+
+    /// Turns of the feed, `turns` times: one batch of `records` is waiting at each
+    /// readiness, and each yield lets a writer add a batch of `while_yielding` more.
+    /// Returns the turns that yielded.
+    fn turns(
+        daemon: &mut Daemon<'_, Churny>,
+        turns: usize,
+        records: usize,
+        while_yielding: usize,
+    ) -> usize {
+        let before = daemon.scheme().sys_mut().yields.len();
+        for _ in 0..turns {
+            let sys = daemon.scheme().sys_mut();
+            sys.push_batch(records);
+            sys.on_yield = while_yielding;
+            sys.wakes.push_back(Wake::Readable(FEED_FD));
+            run_out(daemon);
+        }
+        daemon.scheme().sys_mut().yields.len() - before
+    }
+
+    #[test]
+    fn turns_yield_while_a_writer_adds_facts_during_the_yield_and_stop_when_it_does_not() {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        let id = watching(&mut daemon);
+        // A writer that keeps going whenever the daemon lets it: after learning, every
+        // turn but the probes yields.
+        turns(&mut daemon, 32, 1, 4);
+        let probe = crate::feed::TURN_PROBE_EVERY as usize;
+        let yielded = turns(&mut daemon, 32, 1, 4);
+        assert_eq!(yielded, 32 - 32 / probe);
+        // Each yield came before the read of its turn.
+        let sys = daemon.scheme().sys_mut();
+        let reads_at_yields: Vec<usize> = sys.yields.iter().rev().take(3).copied().collect();
+        assert!(reads_at_yields.windows(2).all(|w| w[0] > w[1]));
+        // Lone operations: yielding brings nothing, so only the probes yield.
+        turns(&mut daemon, 32, 1, 0);
+        assert_eq!(turns(&mut daemon, 32, 1, 0), 32 / probe);
+        // A request that pulls every feed first (FIONREAD) never yields: its program waits.
+        let before = daemon.scheme().sys_mut().yields.len();
+        daemon.scheme().sys_mut().push_batch(1);
+        let mut none = [0u8; 0];
+        let meta = CallRepr::QueuedBytes.emit();
+        let args = [
+            id as u64,
+            none.as_mut_ptr() as u64,
+            0,
+            meta[0],
+            meta[1],
+            meta[2],
+        ];
+        assert!(daemon.handle(request(Opcode::Call, 40, args)));
+        assert_eq!(daemon.scheme().sys_mut().yields.len(), before);
+    }
+
+    #[test]
+    fn a_turn_reads_one_aligned_page_first_and_a_feed_left_full_gets_full_reads_next_turn() {
+        let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
+        let mut daemon = Daemon::new(&mut scheme);
+        watching(&mut daemon);
+        let (page, full) = (crate::feed::PAGE_LEN, crate::feed::FEED_BUF_LEN);
+        // A few records: one read of one page takes them all.
+        let sys = daemon.scheme().sys_mut();
+        sys.push_batch(3);
+        sys.wakes.push_back(Wake::Readable(FEED_FD));
+        run_out(&mut daemon);
+        assert_eq!(daemon.scheme().sys_mut().read_bufs, [(page, true)]);
+        // A backlog of more than a turn reads: a page, then full reads; the turn after the
+        // feed was left full starts full.
+        let sys = daemon.scheme().sys_mut();
+        sys.read_bufs.clear();
+        for _ in 0..crate::feed::FEED_READS_PER_TURN + 2 {
+            sys.push_full_batch();
+        }
+        sys.wakes.push_back(Wake::Readable(FEED_FD));
+        run_out(&mut daemon);
+        let sys = daemon.scheme().sys_mut();
+        assert_eq!(sys.pending, 0);
+        let turn = crate::feed::FEED_READS_PER_TURN;
+        assert_eq!(sys.read_bufs[0], (page, true));
+        assert!(sys.read_bufs[1..]
+            .iter()
+            .all(|&(len, aligned)| len == full && aligned));
+        assert!(sys.read_bufs.len() > turn, "{:?}", sys.read_bufs);
+        // Drained: the next turn starts with a page again.
+        sys.read_bufs.clear();
+        sys.push_batch(1);
+        sys.wakes.push_back(Wake::Readable(FEED_FD));
+        run_out(&mut daemon);
+        assert_eq!(daemon.scheme().sys_mut().read_bufs, [(page, true)]);
     }
 }

@@ -42,12 +42,75 @@ use syscall::error::{
 
 use crate::sys::Sys;
 
-/// Bytes read from a feed at a time (one or more whole batches).
+/// Bytes read from a feed at a time (one or more whole batches), after the first read of a
+/// turn.
 pub const FEED_BUF_LEN: usize = 64 * 1024;
+/// Bytes of the first read of a feed's turn: one page, page-aligned. On Redox the kernel
+/// maps every page of a read's buffer into the filesystem for the request, and that is
+/// most of a small read's cost: in the guest a 1-byte read of the zero scheme costs 1, a
+/// 4 KiB one 1.6 and a 64 KiB one 3.3. A wake-up usually finds a few records, so the
+/// first read takes one page (and everything, when what it returns leaves room for a
+/// largest record); only a fuller feed is read 64 KiB at a time.
+pub const PAGE_LEN: usize = 4096;
 /// Most feed reads one pull makes before it lets requests in (512 KiB: more than a feed
 /// buffer of the redoxfs patch or `HostFs` holds, 256 KiB, so a pull before a request still
 /// takes everything a filesystem recorded before it).
 pub const FEED_READS_PER_TURN: usize = 8;
+/// Every this many turns a feed's turn takes the choice its [`TurnPolicy`] does not prefer,
+/// to keep measuring it.
+pub const TURN_PROBE_EVERY: u32 = 8;
+
+/// Whether a feed's turn starts by yielding the CPU ([`Sys::yield_cpu`]), learned from the
+/// records turns took with and without.
+///
+/// A filesystem posts readiness from inside the request that recorded a fact, and the
+/// program that made the request is runnable again once the answer is written. On one CPU
+/// the daemon then often runs first: it reads that one request's facts and answers the
+/// blocked reader, and the program's next request wakes it again, so every request costs a
+/// wake-up, a feed read and a reader's round trip (1.25 events per wake-up in the Redox
+/// guest). A yield lets a program that is still runnable go on until it blocks; its facts
+/// join the feed without new posts (the feed is not empty, so there is no edge) and one read
+/// and one answer carry them all. But for a lone operation the yield only puts the rest of
+/// the program first and the reader later. So the policy keeps, per feed, the mean records
+/// per turn with and without a yield (moving averages, weight 1/4 to the newest) and yields
+/// when yielding took at least a quarter more; every [`TURN_PROBE_EVERY`]th turn tries the
+/// other choice. docs/performance.md has the figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TurnPolicy {
+    /// Mean records per turn that yielded first, times 16.
+    with_yield: u32,
+    /// Mean records per turn that did not, times 16.
+    without_yield: u32,
+    /// Turns since the last probe.
+    since_probe: u32,
+}
+
+impl TurnPolicy {
+    /// Whether the turn starting now yields first.
+    pub fn should_yield(&mut self) -> bool {
+        // A quarter more, and a quarter of a record (16 / 4) more, so that equal means
+        // (nothing known yet, or a yield that brings nothing) keep the reader first.
+        let prefer = self.with_yield * 4 >= self.without_yield * 5 + 16;
+        self.since_probe += 1;
+        if self.since_probe >= TURN_PROBE_EVERY {
+            self.since_probe = 0;
+            !prefer
+        } else {
+            prefer
+        }
+    }
+
+    /// Records that a turn (`yielded` first or not) took `records` records.
+    pub fn took(&mut self, yielded: bool, records: u64) {
+        let sample = u32::try_from(records).unwrap_or(u32::MAX).min(1 << 20) * 16;
+        let mean = if yielded {
+            &mut self.with_yield
+        } else {
+            &mut self.without_yield
+        };
+        *mean = (*mean * 3 + sample) / 4;
+    }
+}
 /// Interest entries written per `write`.
 const INTEREST_PER_WRITE: usize = 256;
 /// The filesystems the daemon serves unless told otherwise: Redox's root filesystem.
@@ -65,6 +128,11 @@ struct Feed {
     /// Records lost on this feed (gaps, steps back, malformed records, and the
     /// filesystem's own loss records), since it was opened.
     lost: u64,
+    /// Whether its turns start with a yield.
+    policy: TurnPolicy,
+    /// Its last pull stopped at [`FEED_READS_PER_TURN`] with more to read: the next one
+    /// starts with a full-size read.
+    backlog: bool,
 }
 
 /// One feed as the daemon-wide status shows it.
@@ -110,7 +178,8 @@ pub struct Feeds {
     anchors: Vec<Anchor>,
     /// Filesystem by feed fd.
     by_fd: HashMap<usize, FsId>,
-    /// Read buffer (allocated on first pull).
+    /// Read buffer (allocated on first pull): [`FEED_BUF_LEN`] bytes from the first page
+    /// boundary in it, see [`read_region`].
     buf: Vec<u8>,
     /// Scratch list of feed fds for [`Feeds::pull_all`].
     scratch_fds: Vec<usize>,
@@ -243,6 +312,8 @@ impl Feeds {
             fd: Some(feed_fd),
             expected_seq: None,
             lost: 0,
+            policy: TurnPolicy::default(),
+            backlog: false,
         });
         self.anchors[id.anchor].fs = Some(fs);
         self.by_fd.insert(feed_fd, fs);
@@ -296,6 +367,29 @@ impl Feeds {
         self.by_fd.contains_key(&fd)
     }
 
+    /// Feed `fd`'s turn at its readiness: yields the CPU first if its [`TurnPolicy`] says
+    /// so, then [`pull`](Self::pull)s, and tells the policy how many records the turn took.
+    pub fn take_turn(&mut self, sys: &mut impl Sys, engine: &mut Engine, fd: usize) {
+        let Some(&fs) = self.by_fd.get(&fd) else {
+            log::warn!("readiness on fd {fd}, which is not a feed");
+            return;
+        };
+        let feed = &mut self.feeds[fs as usize];
+        let yielded = feed.policy.should_yield();
+        if yielded {
+            sys.yield_cpu();
+        }
+        let before = self.feeds[fs as usize].expected_seq;
+        self.pull(sys, engine, fd);
+        let feed = &mut self.feeds[fs as usize];
+        let records = match (before, feed.expected_seq) {
+            (Some(b), Some(a)) => a.saturating_sub(b),
+            (None, Some(_)) => 1,
+            _ => 0,
+        };
+        feed.policy.took(yielded, records);
+    }
+
     /// Reads what feed `fd` holds and applies its facts to `engine`: reads until one leaves
     /// room for a largest record (the filesystem handed over everything it had, and posts
     /// readiness at its next record), at most [`FEED_READS_PER_TURN`] reads; after that many
@@ -307,16 +401,23 @@ impl Feeds {
             log::warn!("readiness on fd {fd}, which is not a feed");
             return 0;
         };
-        if self.buf.len() < FEED_BUF_LEN {
-            self.buf.resize(FEED_BUF_LEN, 0);
+        if self.buf.len() < FEED_BUF_LEN + PAGE_LEN {
+            self.buf.resize(FEED_BUF_LEN + PAGE_LEN, 0);
         }
+        let backlog = std::mem::take(&mut self.feeds[fs as usize].backlog);
         for reads in 1..=FEED_READS_PER_TURN {
-            let n = match sys.read(fd, &mut self.buf) {
+            let len = if reads == 1 && !backlog {
+                PAGE_LEN
+            } else {
+                FEED_BUF_LEN
+            };
+            let buf = read_region(&mut self.buf, len);
+            let n = match sys.read(fd, buf) {
                 Ok(0) => {
                     self.lose(sys, engine, fs, "end of file");
                     return reads;
                 }
-                Ok(n) => n.min(self.buf.len()),
+                Ok(n) => n.min(len),
                 Err(e) if e.errno == EAGAIN || e.errno == EWOULDBLOCK => return reads,
                 Err(e) if filesystem_gone(e.errno) => {
                     self.lose(sys, engine, fs, &e.to_string());
@@ -328,11 +429,12 @@ impl Feeds {
                 }
             };
             let feed = &mut self.feeds[fs as usize];
-            apply_batches(feed, engine, fs, &self.buf[..n]);
-            if took_everything(n, self.buf.len()) {
+            apply_batches(feed, engine, fs, &read_region(&mut self.buf, n)[..n]);
+            if took_everything(n, len) {
                 return reads;
             }
         }
+        self.feeds[fs as usize].backlog = true;
         sys.readable_again(fd);
         FEED_READS_PER_TURN
     }
@@ -410,6 +512,13 @@ impl Feeds {
             }
         }
     }
+}
+
+/// The `len` bytes of `buf` that reads go to, from its first page boundary (`buf` has
+/// [`PAGE_LEN`] bytes more than the longest read).
+fn read_region(buf: &mut [u8], len: usize) -> &mut [u8] {
+    let start = buf.as_ptr().align_offset(PAGE_LEN).min(PAGE_LEN);
+    &mut buf[start..start + len]
 }
 
 /// Whether a feed read of `n` bytes into `cap` took everything the feed held: a producer
@@ -566,6 +675,8 @@ mod tests {
             fd: Some(9),
             expected_seq: None,
             lost: 0,
+            policy: TurnPolicy::default(),
+            backlog: false,
         }
     }
 

@@ -35,6 +35,8 @@ pub struct SysCounts {
     pub blocks: u64,
     /// Reads of the scheme socket that found it empty.
     pub empty_polls: u64,
+    /// Times the daemon let other threads run first ([`Sys::yield_cpu`]).
+    pub yields: u64,
     /// Microseconds spent blocked waiting for readiness.
     pub blocked_us: u64,
 }
@@ -74,6 +76,9 @@ pub trait Sys {
     fn write(&mut self, fd: usize, buf: &[u8]) -> Result<usize>;
     /// `close`.
     fn close(&mut self, fd: usize) -> Result<()>;
+    /// Lets other runnable threads run before the daemon goes on (`sched_yield`); returns
+    /// at once when none is runnable.
+    fn yield_cpu(&mut self);
     /// From now on, report [`Wake::Readable`] for `fd` each time it becomes readable
     /// (and once at once if it is readable now).
     fn watch_readable(&mut self, fd: usize) -> Result<()>;

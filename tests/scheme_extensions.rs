@@ -297,6 +297,7 @@ fn the_status_counts_the_feed_turn_and_feed_read_an_event_took() {
             "reads",
             "blocks",
             "empty_polls",
+            "yields",
             "blocked_us"
         ]
     );
@@ -314,6 +315,8 @@ fn the_status_counts_the_feed_turn_and_feed_read_an_event_took() {
     assert!(delta("requests") >= 3, "{before:?} {after:?}");
     assert!(delta("responses") >= 2, "{before:?} {after:?}");
     // The host rig's waits are all blocking receives, each returning one wake.
+    // Only a feed's turn yields, and at most once.
+    assert!(delta("yields") <= delta("readable"), "{before:?} {after:?}");
     assert_eq!(
         delta("blocks"),
         delta("requests") + delta("readable"),

@@ -136,9 +136,9 @@ impl<S: Sys> InotifyScheme<S> {
         self.engine.new_turn();
     }
 
-    /// Pulls every available batch from feed `fd` into the engine.
+    /// Takes feed `fd`'s turn at its readiness (see `Feeds::take_turn`).
     pub fn pull_feed(&mut self, fd: usize) {
-        self.feeds.pull(&mut self.sys, &mut self.engine, fd);
+        self.feeds.take_turn(&mut self.sys, &mut self.engine, fd);
     }
 
     /// Pulls every feed into the engine (see `Feeds::pull_all`).
@@ -396,8 +396,15 @@ impl<S: Sys> InotifyScheme<S> {
         if let Some(c) = self.sys.counts() {
             let _ = writeln!(
                 s,
-                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {} blocked_us {}",
-                c.requests, c.readable, c.responses, c.reads, c.blocks, c.empty_polls, c.blocked_us
+                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {} yields {} blocked_us {}",
+                c.requests,
+                c.readable,
+                c.responses,
+                c.reads,
+                c.blocks,
+                c.empty_polls,
+                c.yields,
+                c.blocked_us
             );
         }
         for f in self.feeds.status() {

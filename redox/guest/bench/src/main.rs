@@ -1,4 +1,4 @@
-//! `guest-bench [DIR] [--secs S] [--samples N]`: the benchmarks that matter on Redox, with
+//! `guest-bench [DIR] [--secs S] [--samples N] [--reader-buf BYTES]`: the benchmarks that matter on Redox, with
 //! every figure also given as a multiple of a baseline measured in the same run, because
 //! absolute times in an emulated guest mean nothing. Runs on Redox (inotifyd through the
 //! client library) and on Linux (the kernel's inotify), same workload, so both can be set side
@@ -7,7 +7,9 @@
 //! Baselines: a 1-byte read of `/scheme/zero` (`/dev/zero` on Linux; on Redox one scheme round
 //! trip) and a 1-byte pipe ping-pong between two threads.
 //!
-//! Workloads, in a fresh directory under DIR (default `/tmp`):
+//! Workloads, in a fresh directory under DIR (default `/tmp`), after the baselines and the
+//! costs that explain the others (reading the monotonic clock, zero reads of 4 and 64 KiB,
+//! and yielding the CPU with nothing else runnable):
 //! - `op`: create, write 16 bytes, close, unlink one file. Unwatched with nothing watched,
 //!   unwatched while another directory is watched, and watched (`IN_ALL_EVENTS`, one reader
 //!   blocked in `read`; the time runs until the reader has every event). The marginal cost per
@@ -17,7 +19,9 @@
 //! - latency: from the return of a `mkdir` in a watched directory to the return of the blocked
 //!   reader's `read` (p50/p99; 0 when the reader returned first), next to the same figure for
 //!   a pipe write and a blocked pipe reader. Samples in which the clock ran backwards are
-//!   dropped and counted.
+//!   dropped and counted. While a sample runs, the timing thread waits blocked in a read of a
+//!   pipe the reader writes once it has the event: nothing else is runnable, as for a lone
+//!   operation on an idle system (a waiter that spins would take the turns the daemon yields).
 //!
 //! Each loop runs for S seconds (default 1); the op loops alternate in three rounds and the
 //! medians (of each figure, and of the ratios within a round) are reported. The first line is `inotifyd guest run: commit C`, the last
@@ -26,7 +30,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -138,11 +142,45 @@ struct Seen {
     reads: AtomicU64,
     /// When the last read returned, in ns since the run's epoch.
     last_ns: AtomicU64,
+    /// Written one byte after each read while a latency sample waits on its other end.
+    done: Mutex<Option<io::PipeWriter>>,
+}
+
+impl Seen {
+    /// Tells a waiting timing thread that a read returned (if one waits).
+    fn tell_done(&self) {
+        if let Some(w) = self.done.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = w.write_all(&[1]);
+        }
+    }
+}
+
+/// The timing thread's end of [`Seen::done`].
+struct DoneWait(io::PipeReader);
+
+impl DoneWait {
+    /// Makes `seen`'s reader tell this end about each read from now on.
+    fn attach(seen: &Seen) -> io::Result<DoneWait> {
+        let (r, w) = io::pipe()?;
+        *seen.done.lock().unwrap_or_else(|e| e.into_inner()) = Some(w);
+        Ok(DoneWait(r))
+    }
+
+    /// Blocks until the reader has read `target` events; false if it stopped first.
+    fn until(&mut self, seen: &Seen, target: u64) -> bool {
+        let mut b = [0u8; 64];
+        while seen.events.load(SeqCst) < target {
+            if !matches!(self.0.read(&mut b), Ok(n) if n > 0) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// Blocks in `read` forever, counting what arrives.
-fn read_forever(watcher: Arc<Watcher>, seen: Arc<Seen>, epoch: Instant) {
-    let mut buf = vec![0u8; 64 * 1024];
+fn read_forever(watcher: Arc<Watcher>, seen: Arc<Seen>, epoch: Instant, len: usize) {
+    let mut buf = vec![0u8; len];
     loop {
         let n = match watcher.read(&mut buf) {
             Ok(n) => n,
@@ -162,6 +200,7 @@ fn read_forever(watcher: Arc<Watcher>, seen: Arc<Seen>, epoch: Instant) {
         }
         seen.reads.fetch_add(1, SeqCst);
         seen.events.fetch_add(events, SeqCst);
+        seen.tell_done();
     }
 }
 
@@ -231,6 +270,29 @@ fn zero_read_us(secs: f64) -> io::Result<f64> {
     per_step_us(secs, || zero.read_exact(&mut b))
 }
 
+/// The mean time of a read of `len` bytes from [`sys::ZERO`], in µs.
+fn zero_read_len_us(secs: f64, len: usize) -> io::Result<f64> {
+    let mut zero = File::open(sys::ZERO)?;
+    let mut b = vec![0u8; len];
+    per_step_us(secs, || zero.read_exact(&mut b))
+}
+
+/// The mean time of reading the monotonic clock (a system call on Redox), in µs.
+fn clock_read_us(secs: f64) -> io::Result<f64> {
+    per_step_us(secs, || {
+        std::hint::black_box(Instant::now());
+        Ok(())
+    })
+}
+
+/// The mean time of yielding the CPU with nothing else runnable, in µs.
+fn yield_us(secs: f64) -> io::Result<f64> {
+    per_step_us(secs, || {
+        thread::yield_now();
+        Ok(())
+    })
+}
+
 /// The mean time of a 1-byte pipe ping-pong between two threads, in µs.
 fn pipe_round_trip_us(secs: f64) -> io::Result<f64> {
     let (mut ping_r, mut ping_w) = io::pipe()?;
@@ -264,8 +326,10 @@ fn pipe_latency_us(samples: usize, epoch: Instant) -> io::Result<(Vec<f64>, usiz
         while rd.read_exact(&mut b).is_ok() && b[0] != 0 {
             seen2.last_ns.store(since(epoch), SeqCst);
             seen2.events.fetch_add(1, SeqCst);
+            seen2.tell_done();
         }
     });
+    let mut done = DoneWait::attach(&seen)?;
     let (mut lat, mut dropped) = (Vec::with_capacity(samples), 0);
     for i in 0..samples as u64 {
         // Let the reader block in read first.
@@ -273,7 +337,7 @@ fn pipe_latency_us(samples: usize, epoch: Instant) -> io::Result<(Vec<f64>, usiz
         let before = since(epoch);
         wr.write_all(&[1])?;
         let after = since(epoch);
-        if !catch_up(&seen, i + 1) {
+        if !done.until(&seen, i + 1) {
             return Err(io::Error::other("pipe reader never woke"));
         }
         match sample(before, after, seen.last_ns.load(SeqCst)) {
@@ -364,6 +428,8 @@ struct Args {
     base: String,
     secs: f64,
     samples: usize,
+    /// The reader's buffer (default 64 KiB).
+    reader_buf: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -371,6 +437,7 @@ fn args() -> Result<Args, String> {
         base: "/tmp".into(),
         secs: 1.0,
         samples: 100,
+        reader_buf: 64 * 1024,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -378,6 +445,9 @@ fn args() -> Result<Args, String> {
         match arg.as_str() {
             "--secs" => a.secs = value("seconds")?.parse().map_err(|e| format!("{e}"))?,
             "--samples" => a.samples = value("a count")?.parse().map_err(|e| format!("{e}"))?,
+            "--reader-buf" => {
+                a.reader_buf = value("bytes")?.parse().map_err(|e| format!("{e}"))?;
+            }
             s if !s.starts_with('-') => a.base = s.to_string(),
             s => return Err(format!("unknown option {s}")),
         }
@@ -427,10 +497,11 @@ fn run(a: &Args) -> io::Result<()> {
         fs::create_dir(d)?;
     }
     println!(
-        "guest-bench: os {}, dir {root}, {} s per loop, {} latency samples",
+        "guest-bench: os {}, dir {root}, {} s per loop, {} latency samples, reader buffer {} bytes",
         std::env::consts::OS,
         a.secs,
-        a.samples
+        a.samples,
+        a.reader_buf
     );
 
     // Baselines and the unwatched loop before any watch exists (so before inotifyd opens the
@@ -446,6 +517,15 @@ fn run(a: &Args) -> io::Result<()> {
     let pipe = pipe_round_trip_us(a.secs)?;
     figure("pipe_round_trip_us", pipe, &[("zero reads", zero)]);
     let z: &Units = &[("zero reads", zero), ("pipe round trips", pipe)];
+    figure("clock_read_us", clock_read_us(a.secs)?, z);
+    for len in [4096, 65536] {
+        figure(
+            &format!("zero_read_{len}_us"),
+            zero_read_len_us(a.secs, len)?,
+            z,
+        );
+    }
+    figure("yield_us", yield_us(a.secs)?, z);
     figure("op_unwatched_nothing_watched_us", median(&mut nothing), z);
 
     let watcher = match Watcher::new() {
@@ -459,7 +539,8 @@ fn run(a: &Args) -> io::Result<()> {
     let seen = Arc::new(Seen::default());
     {
         let (w, s) = (watcher.clone(), seen.clone());
-        thread::spawn(move || read_forever(w, s, epoch));
+        let len = a.reader_buf;
+        thread::spawn(move || read_forever(w, s, epoch, len));
     }
 
     // Events per operation, from a few operations.
@@ -592,6 +673,7 @@ fn run(a: &Args) -> io::Result<()> {
     // Latency: mkdir to the blocked reader's return, then the same for a pipe.
     let (mut lat, mut dropped) = (Vec::with_capacity(a.samples), 0);
     let counts = snapshot();
+    let mut done = DoneWait::attach(&seen)?;
     for i in 0..a.samples {
         let d = format!("{latency}/d{i}");
         thread::yield_now();
@@ -599,7 +681,7 @@ fn run(a: &Args) -> io::Result<()> {
         let before = since(epoch);
         fs::create_dir(&d)?;
         let after = since(epoch);
-        if !catch_up(&seen, target) {
+        if !done.until(&seen, target) {
             diagnose(&seen);
             return Err(io::Error::other("latency: the reader never woke"));
         }
@@ -609,6 +691,8 @@ fn run(a: &Args) -> io::Result<()> {
         }
         fs::remove_dir(&d)?;
     }
+    drop(done);
+    *seen.done.lock().unwrap_or_else(|e| e.into_inner()) = None;
     print_counts_per_event(&counts, a.samples as u64);
     let (mut plat, pdropped) = pipe_latency_us(a.samples, epoch)?;
     for (name, v, dropped) in [
