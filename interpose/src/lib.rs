@@ -36,6 +36,7 @@ pub mod crew;
 pub mod gate;
 mod names;
 mod scheme;
+mod subtree;
 
 #[cfg(target_os = "redox")]
 pub mod redox;
