@@ -40,6 +40,8 @@ mod subtree;
 
 #[cfg(target_os = "redox")]
 pub mod redox;
+#[cfg(target_os = "redox")]
+mod redox_calls;
 
 /// Default capacity of the feed buffer, bytes (as `HostFs` and the redoxfs patch).
 pub const DEFAULT_FEED_CAPACITY: usize = 256 * 1024;
