@@ -251,14 +251,33 @@ check_recipe() {
     local f missing=0
     for f in usr/bin/inotifyd usr/bin/inotifywait usr/bin/inotifywatch usr/bin/inotify-smoke \
         usr/lib/libinotify_capi.a usr/include/sys/inotify.h \
-        usr/lib/init.d/05_inotifyd.service; do
+        usr/lib/init.d/05_inotifyd.service \
+        usr/bin/inotify-interposer usr/share/inotifyd/inotify-interposer.service; do
         if [ ! -s "$work/stage.tmp/$f" ]; then
             log "missing from the stage: /$f"
             missing=1
         fi
     done
     [ "$missing" = 0 ] || exit 1
+    check_interposer_not_enabled "$work/stage.tmp"
     log "check-recipe: OK ($(cd "$work/stage.tmp" && find . -type f | wc -l) files staged)"
+}
+
+# The package must not start the interposer: init (base, init/src/main.rs) starts every unit
+# file in /usr/lib/init.d and /etc/init.d, and with the patched redoxfs the interposer in
+# front of it would only add a forward per request. Its unit is shipped elsewhere and
+# enabled by copying it (docs/redox.md). $1: the stage.
+check_interposer_not_enabled() {
+    local dir unit
+    for dir in "$1/usr/lib/init.d" "$1/etc/init.d"; do
+        [ -d "$dir" ] || continue
+        for unit in "$dir"/*; do
+            if grep -q 'inotify-interposer' "$unit"; then
+                log "check-recipe: $unit starts the interposer by default"
+                exit 1
+            fi
+        done
+    done
 }
 
 # Prints the directory cargo fetched crate $2 (name-version) into, for the manifest dir $1.

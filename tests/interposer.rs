@@ -1,6 +1,7 @@
 //! The interposer in front of a `HostFs` without a feed: credentials (a caller can do
 //! through it exactly what it can do directly), the identity call answered by the target's
-//! rules, and a target that stops answering one request while other clients go on.
+//! rules, a target that stops answering one request while other clients go on, and subtree
+//! watches through it.
 //! The event streams themselves are checked against Linux by the conformance run's
 //! interposed pass (`make conformance`).
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use inotify_abi::consts::{IN_ALL_EVENTS, IN_CREATE, IN_MODIFY};
+use inotify_abi::consts::{IN_ALL_EVENTS, IN_CREATE, IN_ISDIR, IN_MODIFY, IN_MOVED_TO};
 use inotify_client::Inotify;
 use inotify_host::harness::ServedFs;
 use inotify_host::interposed::InterposerThread;
@@ -75,6 +76,70 @@ fn a_watch_through_the_interposer_sees_what_a_client_does_on_a_filesystem_withou
         "the write reached the disk"
     );
     drop(ino);
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_subtree_watch_through_the_interposer_reports_what_is_made_and_moved_in_below_it() {
+    let dir = fresh("subtree");
+    std::fs::create_dir_all(dir.join("t/old")).unwrap();
+    std::fs::create_dir_all(dir.join("out/m/n")).unwrap();
+    let served = ServedFs::start_interposed(&dir, Default::default()).unwrap();
+    let p = served.harness().process(201, 0, 0);
+    let ino = Inotify::init(p.clone()).unwrap();
+    let wd = ino
+        .add_subtree_watch("/scheme/file/t", IN_CREATE | IN_MOVED_TO)
+        .unwrap();
+    // Made below a directory that existed (the walk), below brand-new ones (at the fact),
+    // and below one moved in (walked before the rename was answered).
+    for d in ["t/old/a", "t/new", "t/new/b"] {
+        p.mkdir(&format!("/scheme/file/{d}"), 0o755).unwrap();
+    }
+    p.rename("/scheme/file/out/m", "/scheme/file/t/m").unwrap();
+    let fd = p
+        .open("/scheme/file/t/m/n/f", O_CREAT | O_WRONLY | 0o644)
+        .unwrap();
+    p.close(fd).unwrap();
+    let mut buf = [0u8; 4096];
+    let got: Vec<(i32, u32, String)> = ino
+        .read_events(&mut buf)
+        .unwrap()
+        .iter()
+        .map(|e| (e.wd, e.mask, e.name_str().into_owned()))
+        .collect();
+    let dir_made = IN_CREATE | IN_ISDIR;
+    assert_eq!(
+        got,
+        [
+            (wd, dir_made, "old/a".into()),
+            (wd, dir_made, "new".into()),
+            (wd, dir_made, "new/b".into()),
+            (wd, IN_MOVED_TO | IN_ISDIR, "m".into()),
+            (wd, IN_CREATE, "m/n/f".into()),
+        ]
+    );
+    drop(ino);
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn only_the_daemons_feed_handle_can_make_the_subtree_call_through_the_interposer() {
+    use inotify_abi::proto::{SubtreeCall, SUBTREE_ANSWER_LEN};
+    let dir = fresh("subtree-trust");
+    std::fs::create_dir_all(dir.join("t/a")).unwrap();
+    let served = ServedFs::start_interposed(&dir, Default::default()).unwrap();
+    let p = served.harness().process(202, 0, 0);
+    let root = p.open("/scheme/file/", O_PATH).unwrap();
+    let t = p.open("/scheme/file/t", O_PATH).unwrap();
+    let mut answer = [0u8; SUBTREE_ANSWER_LEN];
+    let r = p.call2(root, t, &mut answer, &SubtreeCall.emit());
+    assert_eq!(r.unwrap_err().errno, syscall::error::EACCES);
+    // Nothing became covered: a mkdir below is not recorded (nothing is watched).
+    p.mkdir("/scheme/file/t/a/b", 0o755).unwrap();
+    let interposer = served.interposer().unwrap().interposer();
+    assert_eq!(interposer.feed_counters().0, 0);
     drop(served);
     let _ = std::fs::remove_dir_all(&dir);
 }

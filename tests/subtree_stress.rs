@@ -5,7 +5,11 @@
 //! order of the operation log, with its path relative to the root
 //! (`inotify_host::subtree_load`).
 //!
-//! `SUBTREE_SEED=N` replays one seed; `SUBTREE_SEEDS=N` runs seeds 0..N (default 12).
+//! The same runs go through the interposer in front of a filesystem without a feed (its
+//! walks and coverage updates are its own, not `HostFs`'s).
+//!
+//! `SUBTREE_SEED=N` replays one seed (both ways); `SUBTREE_SEEDS=N` runs seeds 0..N
+//! (default 12 direct, 6 through the interposer).
 
 mod e2e_support;
 
@@ -13,9 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e_support::World;
+use e2e_support::{user_ids, TempDir, World};
 use inotify_abi::consts::*;
-use inotify_host::subtree_load::{self, Op, Seen, MASK, ROOT};
+use inotify_client::Inotify;
+use inotify_host::harness::ServedFs;
+use inotify_host::subtree_load::{self, Op, Seen, Workload, MASK, ROOT};
 use inotify_host::Process;
 use syscall::flag::{O_CREAT, O_EXCL, O_WRONLY};
 
@@ -44,16 +50,36 @@ fn run(p: &Process, op: &Op) {
     r.unwrap_or_else(|e| panic!("{op:?}: {e}"));
 }
 
-fn one_seed(seed: u64) {
+/// Runs seed `seed` on a `HostFs` with the feed, or (`interposed`) through the interposer in
+/// front of one without.
+fn one_seed(seed: u64, interposed: bool) {
     let load = subtree_load::generate(seed, STEPS);
-    let w = World::new(&format!("subtree{seed}"), 1 << 20);
-    for op in &load.setup {
-        run(&w.user, op);
+    if !interposed {
+        let w = World::new(&format!("subtree{seed}"), 1 << 20);
+        return exercise(seed, &load, &w.user, &w.inotify);
     }
-    let wd = w.watch(ROOT, MASK | IN_SUBTREE);
+    let dir = TempDir::new(&format!("subtree-interposed{seed}"));
+    let served = ServedFs::start_interposed(dir.path(), Default::default()).expect("start");
+    let (uid, gid) = user_ids();
+    let user = served.harness().process(1000, uid, gid);
+    let inotify = Inotify::init1(user.clone(), inotify_client::IN_NONBLOCK).expect("init");
+    exercise(seed, &load, &user, &inotify);
+    drop(inotify);
+    drop(served);
+}
+
+/// The set-up, one subtree watch on the root, the operations on a writer thread while this
+/// one reads, then the check against the model.
+fn exercise(seed: u64, load: &Workload, user: &Process, inotify: &Inotify<Process>) {
+    for op in &load.setup {
+        run(user, op);
+    }
+    let wd = inotify
+        .add_watch(&format!("/scheme/file/{ROOT}"), MASK | IN_SUBTREE)
+        .expect("add_watch");
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (user, ops, done) = (w.user.clone(), load.ops.clone(), done.clone());
+        let (user, ops, done) = (user.clone(), load.ops.clone(), done.clone());
         std::thread::spawn(move || {
             for op in &ops {
                 run(&user, op);
@@ -67,7 +93,7 @@ fn one_seed(seed: u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut settled = 0;
     loop {
-        match w.inotify.read_events(&mut buf) {
+        match inotify.read_events(&mut buf) {
             Ok(evs) => {
                 for e in evs {
                     assert_eq!(e.wd, wd, "seed {seed}: {e:?}");
@@ -96,23 +122,35 @@ fn one_seed(seed: u64) {
             load.ops
         );
     }
-    let loss = w.inotify.loss_report().unwrap();
+    let loss = inotify.loss_report().unwrap();
     assert_eq!(loss.dropped + loss.feed_lost, 0, "seed {seed}");
 }
 
-#[test]
-fn every_event_below_a_subtree_root_arrives_once_in_order_with_its_relative_path() {
+/// The seeds to run: `SUBTREE_SEED` alone, else 0..`SUBTREE_SEEDS` (default `default`).
+fn seeds(default: u64) -> std::ops::Range<u64> {
     if let Some(seed) = std::env::var("SUBTREE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
     {
-        return one_seed(seed);
+        return seed..seed + 1;
     }
-    let seeds: u64 = std::env::var("SUBTREE_SEEDS")
+    let n = std::env::var("SUBTREE_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
-    for seed in 0..seeds {
-        one_seed(seed);
+        .unwrap_or(default);
+    0..n
+}
+
+#[test]
+fn every_event_below_a_subtree_root_arrives_once_in_order_with_its_relative_path() {
+    for seed in seeds(12) {
+        one_seed(seed, false);
+    }
+}
+
+#[test]
+fn through_the_interposer_every_event_below_a_subtree_root_arrives_once_in_order() {
+    for seed in seeds(6) {
+        one_seed(seed, true);
     }
 }

@@ -10,7 +10,7 @@
 //!   through it are reported, and with which subject.
 //! - [`last_name`]: the name a path opens, as a lookup that skips `.` components sees it.
 //! - [`RemovedDirs`]: removed directories that open handles still hold, and when each one's
-//!   `Freed` is due.
+//!   `Freed` is due ([`crate::names`] runs these rules over a handle table).
 //! - [`identify_request`] / [`answer_identity`]: the two halves of the identity call
 //!   (`inotify_abi::proto::IdentifyCall`), which the filesystem answers from its own inode
 //!   and permission data.

@@ -30,6 +30,7 @@
 extern crate alloc;
 
 pub mod endpoint;
+pub mod names;
 mod subtree;
 
 pub use endpoint::{

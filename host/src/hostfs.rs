@@ -171,17 +171,14 @@ impl Node {
             .subject(self.ino, self.is_dir, self.silent, what)
     }
 
-    /// Whether this handle holds the (still linked) name `comps` of inode `ino`.
-    fn holds(&self, comps: &[String], ino: u64) -> bool {
-        !self.unlinked && !self.pending_symlink && self.ino == ino && self.comps == comps
-    }
-
     /// Whether it was opened with read access.
     fn readable(&self) -> bool {
         let acc = self.flags & O_ACCMODE;
         acc == O_RDONLY || acc == O_RDWR
     }
 }
+
+inotify_feed::follow_names!(Node, Handle);
 
 /// The result of a path lookup.
 struct Lookup {

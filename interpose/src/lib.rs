@@ -24,10 +24,10 @@
 
 #![warn(missing_docs)]
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use inotify_feed::{FeedEndpoint, Producer};
+use inotify_feed::{FeedEndpoint, Producer, RemovedDirs};
 use redox_scheme::scheme::{Op, SchemeState};
 use redox_scheme::{CallerCtx, Request, RequestKind, Response};
 use syscall::error::{Error, Result, EINVAL, ENOSYS, EOPNOTSUPP};
@@ -39,11 +39,14 @@ pub mod gate;
 pub mod link;
 mod names;
 mod scheme;
+mod subtree;
 pub mod worker;
 pub mod workers;
 
 #[cfg(target_os = "redox")]
 pub mod redox;
+#[cfg(target_os = "redox")]
+mod redox_calls;
 
 /// Default capacity of the feed buffer, bytes (as `HostFs` and the redoxfs patch).
 pub const DEFAULT_FEED_CAPACITY: usize = 256 * 1024;
@@ -217,26 +220,16 @@ enum Handle<T: Target> {
     Feed,
 }
 
-/// A removed directory something open still holds (see `HostFs`).
-struct RemovedDir {
-    /// Its inode.
-    ino: u64,
-    /// The directory it was removed from.
-    parent: u64,
-    /// The detach number of its own handles.
-    detach_id: u64,
-}
-
 /// The handle table and the feed, behind the interposer's one lock.
 struct State<T: Target> {
     /// Handles by id.
-    handles: HashMap<usize, Handle<T>>,
+    handles: BTreeMap<usize, Handle<T>>,
     /// Next handle id.
     next_id: usize,
     /// The feed endpoint and producer.
     feed: FeedEndpoint<Producer>,
     /// Removed directories still held.
-    removed_dirs: Vec<RemovedDir>,
+    removed_dirs: RemovedDirs,
 }
 
 /// The interposer: the target, the handle table and the feed. Shared by the workers.
@@ -277,7 +270,7 @@ impl<T: Target> Interposer<T> {
             pending_symlink: false,
             opener: Creds::OWN,
         };
-        let mut handles = HashMap::new();
+        let mut handles = BTreeMap::new();
         handles.insert(ROOT_ID, Handle::Node(root));
         Ok(Arc::new(Interposer {
             target,
@@ -286,7 +279,7 @@ impl<T: Target> Interposer<T> {
                 handles,
                 next_id: ROOT_ID + 1,
                 feed: FeedEndpoint::new(Producer::new(feed_capacity)),
-                removed_dirs: Vec::new(),
+                removed_dirs: RemovedDirs::new(),
             }),
             poster: Mutex::new(None),
         }))

@@ -3,11 +3,12 @@
 //! here works on the interposer's own table; the inode facts come from probes of the target.
 
 use inotify_abi::feed::{Fact, Subject};
+use inotify_feed::names::{self, TableEntry};
 use inotify_feed::NameUse;
 use redox_scheme::Response;
 use syscall::flag::EventFlags;
 
-use super::{Handle, Interposer, Node, RemovedDir, State, Target};
+use super::{Handle, Interposer, Node, State, Target};
 
 impl<T: Target> Node<T> {
     /// The subject of a fact through this handle for `what` (`None`: not reported).
@@ -19,12 +20,9 @@ impl<T: Target> Node<T> {
         }
         .subject(self.ino, self.is_dir, self.silent, what)
     }
-
-    /// Whether this handle holds the (still linked) name `comps` of inode `ino`.
-    fn holds(&self, comps: &[String], ino: u64) -> bool {
-        !self.unlinked && !self.pending_symlink && self.ino == ino && self.comps == comps
-    }
 }
+
+inotify_feed::follow_names!(Node<T>, Handle<T>, T: Target);
 
 impl<T: Target> State<T> {
     /// A new handle id for `handle`.
@@ -57,20 +55,6 @@ impl<T: Target> State<T> {
         self.feed.producer().watched_count() > 0
     }
 
-    /// Detaches the handles holding the name `comps` of `ino`; returns their detach number.
-    fn mark_unlinked(&mut self, comps: &[String], ino: u64) -> u64 {
-        let id = self.feed.handles_mut().next_detach();
-        for h in self.handles.values_mut() {
-            if let Handle::Node(n) = h {
-                if n.holds(comps, ino) {
-                    n.unlinked = true;
-                    n.detach_id = id;
-                }
-            }
-        }
-        id
-    }
-
     /// The name `comps` of `ino` (in `parent`, `links_left` links after) was removed:
     /// detaches its handles and says whether the inode is freed now.
     pub(crate) fn detach(
@@ -81,53 +65,36 @@ impl<T: Target> State<T> {
         parent: u64,
         links_left: u64,
     ) -> bool {
-        let detach_id = self.mark_unlinked(comps, ino);
-        if !is_dir {
-            if links_left == 0 {
-                for h in self.handles.values_mut() {
-                    if let Handle::Node(n) = h {
-                        if n.unlinked && n.ino == ino && !n.is_dir {
-                            n.no_links = true;
-                        }
-                    }
-                }
-            }
-            return links_left == 0 && !self.detached_held(detach_id, None);
-        }
-        let dir = RemovedDir {
-            ino,
+        let detach = self.feed.handles_mut().next_detach();
+        let freed = names::detach_name(
+            &mut self.handles,
+            &mut self.removed_dirs,
+            detach,
+            comps,
+            (ino, is_dir),
             parent,
-            detach_id,
-        };
-        if self.dir_held(&dir) {
-            self.removed_dirs.push(dir);
-            return false;
+            links_left,
+        );
+        if !is_dir && links_left == 0 {
+            self.mark_no_links(ino);
         }
-        true
+        freed
     }
 
-    /// Whether an open handle holds the removed name detached as `detach_id`, or (with
-    /// `Some(dir)`) a removed name in directory `dir`.
-    fn detached_held(&self, detach_id: u64, dir: Option<u64>) -> bool {
-        self.handles.values().any(|h| {
-            matches!(h, Handle::Node(n) if n.unlinked && !n.pending_symlink
-                && (n.detach_id == detach_id || Some(n.dir) == dir))
-        })
-    }
-
-    /// Whether removed directory `dir` is still held.
-    fn dir_held(&self, dir: &RemovedDir) -> bool {
-        self.detached_held(dir.detach_id, Some(dir.ino))
-            || self.removed_dirs.iter().any(|r| r.parent == dir.ino)
+    /// The last link of file `ino` was removed through the interposer: its detached handles
+    /// free it at their last close whatever the target's `fstat` says.
+    fn mark_no_links(&mut self, ino: u64) {
+        for n in self.handles.values_mut().filter_map(TableEntry::node_mut) {
+            if n.unlinked && n.ino == ino && !n.is_dir {
+                n.no_links = true;
+            }
+        }
     }
 
     /// Whether closing `node` (already out of the table) frees its inode, given the links
     /// the inode has now.
     pub(crate) fn frees_at_close(&self, node: &Node<T>, nlink: u64) -> bool {
-        if !node.unlinked || node.pending_symlink || node.is_dir {
-            return false;
-        }
-        !self.detached_held(node.detach_id, None) && nlink == 0
+        names::frees_at_close(&self.handles, node, nlink)
     }
 
     /// After a rename of `from` to `to`: handles below `from` now live below `to`, and those
@@ -140,19 +107,7 @@ impl<T: Target> State<T> {
         new_dir: u64,
         new_name: &str,
     ) {
-        for h in self.handles.values_mut() {
-            let Handle::Node(n) = h else { continue };
-            if n.unlinked || !n.comps.starts_with(from) {
-                continue;
-            }
-            if n.comps.len() == from.len() && n.ino == ino {
-                n.dir = new_dir;
-                n.name = new_name.to_string();
-            }
-            let rest = n.comps.split_off(from.len());
-            n.comps = to.to_vec();
-            n.comps.extend(rest);
-        }
+        names::move_names(&mut self.handles, (from, to), ino, new_dir, new_name);
     }
 }
 
@@ -185,7 +140,7 @@ impl<T: Target> Interposer<T> {
     }
 
     /// Posts read readiness on every feed handle when a post is due.
-    fn post_feeds(&self, st: &mut State<T>) {
+    pub(crate) fn post_feeds(&self, st: &mut State<T>) {
         let poster = self
             .poster
             .lock()
@@ -201,15 +156,8 @@ impl<T: Target> Interposer<T> {
 
     /// Reports `Freed` for every removed directory nothing holds any more, innermost first.
     pub(crate) fn free_released_dirs(&self, st: &mut State<T>) {
-        while let Some(pos) = st.removed_dirs.iter().position(|d| !st.dir_held(d)) {
-            let dir = st.removed_dirs.remove(pos);
-            self.report(
-                st,
-                &Fact::Freed {
-                    ino: dir.ino,
-                    is_dir: true,
-                },
-            );
+        while let Some(ino) = names::next_freed_dir(&st.handles, &mut st.removed_dirs) {
+            self.report(st, &Fact::Freed { ino, is_dir: true });
         }
     }
 

@@ -20,7 +20,7 @@ use inotify_abi::proto::INIT_NOTIFY_ENV;
 use libredox::call as rc;
 use libredox::flag;
 use libredox::protocol::NsDup;
-use syscall::error::{Error, Result, EINVAL, EOPNOTSUPP, EPERM};
+use syscall::error::{Error, Result, EINVAL, EPERM};
 use syscall::flag::EventFlags;
 use syscall::number::{SYS_FEVENT, SYS_READ2, SYS_WRITE2};
 use syscall::{Stat, TimeSpec};
@@ -28,6 +28,7 @@ use syscall::{Stat, TimeSpec};
 use redox_scheme::{Response, SignalBehavior, Socket};
 
 use super::gate::CredGate;
+use super::redox_calls as calls;
 use super::workers::{Link, Spawn, Workers};
 use super::{worker, Creds, Interposer, Respond, Target, DEFAULT_FEED_CAPACITY, ROOT_ID};
 
@@ -242,18 +243,17 @@ impl Target for RedoxTarget {
     }
     fn frenameat(
         &self,
-        _who: Creds,
-        _old_dir: usize,
-        _old: &str,
-        _new_dir: usize,
-        _new: &str,
-        _flags: usize,
+        who: Creds,
+        old_dir: usize,
+        old: &str,
+        new_dir: usize,
+        new: &str,
+        flags: usize,
     ) -> Result<()> {
-        // The two-fd std_fs_call is not wrapped by libredox 0.1.25 (docs/redox.md).
-        Err(Error::new(EOPNOTSUPP))
+        self.as_(who, || calls::frenameat(old_dir, old, new_dir, new, flags))
     }
-    fn flinkat(&self, _who: Creds, _fd: usize, _dir: usize, _path: &str, _f: usize) -> Result<()> {
-        Err(Error::new(EOPNOTSUPP))
+    fn flinkat(&self, who: Creds, fd: usize, dir: usize, path: &str, f: usize) -> Result<()> {
+        self.as_(who, || calls::flinkat(fd, dir, path, f))
     }
     fn frename(&self, who: Creds, fd: usize, path: &str) -> Result<()> {
         let full = format!("/scheme/{}/{}", self.name, path.trim_start_matches('/'));

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use inotify_abi::feed::{Fact, Replaced};
 use inotify_abi::proto::{Identity, FEED_DUP_NAME};
-use inotify_feed::endpoint::{answer_identity, check_feed_dup, identify_request};
+use inotify_feed::endpoint::{answer_identity, check_feed_dup, identify_request, subtree_request};
 use inotify_feed::{FeedError, NameUse};
 use redox_scheme::scheme::{Op, SchemeState, SchemeSync};
 use redox_scheme::{CallRequest, CallerCtx, OpenResult, Response};
-use syscall::error::{Error, Result, EBADF, EINVAL, EOPNOTSUPP};
+use syscall::error::{Error, Result, EACCES, EBADF, EINVAL, EOPNOTSUPP};
 use syscall::flag::{
     EventFlags, RwFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_SYMLINK,
     MODE_TYPE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY,
@@ -173,7 +173,7 @@ impl NameProbe {
 }
 
 /// Whether a mode is a directory.
-fn is_dir(stat: &Stat) -> bool {
+pub(crate) fn is_dir(stat: &Stat) -> bool {
     stat.st_mode & MODE_TYPE == MODE_DIR
 }
 
@@ -213,7 +213,7 @@ impl<T: Target> Interposer<T> {
     }
 
     /// Wraps a target fd the interposer got.
-    fn own(&self, fd: usize) -> Arc<RealFd<T>> {
+    pub(crate) fn own(&self, fd: usize) -> Arc<RealFd<T>> {
         Arc::new(RealFd {
             fd,
             owned: true,
@@ -365,6 +365,11 @@ impl<T: Target> Interposer<T> {
                 replaced,
             },
         );
+        let walk = st.feed.take_walk();
+        drop(st);
+        if let Some(ino) = walk {
+            self.walk_moved(&to_comps, ino);
+        }
     }
 
     /// A link that succeeded on the target: `to` now names `ino`.
@@ -698,7 +703,18 @@ impl<T: Target> SchemeSync for Worker<'_, T> {
         _ctx: &CallerCtx,
     ) -> Result<usize> {
         let me = self.0;
-        let (id, call) = identify_request(ids, metadata).map_err(feed_err)?;
+        let (id, call) = match identify_request(ids, metadata) {
+            Err(FeedError::Unsupported) => {
+                // The subtree call: only through a feed handle (root only), so no one but
+                // the daemon can add subtree roots.
+                let id = subtree_request(ids, payload, metadata).map_err(feed_err)?;
+                if !matches!(me.kind(ids[0])?, Kind::Feed) {
+                    return Err(Error::new(EACCES));
+                }
+                return me.subtree_call(id, payload);
+            }
+            other => other.map_err(feed_err)?,
+        };
         me.kind(ids[0])?;
         let (ino, dir, comps, unlinked, real) = {
             let st = me.lock();

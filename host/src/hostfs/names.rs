@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 
 use inotify_abi::feed::{Fact, Replaced};
-use inotify_feed::{NameUse, RemovedDir};
+use inotify_feed::{names, NameUse};
 
 use redox_scheme::CallerCtx;
 use syscall::error::{
@@ -14,48 +14,23 @@ use syscall::error::{
 use syscall::flag::AT_REMOVEDIR;
 
 use super::lookup::Last;
-use super::{host_err, links_after_unlink, Handle, HostFs, Lookup, Node};
+use super::{host_err, links_after_unlink, HostFs, Lookup, Node};
 
 impl HostFs {
-    /// Whether a `Freed` is due at the close of `node`: its name was removed, no other open
-    /// handle holds that removed name, and the inode has no links left.
-    /// Directories are freed by [`HostFs::free_released_dirs`] instead.
+    /// Whether a `Freed` is due at the close of `node` (already out of the table): its name
+    /// was removed, no other open handle holds that removed name, and the inode has no links
+    /// left. Directories are freed by [`HostFs::free_released_dirs`] instead.
     pub(super) fn frees_at_close(&self, node: &Node) -> bool {
-        if !node.unlinked || node.pending_symlink || node.is_dir {
-            return false;
-        }
-        debug_assert_ne!(node.detach_id, 0);
-        let shared = self
-            .handles
-            .values()
-            .any(|h| matches!(h, Handle::Node(n) if n.unlinked && n.detach_id == node.detach_id));
         let links = match node.file.as_ref().map(File::metadata) {
             Some(Ok(meta)) => meta.nlink(),
             _ => 0,
         };
-        !shared && links == 0
-    }
-
-    /// Detaches the handles holding the name `comps` of `ino`: the name was removed; returns
-    /// the detach id they got.
-    pub(super) fn mark_unlinked(&mut self, comps: &[String], ino: u64) -> u64 {
-        let id = self.feed.handles_mut().next_detach();
-        for h in self.handles.values_mut() {
-            if let Handle::Node(n) = h {
-                if n.holds(comps, ino) {
-                    n.unlinked = true;
-                    n.detach_id = id;
-                }
-            }
-        }
-        id
+        names::frees_at_close(&self.handles, node, links)
     }
 
     /// The name `comps` of `ino` (in directory `parent`, with `links_left` links after the
-    /// removal) was removed: detaches its handles and says whether the inode is freed now.
-    /// A directory stays until nothing holds it (Linux: its dentry lives while it is open,
-    /// or while a removed entry of it is, since a dentry holds its parent); it is then
-    /// freed by [`HostFs::free_released_dirs`].
+    /// removal) was removed: detaches its handles and says whether the inode is freed now
+    /// (a directory once nothing holds it, by [`HostFs::free_released_dirs`]).
     pub(super) fn detach(
         &mut self,
         comps: &[String],
@@ -64,37 +39,22 @@ impl HostFs {
         parent: u64,
         links_left: u64,
     ) -> bool {
-        let detach_id = self.mark_unlinked(comps, ino);
-        if !is_dir {
-            return links_left == 0 && !self.detached_held(detach_id, None);
-        }
-        let dir = RemovedDir {
-            ino,
+        let detach = self.feed.handles_mut().next_detach();
+        names::detach_name(
+            &mut self.handles,
+            &mut self.removed_dirs,
+            detach,
+            comps,
+            (ino, is_dir),
             parent,
-            detach: detach_id,
-        };
-        let handles = &self.handles;
-        self.removed_dirs
-            .removed(dir, |detach, dir| detached_held(handles, detach, Some(dir)))
-    }
-
-    /// Whether an open handle holds the removed name detached as `detach_id`, or (with
-    /// `Some(dir)`) a removed name in directory `dir`.
-    fn detached_held(&self, detach_id: u64, dir: Option<u64>) -> bool {
-        detached_held(&self.handles, detach_id, dir)
+            links_left,
+        )
     }
 
     /// Reports `Freed` for every removed directory nothing holds any more, innermost first
     /// (Linux releases a dentry, then its parent).
     pub(super) fn free_released_dirs(&mut self) {
-        loop {
-            let handles = &self.handles;
-            let Some(ino) = self
-                .removed_dirs
-                .next_released(|detach, dir| detached_held(handles, detach, Some(dir)))
-            else {
-                break;
-            };
+        while let Some(ino) = names::next_freed_dir(&self.handles, &mut self.removed_dirs) {
             self.report(&Fact::Freed { ino, is_dir: true });
         }
     }
@@ -304,7 +264,13 @@ impl HostFs {
                 freed,
             }
         });
-        self.move_handles(&from.comps, &to.comps, src.ino(), new_dir, new_name);
+        names::move_names(
+            &mut self.handles,
+            (&from.comps, &to.comps),
+            src.ino(),
+            new_dir,
+            new_name,
+        );
         self.report(&Fact::Renamed {
             old_dir,
             old_name: old_name.as_bytes(),
@@ -316,31 +282,6 @@ impl HostFs {
         });
         self.walk_moved(&to.comps);
         Ok(0)
-    }
-
-    /// After a rename of `from` to `to`: handles below `from` now live below `to`, and those
-    /// reached through the moved name itself have a new parent and name.
-    pub(super) fn move_handles(
-        &mut self,
-        from: &[String],
-        to: &[String],
-        ino: u64,
-        new_dir: u64,
-        new_name: &str,
-    ) {
-        for h in self.handles.values_mut() {
-            let Handle::Node(n) = h else { continue };
-            if n.unlinked || !n.comps.starts_with(from) {
-                continue;
-            }
-            if n.comps.len() == from.len() && n.ino == ino {
-                n.dir = new_dir;
-                n.name = new_name.to_string();
-            }
-            let rest = n.comps.split_off(from.len());
-            n.comps = to.to_vec();
-            n.comps.extend(rest);
-        }
     }
 
     /// Links the inode behind handle `id` as `to` (a name [`HostFs::new_entry`] allowed), in
@@ -390,17 +331,4 @@ impl HostFs {
             self.free_released_dirs();
         }
     }
-}
-
-/// Whether one of `handles` holds the removed name detached as `detach_id`, or (with
-/// `Some(dir)`) a removed name in directory `dir`.
-fn detached_held(
-    handles: &std::collections::BTreeMap<usize, Handle>,
-    detach_id: u64,
-    dir: Option<u64>,
-) -> bool {
-    handles.values().any(|h| {
-        matches!(h, Handle::Node(n) if n.unlinked && !n.pending_symlink
-            && (n.detach_id == detach_id || Some(n.dir) == dir))
-    })
 }
