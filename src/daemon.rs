@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! loop {
+//!     arm the feed rings; pull what they hold (and serve what that woke)
 //!     match sys.wait() {
 //!         Request(req)   => Call: pull the feeds first if it observes a queue (read,
 //!                                 fstat, fevent, FIONREAD, rm_watch; a blocking read of an
@@ -71,6 +72,7 @@ pub struct Daemon<'s, S: Sys> {
 pub fn run<S: Sys>(scheme: &mut InotifyScheme<S>) -> Result<()> {
     let mut daemon = Daemon::new(scheme);
     loop {
+        daemon.before_wait();
         let wake = match daemon.scheme.sys_mut().wait() {
             Ok(w) => w,
             Err(e) if e.errno == EINTR => continue,
@@ -123,6 +125,16 @@ impl<'s, S: Sys> Daemon<'s, S> {
         self.scheme.flush_interest();
         self.serve_woken();
         true
+    }
+
+    /// Before blocking: arms the feed rings, and finishes a turn for what they held (see
+    /// `Feeds::arm`): a filesystem posts readiness only while the daemon waits.
+    pub fn before_wait(&mut self) {
+        self.scheme.new_turn();
+        if self.scheme.arm_feeds() {
+            self.scheme.flush_interest();
+            self.serve_woken();
+        }
     }
 
     /// Dispatches one request.

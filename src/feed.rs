@@ -25,6 +25,12 @@
 //!   the expected one means records were lost: that is applied as `Fact::Lost` first, so the
 //!   affected instances see `IN_Q_OVERFLOW`. A malformed batch or record is logged and the rest
 //!   of that batch dropped, again as `Fact::Lost`: loss is never silent.
+//! - With a feed ring (`Sys::map_feed`, mapped when the feed is opened; `ring.rs`), a pull
+//!   copies frames out of the shared memory and validates the copy: no read at all. Before
+//!   the daemon blocks it arms each ring ([`Feeds::arm`]), so the filesystem posts readiness
+//!   only to wake it. A ring whose indices make no sense loses its feed (as if unmounted);
+//!   a malformed frame is a loss. Without a ring (the filesystem cannot share memory) the
+//!   daemon reads the feed as above.
 //! - [`Feeds::push_interest`] writes `Interest` entries so the filesystem records facts only
 //!   for watched inodes. The format is described in `docs/protocols.md`.
 
@@ -41,6 +47,8 @@ use syscall::error::{
 };
 
 use crate::sys::Sys;
+
+mod ring;
 
 /// Bytes read from a feed at a time (one or more whole batches), after the first read of a
 /// turn.
@@ -133,6 +141,8 @@ struct Feed {
     /// Its last pull stopped at [`FEED_READS_PER_TURN`] with more to read: the next one
     /// starts with a full-size read.
     backlog: bool,
+    /// The feed ring, when the filesystem shares one.
+    ring: Option<ring::Mapped>,
 }
 
 /// One feed as the daemon-wide status shows it.
@@ -183,6 +193,8 @@ pub struct Feeds {
     buf: Vec<u8>,
     /// Scratch list of feed fds for [`Feeds::pull_all`].
     scratch_fds: Vec<usize>,
+    /// Pulls from feed rings since start.
+    ring_pulls: u64,
 }
 
 impl Default for Feeds {
@@ -212,6 +224,7 @@ impl Feeds {
             by_fd: HashMap::new(),
             buf: Vec::new(),
             scratch_fds: Vec::new(),
+            ring_pulls: 0,
         }
     }
 
@@ -307,6 +320,7 @@ impl Feeds {
             "opened the feed of {} as filesystem {fs}",
             String::from_utf8_lossy(&name)
         );
+        let ring = ring::Mapped::map(sys, feed_fd, &name);
         self.feeds.push(Feed {
             name,
             fd: Some(feed_fd),
@@ -314,6 +328,7 @@ impl Feeds {
             lost: 0,
             policy: TurnPolicy::default(),
             backlog: false,
+            ring,
         });
         self.anchors[id.anchor].fs = Some(fs);
         self.by_fd.insert(feed_fd, fs);
@@ -404,6 +419,9 @@ impl Feeds {
         if self.buf.len() < FEED_BUF_LEN + PAGE_LEN {
             self.buf.resize(FEED_BUF_LEN + PAGE_LEN, 0);
         }
+        if self.feeds[fs as usize].ring.is_some() {
+            return self.pull_ring(sys, engine, fs, fd);
+        }
         let backlog = std::mem::take(&mut self.feeds[fs as usize].backlog);
         for reads in 1..=FEED_READS_PER_TURN {
             let len = if reads == 1 && !backlog {
@@ -460,6 +478,7 @@ impl Feeds {
     fn lose(&mut self, sys: &mut impl Sys, engine: &mut Engine, fs: FsId, why: &str) {
         let feed = &mut self.feeds[fs as usize];
         let Some(fd) = feed.fd.take() else { return };
+        feed.ring = None;
         log::warn!(
             "the feed of {} ended ({why}): treating it as unmounted",
             String::from_utf8_lossy(&feed.name)
@@ -521,6 +540,34 @@ fn read_region(buf: &mut [u8], len: usize) -> &mut [u8] {
     &mut buf[start..start + len]
 }
 
+/// The sequence check of `count` records numbered from `first_seq` (see [`apply_batch`]):
+/// a gap or a step back is applied as `Fact::Lost`, and the numbering is taken as it is.
+fn check_seq(feed: &mut Feed, engine: &mut Engine, fs: FsId, first_seq: u64, count: u64) {
+    if let Some(expected) = feed.expected_seq {
+        if first_seq > expected {
+            let lost = first_seq - expected;
+            log::warn!("feed {fs}: {lost} records lost before sequence {first_seq}");
+            feed.lost = feed.lost.saturating_add(lost);
+            engine.apply(fs, &Fact::Lost { count: lost });
+        } else if first_seq < expected {
+            log::warn!(
+                "feed {fs}: sequence went back from {expected} to {first_seq}; resynchronised"
+            );
+            feed.lost = feed.lost.saturating_add(1);
+            engine.apply(fs, &Fact::Lost { count: 1 });
+        }
+    }
+    feed.expected_seq = Some(first_seq.saturating_add(count));
+}
+
+/// Applies one valid fact (a `Lost` one also counts on the feed).
+fn apply_fact(feed: &mut Feed, engine: &mut Engine, fs: FsId, fact: &Fact<'_>) {
+    if let Fact::Lost { count } = *fact {
+        feed.lost = feed.lost.saturating_add(count);
+    }
+    engine.apply(fs, fact)
+}
+
 /// Whether a feed read of `n` bytes into `cap` took everything the feed held: a producer
 /// fills a batch with whole records while they fit, so room left for a largest record means
 /// none was left behind (`docs/protocols.md`, "Reading a feed").
@@ -566,33 +613,10 @@ fn apply_batches(feed: &mut Feed, engine: &mut Engine, fs: FsId, mut bytes: &[u8
 fn apply_batch(feed: &mut Feed, engine: &mut Engine, fs: FsId, batch: &Batch<'_>) {
     let header = batch.header();
     let count = u64::from(header.count);
-    if let Some(expected) = feed.expected_seq {
-        if header.first_seq > expected {
-            let lost = header.first_seq - expected;
-            log::warn!(
-                "feed {fs}: {lost} records lost before sequence {}",
-                header.first_seq
-            );
-            feed.lost = feed.lost.saturating_add(lost);
-            engine.apply(fs, &Fact::Lost { count: lost });
-        } else if header.first_seq < expected {
-            log::warn!(
-                "feed {fs}: sequence went back from {expected} to {}; resynchronised",
-                header.first_seq
-            );
-            feed.lost = feed.lost.saturating_add(1);
-            engine.apply(fs, &Fact::Lost { count: 1 });
-        }
-    }
-    feed.expected_seq = Some(header.first_seq.saturating_add(count));
+    check_seq(feed, engine, fs, header.first_seq, count);
     for (i, fact) in batch.facts().enumerate() {
         match fact {
-            Ok(fact) => {
-                if let Fact::Lost { count } = fact {
-                    feed.lost = feed.lost.saturating_add(count);
-                }
-                engine.apply(fs, &fact)
-            }
+            Ok(fact) => apply_fact(feed, engine, fs, &fact),
             Err(e) => {
                 let lost = count - i as u64;
                 log::warn!(
@@ -677,6 +701,7 @@ mod tests {
             lost: 0,
             policy: TurnPolicy::default(),
             backlog: false,
+            ring: None,
         }
     }
 

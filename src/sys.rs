@@ -5,8 +5,13 @@
 //! carries the very same `Request`/`Response` values, so everything above this trait runs
 //! unchanged in host tests.
 
+use inotify_abi::ring::RingMemory;
 use redox_scheme::{Request, Response, SendFdRequest};
-use syscall::error::Result;
+use syscall::error::{Error, Result, EOPNOTSUPP};
+
+/// A feed mapped into the daemon ([`Sys::map_feed`]): memory the filesystem shares, as
+/// atomic words; unmapped when dropped.
+pub type FeedMapping = Box<dyn RingMemory + Send>;
 
 /// Why [`Sys::wait`] returned.
 pub enum Wake {
@@ -39,6 +44,9 @@ pub struct SysCounts {
     pub yields: u64,
     /// Microseconds spent blocked waiting for readiness.
     pub blocked_us: u64,
+    /// Pulls from feed rings (copies out of shared memory, no system call); counted by the
+    /// daemon's feed consumer, not by the `Sys`.
+    pub ring_pulls: u64,
 }
 
 /// The daemon's view of the operating system. Fds are the daemon's own file descriptors.
@@ -70,6 +78,13 @@ pub trait Sys {
     /// `dup(fd, name)`: opens a named sub-handle (used to open a filesystem's feed on an
     /// anchor).
     fn dup(&mut self, fd: usize, name: &[u8]) -> Result<usize>;
+    /// `mmap(fd, len)`, shared, read and write: the feed ring of a feed handle
+    /// (`docs/protocols.md`, "The feed ring"). `EOPNOTSUPP` where memory cannot be shared
+    /// (the daemon then reads the feed).
+    fn map_feed(&mut self, fd: usize, len: usize) -> Result<FeedMapping> {
+        let _ = (fd, len);
+        Err(Error::new(EOPNOTSUPP))
+    }
     /// Non-blocking `read`; `EAGAIN` when nothing is there.
     fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize>;
     /// `write`.

@@ -298,7 +298,8 @@ fn the_status_counts_the_feed_turn_and_feed_read_an_event_took() {
             "blocks",
             "empty_polls",
             "yields",
-            "blocked_us"
+            "blocked_us",
+            "ring_pulls"
         ]
     );
     env.push(&[created(ino::D, b"x", 50)]);
@@ -323,6 +324,8 @@ fn the_status_counts_the_feed_turn_and_feed_read_an_event_took() {
         "{before:?} {after:?}"
     );
     assert_eq!(delta("empty_polls"), 0);
+    // This filesystem cannot share memory: its feed is read, never pulled from a ring.
+    assert_eq!(delta("ring_pulls"), 0);
 }
 
 /// add_watch by hand: open `path`, send it, collect the wd with `payload` as the path.

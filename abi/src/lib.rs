@@ -10,6 +10,8 @@
 //!   `sendfd` and `call`.
 //! - [`feed`]: the filesystem -> daemon fact records and the daemon -> filesystem interest
 //!   messages.
+//! - [`ring`]: the feed ring, the feed's records in memory the filesystem shares with the
+//!   daemon.
 //!
 //! Wire types follow one pattern: a typed view over a byte buffer (`new_checked` validates
 //! untrusted input, after which no accessor panics) and a compact `Repr` with `parse`/`emit`.
@@ -21,6 +23,7 @@ pub mod consts;
 pub mod event;
 pub mod feed;
 pub mod proto;
+pub mod ring;
 
 /// Why a byte buffer was refused as a wire record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

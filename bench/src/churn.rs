@@ -47,6 +47,11 @@ struct Rig {
 impl Rig {
     /// Serves a fresh directory holding `subdirs` (all mode 0777).
     fn start(tag: &str, subdirs: &[&str]) -> Result<Rig, String> {
+        Self::start_with_ring(tag, subdirs, true)
+    }
+
+    /// [`Rig::start`]; without `ring` the daemon reads the feed instead of mapping it.
+    fn start_with_ring(tag: &str, subdirs: &[&str], ring: bool) -> Result<Rig, String> {
         use std::os::unix::fs::PermissionsExt;
         let base = if std::path::Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
@@ -63,7 +68,11 @@ impl Rig {
             std::fs::create_dir_all(rig.dir.join(sub)).map_err(|e| e.to_string())?;
             std::fs::set_permissions(rig.dir.join(sub), perm()).map_err(|e| e.to_string())?;
         }
-        rig.served = Some(ServedFs::start(&rig.dir, Limits::default())?);
+        rig.served = Some(ServedFs::start_with_ring(
+            &rig.dir,
+            Limits::default(),
+            ring,
+        )?);
         Ok(rig)
     }
 
@@ -412,11 +421,22 @@ fn churn(effort: Effort) -> Result<(f64, Vec<Figure>), String> {
 }
 
 /// Measures `host_round_trips_per_event`, and events per round trip for bursts.
+/// The same loop with the feed read instead of mapped (a filesystem that cannot share
+/// memory) gives `host_round_trips_per_event_read_path`, measured in the same run.
 pub fn round_trips(effort: Effort) -> Vec<Figure> {
-    match round_trips_inner(effort) {
+    let mut figs = match round_trips_inner(effort, true) {
         Ok(figs) => figs,
         Err(why) => vec![Figure::missing("host_round_trips_per_event", "", why)],
+    };
+    match round_trips_inner(effort, false) {
+        Ok(read) => figs.extend(read),
+        Err(why) => figs.push(Figure::missing(
+            "host_round_trips_per_event_read_path",
+            "",
+            why,
+        )),
     }
+    figs
 }
 
 /// Events of one iteration of [`iteration`] without a write (`IN_CREATE`, `IN_OPEN`,
@@ -426,8 +446,21 @@ const EVENTS_PER_CHURN_ITERATION: u64 = 4;
 /// Events of one iteration of [`iteration`] with a write.
 const EVENTS_PER_ITERATION: u64 = 5;
 
-fn round_trips_inner(effort: Effort) -> Result<Vec<Figure>, String> {
-    let rig = Rig::start("roundtrips", &["w"])?;
+fn round_trips_inner(effort: Effort, ring: bool) -> Result<Vec<Figure>, String> {
+    let rig = Rig::start_with_ring(
+        if ring {
+            "roundtrips"
+        } else {
+            "roundtrips-read"
+        },
+        &["w"],
+        ring,
+    )?;
+    let name = if ring {
+        "host_round_trips_per_event"
+    } else {
+        "host_round_trips_per_event_read_path"
+    };
     let reader = Reader::start(rig.process(100), &["w"])?;
     let writer = rig.process(200);
     let path = "/scheme/file/w/f";
@@ -486,20 +519,16 @@ fn round_trips_inner(effort: Effort) -> Result<Vec<Figure>, String> {
     let overflows = reader.overflows.load(Ordering::Relaxed);
     reader.stop(&writer, "w");
     drop(rig);
-    Ok(vec![Figure::new(
-        "host_round_trips_per_event",
-        per_event,
-        "",
-    )
-    .detail(format!(
-        "{n} iterations of create/write/close/unlink ({events} events, {overflows} \
+    Ok(vec![Figure::new(name, per_event, "")
+        .detail(format!(
+            "{n} iterations of create/write/close/unlink ({events} events, {overflows} \
              IN_Q_OVERFLOW) in a watched directory, the writer not waiting, one reader blocked \
              in read: {}",
-        c.per(events)
-    ))
-    .detail(format!(
-        "events per round trip for bursts of N iterations, each burst waiting for the \
+            c.per(events)
+        ))
+        .detail(format!(
+            "events per round trip for bursts of N iterations, each burst waiting for the \
              reader: {}",
-        curve.join(", ")
-    ))])
+            curve.join(", ")
+        ))])
 }

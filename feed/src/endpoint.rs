@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 use inotify_abi::feed::{Fact, Interest, Subject, INTEREST_LEN};
 use inotify_abi::proto::{IdentifyCall, Identity, SubtreeCall, FEED_DUP_NAME, SUBTREE_ANSWER_LEN};
 
-use crate::Producer;
+use crate::{Producer, RingBox};
 
 /// Why a feed or identity request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub enum FeedError {
     NoSpace,
     /// A subtree call on a non-directory (`ENOTDIR`).
     NotDir,
+    /// No memory for the feed ring (`ENOMEM`).
+    NoMemory,
 }
 
 impl FeedError {
@@ -52,6 +54,7 @@ impl FeedError {
             FeedError::Unsupported => 95,
             FeedError::NoSpace => 28,
             FeedError::NotDir => 20,
+            FeedError::NoMemory => 12,
         }
     }
 }
@@ -457,6 +460,28 @@ impl<P: ProducerCell> FeedEndpoint<P> {
         }
     }
 
+    /// `mmap` of a feed handle (the scheme's `mmap_prep`) at `offset` for `len` bytes:
+    /// returns the address of the feed ring's memory, which `alloc(len)` gives the first
+    /// time (see `Producer::map_ring`). `Invalid` for an offset other than 0 or a length
+    /// other than a header page plus an allowed capacity (the same for every map),
+    /// `NoMemory` when `alloc` has none.
+    pub fn map(
+        &mut self,
+        offset: u64,
+        len: usize,
+        alloc: impl FnOnce(usize) -> Option<RingBox>,
+    ) -> Result<usize, FeedError> {
+        if offset != 0 {
+            return Err(FeedError::Invalid);
+        }
+        self.producer
+            .with(|p| p.map_ring(len, alloc))
+            .map_err(|e| match e {
+                inotify_abi::WireError::NoSpace => FeedError::NoMemory,
+                _ => FeedError::Invalid,
+            })
+    }
+
     /// `write` of a feed handle: interest entries, checked whole before any is applied.
     pub fn write(&mut self, buf: &[u8]) -> Result<usize, FeedError> {
         self.producer
@@ -482,6 +507,7 @@ impl<P: ProducerCell> FeedEndpoint<P> {
             None => false,
             Some(last) => {
                 if last {
+                    self.producer.with(|p| p.unmap_ring());
                     let mut clear = [0u8; INTEREST_LEN];
                     if Interest::Clear.emit(&mut clear).is_ok() {
                         let _ = self.producer.with(|p| p.write_interest(&clear));

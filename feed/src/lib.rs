@@ -31,6 +31,7 @@ extern crate alloc;
 
 pub mod endpoint;
 pub mod names;
+mod ring;
 mod subtree;
 
 pub use endpoint::{
@@ -50,6 +51,7 @@ use inotify_abi::feed::{
 use inotify_abi::WireError;
 
 pub use inotify_abi::feed::{Replaced, Subject};
+pub use ring::RingBox;
 
 /// A hasher for inode numbers: one folded 64x64->128 multiply. The interest set is written
 /// only by the daemon (root), so a keyed hash buys nothing here and a fixed key keeps a probe
@@ -110,6 +112,8 @@ pub struct Producer {
     interest: InterestSet,
     /// Directories covered by subtree roots (`IN_SUBTREE` watches).
     cover: subtree::Coverage,
+    /// The ring shared with the daemon, once it mapped the feed.
+    ring: Option<ring::RingState>,
 }
 
 impl Producer {
@@ -129,6 +133,7 @@ impl Producer {
             recorded: 0,
             interest: InterestSet::default(),
             cover: subtree::Coverage::default(),
+            ring: None,
         }
     }
 
@@ -245,18 +250,21 @@ impl Producer {
             if !matches!(fact, Fact::Exists { .. }) {
                 return Err(WireError::Malformed);
             }
-            need += fact.buffer_len();
+            need += fact.buffer_len() + self.frame_overhead();
         }
-        if need > self.buf.len() - self.queued_bytes() {
+        if need > self.free_bytes() {
             return Err(WireError::NoSpace);
         }
-        let was_empty = self.queued == 0;
+        let was_empty = self.is_empty_now();
         self.cover.add_root(root);
         for fact in found {
             if let Fact::Exists { dir, ino, .. } = *fact {
                 self.cover.exists(dir, ino);
             }
             self.record_relevant(fact);
+        }
+        if self.ring_live() {
+            return Ok(self.ring_wake_due());
         }
         Ok(was_empty && self.queued > 0)
     }
@@ -291,19 +299,52 @@ impl Producer {
     }
 
     /// The slow half of [`record`](Self::record): the fact is known to be relevant.
+    /// Returns whether a readiness post is due: the buffer went from empty to non-empty,
+    /// or, with a ring, the daemon was waiting.
     fn record_relevant(&mut self, fact: &Fact<'_>) -> bool {
-        let was_empty = self.queued == 0;
+        let was_empty = self.is_empty_now();
         if self.pending_lost > 0 && !self.push_lost() {
             self.drop_one();
         } else if !self.push(fact) {
             self.drop_one();
-            if self.queued == 0 {
+            if self.is_empty_now() {
                 // An empty buffer holds any record, so the fact could not be encoded: say so
                 // at once rather than wait for a later record.
                 self.push_lost();
             }
         }
+        if self.ring_live() {
+            return self.ring_wake_due();
+        }
         was_empty && self.queued > 0
+    }
+
+    /// Whether nothing is queued (in the ring, when it is live).
+    fn is_empty_now(&self) -> bool {
+        if self.ring_live() {
+            self.ring_is_empty()
+        } else {
+            self.queued == 0
+        }
+    }
+
+    /// Bytes a record takes beyond its own length where it is queued (a ring's frame has a
+    /// sequence word).
+    fn frame_overhead(&self) -> usize {
+        if self.ring_live() {
+            inotify_abi::ring::FRAME_HEADER_LEN
+        } else {
+            0
+        }
+    }
+
+    /// Free bytes where records are queued.
+    fn free_bytes(&self) -> usize {
+        if self.ring_live() {
+            self.ring_free()
+        } else {
+            self.buf.len() - (self.end - self.start)
+        }
     }
 
     /// Counts one dropped fact.
@@ -313,6 +354,7 @@ impl Producer {
     }
 
     /// Queues a `Lost` record for the pending drops, if it fits. Returns whether it did.
+    /// (With a ring, the daemon learns the count from the ring's header in the meantime.)
     fn push_lost(&mut self) -> bool {
         debug_assert!(self.pending_lost > 0);
         if self.push(&Fact::Lost {
@@ -325,9 +367,18 @@ impl Producer {
         }
     }
 
+    /// Queues `fact`: into the ring when it is live, else into the buffer.
+    fn push(&mut self, fact: &Fact<'_>) -> bool {
+        if self.ring_live() {
+            self.ring_push(fact)
+        } else {
+            self.buf_push(fact)
+        }
+    }
+
     /// Encodes `fact` at the end of the buffer, compacting first when the tail is too short
     /// but the whole free space is enough. Returns whether it was queued.
-    fn push(&mut self, fact: &Fact<'_>) -> bool {
+    fn buf_push(&mut self, fact: &Fact<'_>) -> bool {
         match fact.emit(&mut self.buf[self.end..]) {
             Ok(n) => {
                 self.queued_one(n);
@@ -367,14 +418,22 @@ impl Producer {
         self.start = 0;
     }
 
-    /// Whether a `read` of the feed would return a batch now.
+    /// Whether facts are waiting for the daemon: a `read` of the feed would return a batch
+    /// now, or, with a ring, frames are not consumed yet.
     #[inline]
     pub fn is_readable(&self) -> bool {
+        if self.ring_live() {
+            return !self.ring_is_empty() || self.pending_lost > 0;
+        }
         self.queued > 0 || self.pending_lost > 0
     }
 
-    /// Bytes of records queued (headers of batches not included).
+    /// Bytes of records queued (headers of batches not included; with a ring, bytes of
+    /// frames not consumed).
     pub fn queued_bytes(&self) -> usize {
+        if self.ring_live() {
+            return self.ring_queued_bytes();
+        }
         self.end - self.start
     }
 
@@ -382,6 +441,14 @@ impl Producer {
     /// first, with consecutive sequence numbers. `Ok(0)` when nothing is queued; `NoSpace`
     /// when not even the oldest record fits into `out`.
     pub fn read_batch(&mut self, out: &mut [u8]) -> Result<usize, WireError> {
+        if self.ring_live() {
+            // The records are in the ring; a read only reports drops there once the daemon
+            // made room (it reads when it finds the ring empty and drops pending).
+            if self.pending_lost > 0 && self.push_lost() {
+                self.sync_pending();
+            }
+            return Ok(0);
+        }
         if self.queued == 0 {
             if self.pending_lost == 0 {
                 return Ok(0);

@@ -164,9 +164,20 @@ impl ServedFs {
     /// Starts the daemon with `limits` and serves `dir` (which must exist); the error says
     /// which part failed.
     pub fn start(dir: &Path, limits: Limits) -> std::result::Result<ServedFs, String> {
+        Self::start_with_ring(dir, limits, true)
+    }
+
+    /// Like [`ServedFs::start`]; without `ring` the filesystem's feed cannot be mapped
+    /// (`HostFs::without_ring`), so the daemon reads it.
+    pub fn start_with_ring(
+        dir: &Path,
+        limits: Limits,
+        ring: bool,
+    ) -> std::result::Result<ServedFs, String> {
         let harness = Harness::start(limits).map_err(|e| format!("inotifyd: {e}"))?;
-        let fs = HostFs::new(dir)
-            .map_err(|e| format!("HostFs: {e}"))?
+        let fs = HostFs::new(dir).map_err(|e| format!("HostFs: {e}"))?;
+        let fs = if ring { fs } else { fs.without_ring() };
+        let fs = fs
             .spawn(harness.kernel())
             .map_err(|e| format!("serving {}: {e}", dir.display()))?;
         Ok(ServedFs {

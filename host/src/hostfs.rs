@@ -211,6 +211,11 @@ pub struct HostFs {
     /// Whether it has a feed: when not, it records no facts, opens no feed handle and
     /// answers no identity call (`EOPNOTSUPP`), as a filesystem without the feed patch.
     instrumented: bool,
+    /// Where the feed ring's memory comes from (set by [`HostFs::spawn`]); `None`: the feed
+    /// handle cannot be mapped (`EOPNOTSUPP`) and the daemon reads it.
+    memory: Option<super::SchemeMemory>,
+    /// Whether the feed handle may be mapped (see [`HostFs::without_ring`]).
+    ring: bool,
 }
 
 /// The producer behind a mutex, so that tests and tools can read its counters while the
@@ -319,6 +324,8 @@ impl HostFs {
             producer,
             notifier: None,
             instrumented: true,
+            memory: None,
+            ring: true,
         })
     }
 
@@ -328,6 +335,13 @@ impl HostFs {
         let mut fs = Self::with_options(root, DEFAULT_SCHEME_NAME, 0)?;
         fs.instrumented = false;
         Ok(fs)
+    }
+
+    /// The same filesystem whose feed handle cannot be mapped (`mmap` is `EOPNOTSUPP`), so
+    /// the daemon reads the feed: a filesystem that cannot share memory.
+    pub fn without_ring(mut self) -> Self {
+        self.ring = false;
+        self
     }
 
     /// Whether it has a feed (see [`HostFs::uninstrumented`]).
@@ -362,6 +376,9 @@ impl HostFs {
         let root_id = self.scheme_root()?;
         let socket = kernel.register(&self.scheme_name, root_id)?;
         let poster = socket.poster();
+        if self.ring {
+            self.memory = Some(socket.memory());
+        }
         self.set_feed_notifier(Box::new(move |id| {
             poster.post_fevent(id, EventFlags::EVENT_READ);
         }));

@@ -106,6 +106,9 @@ impl Sys for HostSys {
     fn dup(&mut self, fd: usize, name: &[u8]) -> Result<usize> {
         self.process().dup(fd, name)
     }
+    fn map_feed(&mut self, fd: usize, len: usize) -> Result<inotifyd::sys::FeedMapping> {
+        Ok(Box::new(self.process().mmap_shared(fd, len)?))
+    }
     fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
         self.counts.reads += 1;
         self.process().read_nonblock(fd, buf)

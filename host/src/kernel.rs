@@ -27,9 +27,12 @@ use syscall::error::{Error, Result, EEXIST, EINVAL, EIO, ENODEV};
 use syscall::flag::{EventFlags, O_ACCMODE, O_FCNTL_MASK, O_STAT};
 use syscall::schemev2::{Cqe, Opcode, Sqe, SqeFlags};
 
+mod memory;
 mod process;
 mod queue;
 mod socket;
+
+pub use memory::{SchemeMemory, SharedPages};
 
 pub use process::{split_parent, split_path, Interrupt, Process};
 
@@ -173,6 +176,8 @@ pub(crate) struct SchemeEntry {
     noticed: Mutex<HashSet<usize>>,
     /// Readiness notices queued into this scheme's inbox so far (after coalescing).
     notices: AtomicU64,
+    /// Memory the scheme allocated to share with callers that map its handles.
+    memory: Mutex<memory::PageTable>,
     /// The kernel, to unregister the name when the socket goes.
     kernel: Weak<KernelInner>,
 }
@@ -201,6 +206,7 @@ impl SchemeEntry {
             posts: AtomicU64::new(0),
             noticed: Mutex::new(HashSet::new()),
             notices: AtomicU64::new(0),
+            memory: Mutex::new(memory::PageTable::default()),
             kernel: Arc::downgrade(kernel),
         });
         (entry, rx)

@@ -29,7 +29,7 @@ pub mod subtree_load;
 pub use hostsys::HostSys;
 pub use kernel::{
     split_path, EventQueue, FeventPoster, HostSocket, Interrupt, Kernel, Namespace, Process,
-    Responder, FD_CLOEXEC, O_CLOEXEC, O_PATH,
+    Responder, SchemeMemory, SharedPages, FD_CLOEXEC, O_CLOEXEC, O_PATH,
 };
 pub use runner::{dispatch_sync, spawn_request_loop, spawn_scheme_thread, SchemeThread};
 

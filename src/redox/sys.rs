@@ -222,6 +222,10 @@ impl Sys for RedoxSys {
         Ok(libredox::call::dup(fd, name)?)
     }
 
+    fn map_feed(&mut self, fd: usize, len: usize) -> Result<crate::sys::FeedMapping> {
+        Ok(Box::new(mapping::FeedMap::new(fd, len)?))
+    }
+
     fn read(&mut self, fd: usize, buf: &mut [u8]) -> Result<usize> {
         self.counts.reads += 1;
         Ok(libredox::call::read(fd, buf)?)
@@ -312,4 +316,63 @@ fn call_multiple_fds(fds: &[usize], payload: &mut [u8], metadata: &[u64]) -> Res
 #[cfg(not(target_arch = "x86_64"))]
 fn call_multiple_fds(_fds: &[usize], _payload: &mut [u8], _metadata: &[u64]) -> Result<usize> {
     Err(Error::new(syscall::error::EINVAL))
+}
+
+/// The feed ring mapped into the daemon: the only place that turns mapped memory into Rust
+/// values.
+mod mapping {
+    use core::sync::atomic::AtomicU64;
+
+    use inotify_abi::ring::RingMemory;
+    use syscall::error::{Error, Result, EINVAL};
+
+    /// `len` bytes of a feed handle, mapped shared, read and write.
+    pub(super) struct FeedMap {
+        /// Start of the mapping (page aligned).
+        addr: *mut (),
+        /// Bytes mapped (a multiple of 8).
+        len: usize,
+    }
+
+    // SAFETY: the mapping is plain memory owned by this value; it is only reached through
+    // `words`, as atomics, so moving the owner to another thread is sound.
+    unsafe impl Send for FeedMap {}
+
+    impl FeedMap {
+        /// Maps `len` bytes of `fd` from offset 0.
+        pub(super) fn new(fd: usize, len: usize) -> Result<FeedMap> {
+            if len == 0 || !len.is_multiple_of(8) {
+                return Err(Error::new(EINVAL));
+            }
+            let args = libredox::call::MmapArgs {
+                addr: core::ptr::null_mut(),
+                length: len,
+                prot: libredox::flag::PROT_READ | libredox::flag::PROT_WRITE,
+                flags: libredox::flag::MAP_SHARED,
+                fd,
+                offset: 0,
+            };
+            // SAFETY: a new mapping at an address the kernel chooses replaces nothing.
+            let addr = unsafe { libredox::call::mmap(args)? };
+            Ok(FeedMap { addr, len })
+        }
+    }
+
+    impl RingMemory for FeedMap {
+        fn words(&self) -> &[AtomicU64] {
+            // SAFETY: `addr` is page aligned (so aligned for `AtomicU64`) and `len` bytes are
+            // mapped readable and writable until `drop`; any bit pattern is a valid
+            // `AtomicU64`, and the filesystem writing the same memory concurrently is what
+            // atomics allow (every access goes through them).
+            unsafe { core::slice::from_raw_parts(self.addr as *const AtomicU64, self.len / 8) }
+        }
+    }
+
+    impl Drop for FeedMap {
+        fn drop(&mut self) {
+            // SAFETY: the mapping was made by `new` with this length and is unmapped once;
+            // no reference from `words` outlives `self`.
+            let _ = unsafe { libredox::call::munmap(self.addr, self.len) };
+        }
+    }
 }

@@ -141,6 +141,12 @@ impl<S: Sys> InotifyScheme<S> {
         self.feeds.take_turn(&mut self.sys, &mut self.engine, fd);
     }
 
+    /// Before the daemon blocks: arms the feed rings and pulls what they hold (see
+    /// `Feeds::arm`). Returns whether anything was pulled.
+    pub fn arm_feeds(&mut self) -> bool {
+        self.feeds.arm(&mut self.sys, &mut self.engine)
+    }
+
     /// Pulls every feed into the engine (see `Feeds::pull_all`).
     pub fn pull_all_feeds(&mut self) {
         self.feeds.pull_all(&mut self.sys, &mut self.engine);
@@ -393,10 +399,11 @@ impl<S: Sys> InotifyScheme<S> {
                 i.id, i.uid, i.watches, i.queued_bytes, i.queue_storage, i.unreported
             );
         }
-        if let Some(c) = self.sys.counts() {
+        if let Some(mut c) = self.sys.counts() {
+            c.ring_pulls = self.feeds.ring_pulls();
             let _ = writeln!(
                 s,
-                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {} yields {} blocked_us {}",
+                "sys requests {} readable {} responses {} reads {} blocks {} empty_polls {} yields {} blocked_us {} ring_pulls {}",
                 c.requests,
                 c.readable,
                 c.responses,
@@ -404,7 +411,8 @@ impl<S: Sys> InotifyScheme<S> {
                 c.blocks,
                 c.empty_polls,
                 c.yields,
-                c.blocked_us
+                c.blocked_us,
+                c.ring_pulls
             );
         }
         for f in self.feeds.status() {

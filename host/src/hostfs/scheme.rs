@@ -14,8 +14,8 @@ use redox_scheme::{CallerCtx, OpenResult};
 use syscall::dirent::{DirEntry, DirentBuf, DirentKind};
 use syscall::error::{Error, Result, EACCES, EBADF, EINVAL, EISDIR, ENOTDIR, EOPNOTSUPP, EPERM};
 use syscall::flag::{
-    EventFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE, MODE_PERM, MODE_SYMLINK,
-    MODE_TYPE, O_APPEND, O_FCNTL_MASK, O_RDWR, O_STAT, O_SYMLINK,
+    EventFlags, MapFlags, MunmapFlags, StdFsCallKind, F_GETFL, F_SETFL, MODE_DIR, MODE_FILE,
+    MODE_PERM, MODE_SYMLINK, MODE_TYPE, O_APPEND, O_FCNTL_MASK, O_RDWR, O_STAT, O_SYMLINK,
 };
 use syscall::schemev2::NewFdFlags;
 use syscall::{Stat, StdFsCallMeta, TimeSpec};
@@ -329,6 +329,43 @@ impl SchemeSync for HostFs {
                 Ok(0)
             }
             _ => Err(Error::new(EINVAL)),
+        }
+    }
+
+    fn mmap_prep(
+        &mut self,
+        id: usize,
+        offset: u64,
+        size: usize,
+        _flags: MapFlags,
+        _ctx: &CallerCtx,
+    ) -> Result<usize> {
+        match self.handles.get(&id) {
+            Some(Handle::Feed) => {}
+            Some(_) => return Err(Error::new(EOPNOTSUPP)),
+            None => return Err(Error::new(EBADF)),
+        }
+        let memory = self.memory.clone().ok_or(Error::new(EOPNOTSUPP))?;
+        self.feed
+            .map(offset, size, |len| {
+                Some(Box::new(memory.alloc(len)) as inotify_feed::RingBox)
+            })
+            .map_err(|e| Error::new(e.errno()))
+    }
+
+    fn munmap(
+        &mut self,
+        id: usize,
+        _offset: u64,
+        _size: usize,
+        _flags: MunmapFlags,
+        _ctx: &CallerCtx,
+    ) -> Result<()> {
+        // The ring stays the producer's until the last feed handle closes.
+        match self.handles.get(&id) {
+            Some(Handle::Feed) => Ok(()),
+            Some(_) => Err(Error::new(EOPNOTSUPP)),
+            None => Err(Error::new(EBADF)),
         }
     }
 

@@ -95,6 +95,13 @@ impl HostSocket {
         &self.process
     }
 
+    /// The scheme's allocator of memory it can share with callers that map its handles.
+    pub fn memory(&self) -> SchemeMemory {
+        SchemeMemory {
+            entry: self.entry.clone(),
+        }
+    }
+
     /// A handle that posts readiness for this scheme from any thread.
     pub fn poster(&self) -> FeventPoster {
         FeventPoster {

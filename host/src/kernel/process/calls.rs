@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use syscall::error::{Error, Result, EBADF, EINVAL, EIO, EXDEV};
+use syscall::flag::MapFlags;
 use syscall::flag::{
     EventFlags, RwFlags, StdFsCallKind, AT_REMOVEDIR, F_GETFD, F_GETFL, F_SETFD, F_SETFL,
     MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_FCNTL_MASK, O_NOFOLLOW,
@@ -565,6 +566,20 @@ impl Process {
         sqe.args[3..3 + n].copy_from_slice(&metadata[..n]);
         sqe.args[5] = b.id as u64;
         self.transact(&a.scheme, sqe, None)?.result
+    }
+
+    /// `mmap(fd, len)` at offset 0, shared, read and write: the scheme answers `MmapPrep`
+    /// with the address of memory it allocated (`SchemeMemory`);
+    /// the caller gets that memory. Unmapping is dropping it (no `Munmap` reaches the scheme).
+    pub fn mmap_shared(&self, fd: usize, len: usize) -> Result<SharedPages> {
+        let desc = self.desc(fd)?;
+        let flags = MapFlags::MAP_SHARED | MapFlags::PROT_READ | MapFlags::PROT_WRITE;
+        let sqe = self.sqe(
+            Opcode::MmapPrep,
+            [desc.id as u64, len as u64, flags.bits() as u64, 0, 0],
+        );
+        let addr = self.transact(&desc.scheme, sqe, None)?.result?;
+        desc.scheme.shared_at(addr, len)
     }
 
     /// `call(fd, payload, metadata)` (SYS_CALL, read-write payload, up to 3 metadata words,
