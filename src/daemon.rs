@@ -808,22 +808,33 @@ mod tests {
 
     /// Turns of the feed, `turns` times: one batch of `records` is waiting at each
     /// readiness, and each yield lets a writer add a batch of `while_yielding` more.
-    /// Returns the turns that yielded.
+    /// Returns which turns yielded.
     fn turns(
         daemon: &mut Daemon<'_, Churny>,
         turns: usize,
         records: usize,
         while_yielding: usize,
-    ) -> usize {
-        let before = daemon.scheme().sys_mut().yields.len();
+    ) -> Vec<bool> {
+        let mut yielded = Vec::with_capacity(turns);
         for _ in 0..turns {
             let sys = daemon.scheme().sys_mut();
+            let before = sys.yields.len();
             sys.push_batch(records);
             sys.on_yield = while_yielding;
             sys.wakes.push_back(Wake::Readable(FEED_FD));
             run_out(daemon);
+            yielded.push(daemon.scheme().sys_mut().yields.len() > before);
         }
-        daemon.scheme().sys_mut().yields.len() - before
+        yielded
+    }
+
+    /// The turns that took `choice`, as one run: (first, length); `None` if they are not
+    /// one run.
+    fn one_run(turns: &[bool], choice: bool) -> Option<(usize, usize)> {
+        let first = turns.iter().position(|&t| t == choice)?;
+        let len = turns[first..].iter().take_while(|&&t| t == choice).count();
+        let rest = &turns[first + len..];
+        (!rest.contains(&choice)).then_some((first, len))
     }
 
     #[test]
@@ -831,19 +842,31 @@ mod tests {
         let mut scheme = InotifyScheme::new(Churny::new(), Limits::default());
         let mut daemon = Daemon::new(&mut scheme);
         let id = watching(&mut daemon);
-        // A writer that keeps going whenever the daemon lets it: after learning, every
-        // turn but the probes yields.
-        turns(&mut daemon, 32, 1, 4);
-        let probe = crate::feed::TURN_PROBE_EVERY as usize;
-        let yielded = turns(&mut daemon, 32, 1, 4);
-        assert_eq!(yielded, 32 - 32 / probe);
+        // A writer that keeps going whenever the daemon lets it: after learning (two
+        // cycles), every turn but a probe run yields.
+        let (cycle, run) = (
+            crate::feed::TURN_PROBE_CYCLE as usize,
+            crate::feed::TURN_PROBE_RUN as usize,
+        );
+        turns(&mut daemon, 2 * cycle, 1, 4);
+        let learned = turns(&mut daemon, cycle, 1, 4);
+        assert_eq!(
+            one_run(&learned, false),
+            Some((cycle - run, run)),
+            "{learned:?}"
+        );
         // Each yield came before the read of its turn.
         let sys = daemon.scheme().sys_mut();
         let reads_at_yields: Vec<usize> = sys.yields.iter().rev().take(3).copied().collect();
         assert!(reads_at_yields.windows(2).all(|w| w[0] > w[1]));
-        // Lone operations: yielding brings nothing, so only the probes yield.
-        turns(&mut daemon, 32, 1, 0);
-        assert_eq!(turns(&mut daemon, 32, 1, 0), 32 / probe);
+        // Lone operations: yielding brings nothing, so only the probe runs yield.
+        turns(&mut daemon, 2 * cycle, 1, 0);
+        let learned = turns(&mut daemon, cycle, 1, 0);
+        assert_eq!(
+            one_run(&learned, true),
+            Some((cycle - run, run)),
+            "{learned:?}"
+        );
         // A request that pulls every feed first (FIONREAD) never yields: its program waits.
         let before = daemon.scheme().sys_mut().yields.len();
         daemon.scheme().sys_mut().push_batch(1);

@@ -64,33 +64,44 @@ pub const PAGE_LEN: usize = 4096;
 /// buffer of the redoxfs patch or `HostFs` holds, 256 KiB, so a pull before a request still
 /// takes everything a filesystem recorded before it).
 pub const FEED_READS_PER_TURN: usize = 8;
-/// Every this many turns a feed's turn takes the choice its [`TurnPolicy`] does not prefer,
-/// to keep measuring it.
-pub const TURN_PROBE_EVERY: u32 = 8;
+/// A feed's turns go in cycles of this many: the last [`TURN_PROBE_RUN`] of each take the
+/// choice its [`TurnPolicy`] does not prefer, to keep measuring it.
+pub const TURN_PROBE_CYCLE: u32 = 32;
+/// Turns in a row that try the other choice (a run, not one turn: what a yield brings
+/// depends on the state it leaves the other threads in, which one turn does not reach).
+pub const TURN_PROBE_RUN: u32 = 4;
 
 /// Whether a feed's turn starts by yielding the CPU ([`Sys::yield_cpu`]), learned from the
 /// records turns took with and without.
 ///
 /// A filesystem posts readiness from inside the request that recorded a fact, and the
 /// program that made the request is runnable again once the answer is written. On one CPU
-/// the daemon then often runs first: it reads that one request's facts and answers the
+/// the daemon then often runs first: it takes that one request's facts and answers the
 /// blocked reader, and the program's next request wakes it again, so every request costs a
-/// wake-up, a feed read and a reader's round trip (1.25 events per wake-up in the Redox
-/// guest). A yield lets a program that is still runnable go on until it blocks; its facts
-/// join the feed without new posts (the feed is not empty, so there is no edge) and one read
-/// and one answer carry them all. But for a lone operation the yield only puts the rest of
-/// the program first and the reader later. So the policy keeps, per feed, the mean records
-/// per turn with and without a yield (moving averages, weight 1/4 to the newest) and yields
-/// when yielding took at least a quarter more; every [`TURN_PROBE_EVERY`]th turn tries the
-/// other choice. docs/performance.md has the figures.
+/// wake-up and a reader's round trip (1.25 events per wake-up in the Redox guest). A yield
+/// lets a program that is still runnable go on until it blocks; its facts join the feed
+/// without new posts (the feed is not empty, or the daemon is not waiting) and one turn and
+/// one answer carry them all. But for a lone operation the yield only puts the rest of the
+/// program first and the reader later. So the policy keeps, per feed, the mean records per
+/// turn with and without a yield (moving averages, weight 1/4 to the newest) and yields when
+/// yielding took at least a quarter more. The last [`TURN_PROBE_RUN`] turns of every
+/// [`TURN_PROBE_CYCLE`] try the other choice; the first turn after a change of choice is not
+/// counted (it still shows the state the other choice left). docs/performance.md has the
+/// figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TurnPolicy {
     /// Mean records per turn that yielded first, times 16.
     with_yield: u32,
     /// Mean records per turn that did not, times 16.
     without_yield: u32,
-    /// Turns since the last probe.
-    since_probe: u32,
+    /// Position in the probe cycle.
+    turn: u32,
+    /// The choice of the current probe run.
+    probe: bool,
+    /// The choice of the last turn.
+    last: bool,
+    /// The turn under way changed the choice: its records are not counted.
+    changed: bool,
 }
 
 impl TurnPolicy {
@@ -99,17 +110,23 @@ impl TurnPolicy {
         // A quarter more, and a quarter of a record (16 / 4) more, so that equal means
         // (nothing known yet, or a yield that brings nothing) keep the reader first.
         let prefer = self.with_yield * 4 >= self.without_yield * 5 + 16;
-        self.since_probe += 1;
-        if self.since_probe >= TURN_PROBE_EVERY {
-            self.since_probe = 0;
-            !prefer
-        } else {
-            prefer
+        let at = self.turn;
+        self.turn = (self.turn + 1) % TURN_PROBE_CYCLE;
+        let run_start = TURN_PROBE_CYCLE - TURN_PROBE_RUN;
+        if at == run_start {
+            self.probe = !prefer;
         }
+        let choice = if at >= run_start { self.probe } else { prefer };
+        self.changed = choice != self.last;
+        self.last = choice;
+        choice
     }
 
     /// Records that a turn (`yielded` first or not) took `records` records.
     pub fn took(&mut self, yielded: bool, records: u64) {
+        if self.changed {
+            return;
+        }
         let sample = u32::try_from(records).unwrap_or(u32::MAX).min(1 << 20) * 16;
         let mean = if yielded {
             &mut self.with_yield
@@ -119,6 +136,7 @@ impl TurnPolicy {
         *mean = (*mean * 3 + sample) / 4;
     }
 }
+
 /// Interest entries written per `write`.
 const INTEREST_PER_WRITE: usize = 256;
 /// The filesystems the daemon serves unless told otherwise: Redox's root filesystem.
