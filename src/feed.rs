@@ -484,6 +484,7 @@ impl Feeds {
         let mut fds = core::mem::take(&mut self.scratch_fds);
         fds.extend(self.feeds.iter().filter_map(|f| f.fd));
         for &fd in &fds {
+            self.sync_ring(sys, fd);
             self.pull(sys, engine, fd);
         }
         fds.clear();

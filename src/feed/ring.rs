@@ -101,6 +101,23 @@ impl Feeds {
         chunks
     }
 
+    /// Before a pull a program waits for ([`Feeds::pull_all`]), a feed with a ring is read
+    /// once: nothing comes back but `EAGAIN` (or a `Lost` frame the filesystem writes into
+    /// the ring), but a filesystem answers its requests in order, so once the read returns it
+    /// has finished every request made before it. On Redox a `close` is one-way (the program
+    /// goes on before the filesystem handles it, and its facts, `IN_CLOSE_*` and an
+    /// `IN_DELETE_SELF`, may be recorded in more than one step, with disk I/O between): the
+    /// program's next read must still see them, as a feed read sees them. Without a ring the
+    /// pull's own read does this.
+    pub(super) fn sync_ring(&mut self, sys: &mut impl Sys, fd: usize) {
+        let Some(&fs) = self.by_fd.get(&fd) else {
+            return;
+        };
+        if self.feeds[fs as usize].ring.is_some() {
+            let _ = sys.read(fd, &mut [0u8; 8]);
+        }
+    }
+
     /// [`pull_ring`](Self::pull_ring) with the mapping taken out of its feed: returns the
     /// chunks copied and whether the ring's indices made no sense.
     fn pull_mapped(
@@ -248,6 +265,9 @@ mod tests {
         reads: usize,
         again: usize,
         closed: usize,
+        /// A request the filesystem still has to finish when the next feed read comes: it
+        /// then publishes a creation of `late` at (head, seq).
+        finishing: Option<(Shared, u64, u64)>,
     }
 
     impl Sys for Quiet {
@@ -271,6 +291,9 @@ mod tests {
         }
         fn read(&mut self, _fd: usize, _buf: &mut [u8]) -> Result<usize> {
             self.reads += 1;
+            if let Some((s, head, seq)) = self.finishing.take() {
+                produce(&s, head, seq, &[b"late"]);
+            }
             Err(Error::new(EAGAIN))
         }
         fn write(&mut self, _fd: usize, buf: &[u8]) -> Result<usize> {
@@ -479,6 +502,25 @@ mod tests {
         // Drops the filesystem has not reported yet: one read asks for the Lost frame.
         ring.set_pending_lost(3);
         feeds.arm(&mut sys, &mut e);
+        assert_eq!(sys.reads, 1);
+    }
+
+    #[test]
+    fn a_pull_a_program_waits_for_sees_what_the_filesystem_was_still_recording() {
+        let (mut feeds, mut e, inst, s, mut sys) = rig(4096);
+        // A close the filesystem has taken but not finished: one fact is in the ring, the
+        // next comes when it finishes, before it answers anything else.
+        let head = produce(&s, 0, 0, &[b"closed"]);
+        sys.finishing = Some((s.clone(), head, 1));
+        feeds.pull_all(&mut sys, &mut e);
+        let names: Vec<Vec<u8>> = masks(&mut e, inst).into_iter().map(|(_, n)| n).collect();
+        assert_eq!(names, [b"closed".to_vec(), b"late".to_vec()]);
+        assert_eq!(sys.reads, 1);
+        // A feed's own turn does not wait for the filesystem: no read.
+        let head = s.words()[ring_field::HEAD / 8].load(Ordering::SeqCst);
+        produce(&s, head, 2, &[b"x"]);
+        feeds.pull(&mut sys, &mut e, FD);
+        assert_eq!(masks(&mut e, inst), [(IN_CREATE, b"x".to_vec())]);
         assert_eq!(sys.reads, 1);
     }
 
