@@ -64,9 +64,9 @@ pub const PAGE_LEN: usize = 4096;
 /// buffer of the redoxfs patch or `HostFs` holds, 256 KiB, so a pull before a request still
 /// takes everything a filesystem recorded before it).
 pub const FEED_READS_PER_TURN: usize = 8;
-/// A feed's turns go in cycles of this many: the last [`TURN_PROBE_RUN`] of each take the
+/// A feed's turns go in cycles of this many: a run of [`TURN_PROBE_RUN`] in each takes the
 /// choice its [`TurnPolicy`] does not prefer, to keep measuring it.
-pub const TURN_PROBE_CYCLE: u32 = 32;
+pub const TURN_PROBE_CYCLE: u32 = 64;
 /// Turns in a row that try the other choice (a run, not one turn: what a yield brings
 /// depends on the state it leaves the other threads in, which one turn does not reach).
 pub const TURN_PROBE_RUN: u32 = 4;
@@ -84,9 +84,10 @@ pub const TURN_PROBE_RUN: u32 = 4;
 /// one answer carry them all. But for a lone operation the yield only puts the rest of the
 /// program first and the reader later. So the policy keeps, per feed, the mean records per
 /// turn with and without a yield (moving averages, weight 1/4 to the newest) and yields when
-/// yielding took at least a quarter more. The last [`TURN_PROBE_RUN`] turns of every
-/// [`TURN_PROBE_CYCLE`] try the other choice; the first turn after a change of choice is not
-/// counted (it still shows the state the other choice left). docs/performance.md has the
+/// yielding took at least a quarter more. A run of [`TURN_PROBE_RUN`] turns in every
+/// [`TURN_PROBE_CYCLE`], the first at the feed's first turns, tries the other choice; the
+/// first turn after a change of choice is not counted (it still shows the state the other
+/// choice left). docs/performance.md has the
 /// figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TurnPolicy {
@@ -110,7 +111,8 @@ impl TurnPolicy {
         // A quarter more, and a quarter of a record (16 / 4) more, so that equal means
         // (nothing known yet, or a yield that brings nothing) keep the reader first.
         let prefer = self.with_yield * 4 >= self.without_yield * 5 + 16;
-        let at = self.turn;
+        // The first run is at the feed's first turns.
+        let at = (self.turn + TURN_PROBE_CYCLE - TURN_PROBE_RUN) % TURN_PROBE_CYCLE;
         self.turn = (self.turn + 1) % TURN_PROBE_CYCLE;
         let run_start = TURN_PROBE_CYCLE - TURN_PROBE_RUN;
         if at == run_start {
