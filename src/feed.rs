@@ -66,7 +66,7 @@ pub const PAGE_LEN: usize = 4096;
 pub const FEED_READS_PER_TURN: usize = 8;
 /// A feed's turns go in cycles of this many: a run of [`TURN_PROBE_RUN`] in each takes the
 /// choice its [`TurnPolicy`] does not prefer, to keep measuring it.
-pub const TURN_PROBE_CYCLE: u32 = 64;
+pub const TURN_PROBE_CYCLE: u32 = 32;
 /// Turns in a row that try the other choice (a run, not one turn: what a yield brings
 /// depends on the state it leaves the other threads in, which one turn does not reach).
 pub const TURN_PROBE_RUN: u32 = 4;
@@ -83,12 +83,12 @@ pub const TURN_PROBE_RUN: u32 = 4;
 /// without new posts (the feed is not empty, or the daemon is not waiting) and one turn and
 /// one answer carry them all. But for a lone operation the yield only puts the rest of the
 /// program first and the reader later. So the policy keeps, per feed, the mean records per
-/// turn with and without a yield (moving averages, weight 1/4 to the newest) and yields when
-/// yielding took at least a quarter more. A run of [`TURN_PROBE_RUN`] turns in every
-/// [`TURN_PROBE_CYCLE`], the first at the feed's first turns, tries the other choice; the
-/// first turn after a change of choice is not counted (it still shows the state the other
-/// choice left). docs/performance.md has the
-/// figures.
+/// turn with and without a yield (moving averages, weight 1/2 to the newest, so that a probe
+/// run is enough to follow a change of workload) and yields when yielding took at least a
+/// quarter more. A run of [`TURN_PROBE_RUN`] turns in every [`TURN_PROBE_CYCLE`], the first
+/// at the feed's first turns, tries the other choice; the first turn after a change of
+/// choice is not counted (it still shows the state the other choice left).
+/// docs/performance.md has the figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TurnPolicy {
     /// Mean records per turn that yielded first, times 16.
@@ -135,7 +135,7 @@ impl TurnPolicy {
         } else {
             &mut self.without_yield
         };
-        *mean = (*mean * 3 + sample) / 4;
+        *mean = (*mean + sample) / 2;
     }
 }
 
