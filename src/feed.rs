@@ -64,6 +64,10 @@ pub const PAGE_LEN: usize = 4096;
 /// buffer of the redoxfs patch or `HostFs` holds, 256 KiB, so a pull before a request still
 /// takes everything a filesystem recorded before it).
 pub const FEED_READS_PER_TURN: usize = 8;
+/// Most yields at the start of one turn. With a ring the daemon sees for the price of a load
+/// whether a yield let the filesystem record more, and yields again while it did; without
+/// one it yields once.
+pub const MAX_TURN_YIELDS: u32 = 4;
 /// A feed's turns go in cycles of this many: a run of [`TURN_PROBE_RUN`] in each takes the
 /// choice its [`TurnPolicy`] does not prefer, to keep measuring it.
 pub const TURN_PROBE_CYCLE: u32 = 32;
@@ -412,7 +416,17 @@ impl Feeds {
         let feed = &mut self.feeds[fs as usize];
         let yielded = feed.policy.should_yield();
         if yielded {
-            sys.yield_cpu();
+            // With a ring, whether the yield let the filesystem record more costs a load:
+            // yield again while it does.
+            let mut head = self.ring_head(fs);
+            for _ in 0..MAX_TURN_YIELDS {
+                sys.yield_cpu();
+                let now = self.ring_head(fs);
+                if now.is_none() || now == head {
+                    break;
+                }
+                head = now;
+            }
         }
         let before = self.feeds[fs as usize].expected_seq;
         self.pull(sys, engine, fd);

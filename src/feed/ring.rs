@@ -118,6 +118,12 @@ impl Feeds {
         }
     }
 
+    /// The `head` of `fs`'s ring, if it has one.
+    pub(super) fn ring_head(&self, fs: FsId) -> Option<u64> {
+        let mapped = self.feeds.get(fs as usize)?.ring.as_ref()?;
+        Some(mapped.ring()?.head())
+    }
+
     /// [`pull_ring`](Self::pull_ring) with the mapping taken out of its feed: returns the
     /// chunks copied and whether the ring's indices made no sense.
     fn pull_mapped(
@@ -268,6 +274,11 @@ mod tests {
         /// A request the filesystem still has to finish when the next feed read comes: it
         /// then publishes a creation of `late` at (head, seq).
         finishing: Option<(Shared, u64, u64)>,
+        /// Yields of the CPU.
+        yields: usize,
+        /// A writer that runs while the daemon yields: each yield it publishes a creation
+        /// at (head, seq), for as many yields as the count says.
+        writer: Option<(Shared, u64, u64, usize)>,
     }
 
     impl Sys for Quiet {
@@ -306,7 +317,17 @@ mod tests {
         fn watch_readable(&mut self, _fd: usize) -> Result<()> {
             Ok(())
         }
-        fn yield_cpu(&mut self) {}
+        fn yield_cpu(&mut self) {
+            self.yields += 1;
+            if let Some((s, head, seq, left)) = self.writer.as_mut() {
+                if *left > 0 {
+                    let name = format!("y{seq}");
+                    *head = produce(s, *head, *seq, &[name.as_bytes()]);
+                    *seq += 1;
+                    *left -= 1;
+                }
+            }
+        }
         fn readable_again(&mut self, _fd: usize) {
             self.again += 1;
         }
@@ -522,6 +543,26 @@ mod tests {
         feeds.pull(&mut sys, &mut e, FD);
         assert_eq!(masks(&mut e, inst), [(IN_CREATE, b"x".to_vec())]);
         assert_eq!(sys.reads, 1);
+    }
+
+    #[test]
+    fn a_turn_yields_again_while_the_writer_keeps_recording_and_stops_when_it_does_not() {
+        use crate::feed::MAX_TURN_YIELDS;
+        // A feed's first turns try yielding (its first probe run).
+        let (mut feeds, mut e, inst, s, mut sys) = rig(4096);
+        let head = produce(&s, 0, 0, &[b"first"]);
+        sys.writer = Some((s.clone(), head, 1, 100));
+        feeds.take_turn(&mut sys, &mut e, FD);
+        assert_eq!(sys.yields, MAX_TURN_YIELDS as usize);
+        assert_eq!(masks(&mut e, inst).len(), 1 + MAX_TURN_YIELDS as usize);
+        // A writer that records once more and then blocks: two yields, the second finds
+        // nothing new.
+        let (mut feeds, mut e, inst, s, mut sys) = rig(4096);
+        let head = produce(&s, 0, 0, &[b"first"]);
+        sys.writer = Some((s.clone(), head, 1, 1));
+        feeds.take_turn(&mut sys, &mut e, FD);
+        assert_eq!(sys.yields, 2);
+        assert_eq!(masks(&mut e, inst).len(), 2);
     }
 
     #[test]
