@@ -720,7 +720,8 @@ mod tests {
         buf
     }
 
-    fn events(e: &mut Engine, inst: InstanceId) -> Vec<(u32, Vec<u8>)> {
+    /// The events queued on `inst`, as (mask, name).
+    pub(crate) fn events(e: &mut Engine, inst: InstanceId) -> Vec<(u32, Vec<u8>)> {
         let mut buf = [0u8; 4096];
         let n = e.read(inst, &mut buf).unwrap_or(0);
         Events::new(&buf[..n])

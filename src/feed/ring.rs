@@ -240,7 +240,6 @@ mod tests {
     use std::sync::Arc;
 
     use inotify_abi::consts::{IN_CREATE, IN_IGNORED, IN_Q_OVERFLOW, IN_UNMOUNT};
-    use inotify_abi::event::Events;
     use inotify_abi::ring::{ring_field, Ring, RingMemory, PAD_SEQ, RING_HEADER_LEN};
     use inotify_engine::{InodeKey, InstanceId, Limits, Target};
     use redox_scheme::{Response, SendFdRequest};
@@ -391,13 +390,7 @@ mod tests {
         head
     }
 
-    fn masks(e: &mut Engine, inst: InstanceId) -> Vec<(u32, Vec<u8>)> {
-        let mut buf = [0u8; 65536];
-        let n = e.read(inst, &mut buf).unwrap_or(0);
-        Events::new(&buf[..n])
-            .map(|ev| (ev.mask, ev.name.to_vec()))
-            .collect()
-    }
+    use crate::feed::tests::events as masks;
 
     /// The masks queued, without `IN_ISDIR`.
     fn unmounted(e: &mut Engine, inst: InstanceId) -> Vec<u32> {
