@@ -91,7 +91,7 @@ conformance-long:
 # feed forbid unsafe code, and without AddressSanitizer the targets run about 15x faster.
 # docs/conformance.md lists the targets.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= feed_batch client_proto producer
+FUZZ_TARGETS ?= feed_batch client_proto producer ring
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
