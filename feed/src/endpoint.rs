@@ -18,6 +18,7 @@
 //! Errors are [`FeedError`]s; [`FeedError::errno`] gives the errno to answer with.
 
 use alloc::collections::BTreeSet;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use inotify_abi::feed::{Fact, Interest, Subject, INTEREST_LEN};
@@ -246,6 +247,9 @@ impl RemovedDirs {
     }
 }
 
+/// A directory a filesystem's walk found below a subtree root: (parent inode, name, inode).
+pub type FoundDir = (u64, String, u64);
+
 /// The feed handles of one filesystem and the readiness edge to post on them.
 #[derive(Debug, Default)]
 pub struct FeedHandles {
@@ -439,6 +443,34 @@ impl<P: ProducerCell> FeedEndpoint<P> {
     /// See `Producer::take_walk`.
     pub fn take_walk(&mut self) -> Option<u64> {
         self.producer.with(|p| p.take_walk())
+    }
+
+    /// [`add_subtree`](Self::add_subtree) with the directories a walk found.
+    pub fn add_subtree_walk(
+        &mut self,
+        root: u64,
+        found: &[FoundDir],
+        payload: &mut [u8],
+    ) -> Result<usize, FeedError> {
+        let facts: Vec<Fact<'_>> = found
+            .iter()
+            .map(|(dir, name, ino)| Fact::Exists {
+                dir: *dir,
+                name: name.as_bytes(),
+                ino: *ino,
+            })
+            .collect();
+        self.add_subtree(root, &facts, payload)
+    }
+
+    /// The walk of a directory moved into a covered one: [`record_exists`](Self::record_exists)
+    /// for each directory found, parent before child; returns whether a post is due.
+    pub fn record_walk(&mut self, found: &[FoundDir]) -> bool {
+        let mut due = false;
+        for (dir, name, ino) in found {
+            due |= self.record_exists(*dir, name.as_bytes(), *ino);
+        }
+        due
     }
 
     /// See `Producer::record_exists`; returns whether a post is due.

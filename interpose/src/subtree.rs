@@ -4,7 +4,6 @@
 //! caller's access to the root; the filesystem walks itself the same way), with forwarded
 //! `getdents` and `fstat`; the producer keeps the covered set from the facts.
 
-use inotify_abi::feed::Fact;
 use syscall::error::{Error, Result, ENOTDIR};
 use syscall::flag::{O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_STAT};
 
@@ -23,7 +22,7 @@ const KIND_DIRECTORY: u8 = 4;
 const DIRENT_BUF: usize = 4096;
 
 /// One directory a walk found: its parent's inode, its name, its inode.
-type Found = (u64, String, u64);
+use inotify_feed::FoundDir as Found;
 
 /// One `getdents` record: the entry's name, its kind, and the opaque id of the next one.
 struct Dirent<'a> {
@@ -85,18 +84,10 @@ impl<T: Target> Interposer<T> {
             return Err(Error::new(ENOTDIR));
         }
         let found = self.walk_dirs(&comps, root);
-        let facts: Vec<Fact<'_>> = found
-            .iter()
-            .map(|(dir, name, ino)| Fact::Exists {
-                dir: *dir,
-                name: name.as_bytes(),
-                ino: *ino,
-            })
-            .collect();
         let mut st = self.lock();
         let n = st
             .feed
-            .add_subtree(root, &facts, payload)
+            .add_subtree_walk(root, &found, payload)
             .map_err(|e| Error::new(e.errno()))?;
         self.post_feeds(&mut st);
         Ok(n)
@@ -108,10 +99,8 @@ impl<T: Target> Interposer<T> {
     pub(crate) fn walk_moved(&self, comps: &[String], ino: u64) {
         let found = self.walk_dirs(comps, ino);
         let mut st = self.lock();
-        for (dir, name, ino) in &found {
-            if st.feed.record_exists(*dir, name.as_bytes(), *ino) {
-                self.post_feeds(&mut st);
-            }
+        if st.feed.record_walk(&found) {
+            self.post_feeds(&mut st);
         }
     }
 

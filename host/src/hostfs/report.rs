@@ -83,10 +83,8 @@ impl HostFs {
         };
         let mut found = Vec::new();
         self.walk_dirs(comps, ino, &mut found);
-        for (dir, name, ino) in &found {
-            if self.feed.record_exists(*dir, name.as_bytes(), *ino) {
-                self.post_feeds();
-            }
+        if self.feed.record_walk(&found) {
+            self.post_feeds();
         }
     }
 
@@ -100,17 +98,9 @@ impl HostFs {
         let (comps, root) = (node.comps.clone(), node.ino);
         let mut found = Vec::new();
         self.walk_dirs(&comps, root, &mut found);
-        let facts: Vec<Fact<'_>> = found
-            .iter()
-            .map(|(dir, name, ino)| Fact::Exists {
-                dir: *dir,
-                name: name.as_bytes(),
-                ino: *ino,
-            })
-            .collect();
         let n = self
             .feed
-            .add_subtree(root, &facts, payload)
+            .add_subtree_walk(root, &found, payload)
             .map_err(|e| Error::new(e.errno()))?;
         self.post_feeds();
         Ok(n)
