@@ -250,6 +250,31 @@ impl RemovedDirs {
 /// A directory a filesystem's walk found below a subtree root: (parent inode, name, inode).
 pub type FoundDir = (u64, String, u64);
 
+/// Every directory below the directory at path `comps` (inode `ino`), parent before child
+/// (a directory's subdirectories listed together, in reverse name order, when the walk
+/// reaches it; the walk goes depth first): what the subtree call and the walk after a
+/// move-in report. `subdirs(path)` lists the directories directly in the directory at `path` (name
+/// and inode; empty when it cannot be listed), not following symlinks.
+pub fn walk_dirs(
+    comps: &[String],
+    ino: u64,
+    mut subdirs: impl FnMut(&[String]) -> Vec<(String, u64)>,
+) -> Vec<FoundDir> {
+    let mut out = Vec::new();
+    let mut stack = alloc::vec![(comps.to_vec(), ino)];
+    while let Some((dir_comps, dir_ino)) = stack.pop() {
+        let mut found = subdirs(&dir_comps);
+        found.sort();
+        for (name, sub) in found.into_iter().rev() {
+            out.push((dir_ino, name.clone(), sub));
+            let mut c = dir_comps.clone();
+            c.push(name);
+            stack.push((c, sub));
+        }
+    }
+    out
+}
+
 /// The feed handles of one filesystem and the readiness edge to post on them.
 #[derive(Debug, Default)]
 pub struct FeedHandles {
@@ -764,5 +789,22 @@ mod tests {
         assert_eq!(last_name("tmp/d/.."), "..");
         assert_eq!(last_name("."), "");
         assert_eq!(last_name(""), "");
+    }
+
+    #[test]
+    fn a_walk_lists_parents_before_children_and_each_directorys_subdirectories_together() {
+        use alloc::string::ToString;
+        // a (10) holds c (12); b (11); the root is inode 1 at "r".
+        let tree = |dir: &[String]| -> Vec<(String, u64)> {
+            match dir.join("/").as_str() {
+                "r" => alloc::vec![("b".to_string(), 11), ("a".to_string(), 10)],
+                "r/a" => alloc::vec![("c".to_string(), 12)],
+                _ => Vec::new(),
+            }
+        };
+        let found = walk_dirs(&["r".to_string()], 1, tree);
+        let names: Vec<(u64, &str, u64)> =
+            found.iter().map(|(d, n, i)| (*d, n.as_str(), *i)).collect();
+        assert_eq!(names, [(1, "b", 11), (1, "a", 10), (10, "c", 12)]);
     }
 }

@@ -35,8 +35,8 @@ mod ring;
 mod subtree;
 
 pub use endpoint::{
-    last_name, FeedEndpoint, FeedError, FeedHandles, FoundDir, HeldName, NameUse, ProducerCell,
-    RemovedDir, RemovedDirs,
+    last_name, walk_dirs, FeedEndpoint, FeedError, FeedHandles, FoundDir, HeldName, NameUse,
+    ProducerCell, RemovedDir, RemovedDirs,
 };
 
 use alloc::boxed::Box;

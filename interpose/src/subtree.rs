@@ -107,19 +107,7 @@ impl<T: Target> Interposer<T> {
     /// Every directory below the directory at `comps` (inode `ino`), parent before child.
     /// Symlinks are not followed; entries that vanish or cannot be read are skipped.
     fn walk_dirs(&self, comps: &[String], ino: u64) -> Vec<Found> {
-        let mut out = Vec::new();
-        let mut stack = vec![(comps.to_vec(), ino)];
-        while let Some((dir_comps, dir_ino)) = stack.pop() {
-            let mut subdirs = self.subdirs(&dir_comps);
-            subdirs.sort();
-            for (name, sub) in subdirs.into_iter().rev() {
-                out.push((dir_ino, name.clone(), sub));
-                let mut c = dir_comps.clone();
-                c.push(name);
-                stack.push((c, sub));
-            }
-        }
-        out
+        inotify_feed::walk_dirs(comps, ino, |dir| self.subdirs(dir))
     }
 
     /// The directories in the directory at `comps`: name and inode (from the target's

@@ -1,7 +1,7 @@
 //! Fact reporting: every change a request makes, reported to the feed producer.
 
 use inotify_abi::feed::{Fact, Subject};
-use inotify_feed::NameUse;
+use inotify_feed::{FoundDir, NameUse};
 use std::os::unix::fs::MetadataExt;
 
 use syscall::error::{Error, Result, ENOTDIR};
@@ -81,8 +81,7 @@ impl HostFs {
         let Some(ino) = self.feed.take_walk() else {
             return;
         };
-        let mut found = Vec::new();
-        self.walk_dirs(comps, ino, &mut found);
+        let found = self.walk_dirs(comps, ino);
         if self.feed.record_walk(&found) {
             self.post_feeds();
         }
@@ -96,8 +95,7 @@ impl HostFs {
             return Err(Error::new(ENOTDIR));
         }
         let (comps, root) = (node.comps.clone(), node.ino);
-        let mut found = Vec::new();
-        self.walk_dirs(&comps, root, &mut found);
+        let found = self.walk_dirs(&comps, root);
         let n = self
             .feed
             .add_subtree_walk(root, &found, payload)
@@ -109,28 +107,20 @@ impl HostFs {
     /// Every directory below the directory at `comps` (inode `ino`), parent before child:
     /// `(parent inode, name, inode)`. Symlinks are not followed; entries that vanish or
     /// cannot be read are skipped.
-    fn walk_dirs(&self, comps: &[String], ino: u64, out: &mut Vec<(u64, String, u64)>) {
-        let mut stack = vec![(comps.to_vec(), ino)];
-        while let Some((dir_comps, dir_ino)) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(self.host_path(&dir_comps)) else {
-                continue;
+    fn walk_dirs(&self, comps: &[String], ino: u64) -> Vec<FoundDir> {
+        inotify_feed::walk_dirs(comps, ino, |dir| {
+            let Ok(entries) = std::fs::read_dir(self.host_path(dir)) else {
+                return Vec::new();
             };
-            let mut subdirs: Vec<(String, u64)> = entries
+            entries
                 .flatten()
                 .filter_map(|e| {
                     let meta = e.path().symlink_metadata().ok()?;
                     let name = e.file_name().into_string().ok()?;
                     meta.is_dir().then(|| (name, meta.ino()))
                 })
-                .collect();
-            subdirs.sort();
-            for (name, sub) in subdirs.into_iter().rev() {
-                out.push((dir_ino, name.clone(), sub));
-                let mut c = dir_comps.clone();
-                c.push(name);
-                stack.push((c, sub));
-            }
-        }
+                .collect()
+        })
     }
 
     /// Reads a feed batch.
