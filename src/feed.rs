@@ -685,9 +685,11 @@ mod tests {
     use inotify_engine::{InodeKey, InstanceId, Limits, Target};
 
     /// Directory inode watched in these tests.
-    const DIR: u64 = 2;
+    pub(crate) const DIR: u64 = 2;
 
-    fn watched() -> (Engine, InstanceId) {
+    /// An engine with one instance watching directory [`DIR`] of filesystem 0 for
+    /// `IN_CREATE` (wd 1).
+    pub(crate) fn watched() -> (Engine, InstanceId) {
         let mut e = Engine::new(Limits::default());
         let inst = e.create_instance(0).unwrap();
         let target = Target {

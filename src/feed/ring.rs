@@ -241,7 +241,7 @@ mod tests {
 
     use inotify_abi::consts::{IN_CREATE, IN_IGNORED, IN_Q_OVERFLOW, IN_UNMOUNT};
     use inotify_abi::ring::{ring_field, Ring, RingMemory, PAD_SEQ, RING_HEADER_LEN};
-    use inotify_engine::{InodeKey, InstanceId, Limits, Target};
+    use inotify_engine::InstanceId;
     use redox_scheme::{Response, SendFdRequest};
     use syscall::error::{Error, Result, EAGAIN, EBADF};
 
@@ -249,8 +249,7 @@ mod tests {
     use crate::feed::{Feed, Feeds};
     use crate::sys::Wake;
 
-    /// The watched directory.
-    const DIR: u64 = 2;
+    use crate::feed::tests::DIR;
     /// The feed's fd.
     const FD: usize = 7;
 
@@ -355,13 +354,7 @@ mod tests {
             }),
         });
         feeds.by_fd.insert(FD, 0);
-        let mut e = Engine::new(Limits::default());
-        let inst = e.create_instance(0).unwrap();
-        let target = Target {
-            key: InodeKey { fs: 0, ino: DIR },
-            is_dir: true,
-        };
-        assert_eq!(e.add_watch(inst, target, IN_CREATE), Ok(1));
+        let (e, inst) = crate::feed::tests::watched();
         (feeds, e, inst, shared, Quiet::default())
     }
 
